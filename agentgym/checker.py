@@ -1,0 +1,114 @@
+"""``check_env``: gymnasium's own checker plus the text-environment contract of DESIGN.md section 3."""
+
+from __future__ import annotations
+
+import random
+import warnings
+from typing import Any
+
+import gymnasium
+from gymnasium.utils.env_checker import check_env as gymnasium_check_env
+
+from agentgym.env import INFO_KEYS
+
+
+def check_env(env: gymnasium.Env, seeds: tuple[int, ...] = (0, 1, 2), n_random_actions: int = 1000,
+              check_expert: bool = True, skip_gymnasium: bool = False) -> None:
+    """Raise ``AssertionError`` with a precise message if ``env`` breaks the contract.
+
+    Checks: gymnasium's ``check_env``; every info key present; same seed -> same task and first
+    observation and state key; the expert (when the env offers one) solves the task; replaying the
+    same actions gives the same state keys; ``n_random_actions`` adversarial strings never raise.
+    """
+    base = env.unwrapped
+    if not skip_gymnasium:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            gymnasium_check_env(base, skip_render_check=True)
+    for seed in seeds:
+        _check_determinism(env, seed)
+        if check_expert:
+            _check_expert(env, seed)
+    _check_adversarial(env, n_random_actions, seed=seeds[0])
+
+
+def _check_info(info: dict[str, Any], where: str) -> None:
+    missing = [k for k in INFO_KEYS if k not in info]
+    assert not missing, f"{where}: info lacks keys {missing}"
+    assert isinstance(info["task_id"], str), f"{where}: task_id must be a str"
+    assert isinstance(info["state_key"], str) and info["state_key"], f"{where}: state_key must be a non-empty str"
+
+
+def _check_determinism(env: gymnasium.Env, seed: int) -> None:
+    obs_a, info_a = env.reset(seed=seed)
+    _check_info(info_a, "reset")
+    actions = _probe_actions(info_a)
+    keys_a = _play(env, actions)
+    obs_b, info_b = env.reset(seed=seed)
+    assert obs_a == obs_b, f"seed {seed}: reset gave different first observations"
+    assert info_a["task_id"] == info_b["task_id"], f"seed {seed}: reset picked different tasks"
+    assert info_a["state_key"] == info_b["state_key"], f"seed {seed}: state_key differs across resets"
+    keys_b = _play(env, actions)
+    assert keys_a == keys_b, f"seed {seed}: replaying the same actions gave different state keys"
+
+
+def _probe_actions(info: dict[str, Any]) -> list[str]:
+    admissible = info.get("admissible_actions") or []
+    actions = list(admissible[:3])
+    if info.get("expert_action"):
+        actions.insert(0, info["expert_action"])
+    return actions or ["look"]
+
+
+def _play(env: gymnasium.Env, actions: list[str]) -> list[str]:
+    keys = []
+    for action in actions:
+        _, _, terminated, truncated, info = env.step(action)
+        _check_info(info, f"step({action!r})")
+        keys.append(info["state_key"])
+        if terminated or truncated:
+            break
+    return keys
+
+
+def _check_expert(env: gymnasium.Env, seed: int) -> None:
+    _, info = env.reset(seed=seed)
+    if info.get("expert_action") is None:
+        return
+    steps_left = info.get("expert_steps_left")
+    for _ in range(10_000):
+        action = info["expert_action"]
+        assert action is not None, f"seed {seed}: expert stopped before solving task {info['task_id']}"
+        _, _, terminated, truncated, info = env.step(action)
+        if terminated or truncated:
+            break
+    assert info["success"], f"seed {seed}: the expert did not solve task {info['task_id']}"
+    if steps_left is not None:
+        assert steps_left >= 1, f"seed {seed}: expert_steps_left on reset must be >= 1, got {steps_left}"
+
+
+def adversarial_actions(n: int, seed: int = 0) -> list[Any]:
+    """Strings a model could emit that no environment understands (and a few non-strings)."""
+    rng = random.Random(seed)
+    fixed: list[Any] = ["", " ", "\n\n", "\x00\x01\x02", "a" * 100_000, "ü" * 200_001, "🙂" * 50,
+                        "移动到北边", "اذهب شمالا", "<action></action>", "<action>" * 1000, "\ud800", None, 42,
+                        b"\xff\xfe", "click[" * 100, "search[]", '{"name": 1}', "DROP TABLE x;"]
+    alphabet = [chr(c) for c in range(0, 0x300)] + list("北东南西🙂") + ["\u200b", "\ufeff"]
+    out = fixed[:n]
+    while len(out) < n:
+        length = rng.choice([0, 1, 5, 20, 200, 3000])
+        out.append("".join(rng.choice(alphabet) for _ in range(length)))
+    return out
+
+
+def _check_adversarial(env: gymnasium.Env, n: int, seed: int) -> None:
+    _, info = env.reset(seed=seed)
+    for i, action in enumerate(adversarial_actions(n, seed)):
+        try:
+            obs, _, terminated, truncated, info = env.step(action)
+        except Exception as exc:  # noqa: BLE001 - the contract is that nothing raises
+            raise AssertionError(f"step raised on adversarial action #{i} {str(action)[:40]!r}: {exc!r}") from exc
+        assert isinstance(obs, str), f"adversarial action #{i}: observation is {type(obs).__name__}"
+        _check_info(info, f"adversarial action #{i}")
+        if terminated or truncated:
+            env.reset(seed=seed + i + 1)

@@ -1,0 +1,102 @@
+"""A thin layer over gymnasium's registry for text environments.
+
+Ids follow gymnasium's ``namespace/Name-vN``. ``make`` adds the ``split`` keyword and a
+"did you mean" error; ``"pkg.module:Name-v0"`` ids import ``pkg.module`` first so third-party
+packages register themselves, exactly as ``gymnasium.make`` does.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from typing import Any
+
+import gymnasium
+from gymnasium.envs.registration import EnvSpec
+
+NAMESPACE = "agentgym"
+SPLITS = ("train", "valid_seen", "valid_unseen")
+
+
+def register(id: str, entry_point: Any, max_episode_steps: int | None = None, **kwargs: Any) -> None:
+    """Register an environment id with gymnasium (``kwargs`` become default constructor kwargs).
+
+    ``max_episode_steps`` is left to the environment itself (it reports ``truncated``), so
+    gymnasium's TimeLimit wrapper is not added unless asked for.
+    """
+    if id in gymnasium.registry:
+        del gymnasium.registry[id]
+    gymnasium.register(
+        id=id,
+        entry_point=entry_point,
+        max_episode_steps=max_episode_steps,
+        disable_env_checker=True,
+        order_enforce=False,
+        kwargs=kwargs,
+    )
+
+
+def _import_module_of(env_id: str) -> str:
+    if ":" in env_id:
+        module, env_id = env_id.split(":", 1)
+        importlib.import_module(module)
+    return env_id
+
+
+def list_envs(namespace: str | None = None) -> list[str]:
+    """Ids of registered text environments (all agentgym-style envs, or one namespace)."""
+    _load_builtins()
+    ids = []
+    for env_id, spec in gymnasium.registry.items():
+        if namespace is not None and spec.namespace != namespace:
+            continue
+        if namespace is None and not _is_text_env(spec):
+            continue
+        ids.append(env_id)
+    return sorted(ids)
+
+
+def _is_text_env(spec: EnvSpec) -> bool:
+    if spec.namespace == NAMESPACE:
+        return True
+    entry = spec.entry_point
+    if isinstance(entry, str):
+        return False
+    from agentgym.env import TextEnv
+
+    return isinstance(entry, type) and issubclass(entry, TextEnv)
+
+
+def spec(env_id: str) -> EnvSpec:
+    """The gymnasium ``EnvSpec`` of ``env_id``, with a "did you mean" error for unknown ids."""
+    _load_builtins()
+    env_id = _import_module_of(env_id)
+    if env_id not in gymnasium.registry:
+        raise gymnasium.error.UnregisteredEnv(_unknown_message(env_id))
+    return gymnasium.registry[env_id]
+
+
+def _unknown_message(env_id: str) -> str:
+    known = list(gymnasium.registry.keys())
+    close = difflib.get_close_matches(env_id, known, n=3, cutoff=0.5)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    return f"No environment registered with id {env_id!r}.{hint} Run `python -m agentgym.envs` to list them."
+
+
+def make(env_id: str, split: str = "train", **kwargs: Any) -> gymnasium.Env:
+    """Create a registered environment on ``split`` (train, valid_seen or valid_unseen)."""
+    if split not in SPLITS:
+        raise ValueError(f"Unknown split {split!r}; choose one of {SPLITS}.")
+    env_spec = spec(env_id)
+    return gymnasium.make(env_spec.id, split=split, **kwargs)
+
+
+_BUILTINS_LOADED = False
+
+
+def _load_builtins() -> None:
+    """Import the built-in environment package once so its ids are registered."""
+    global _BUILTINS_LOADED
+    if not _BUILTINS_LOADED:
+        _BUILTINS_LOADED = True
+        importlib.import_module("environments")

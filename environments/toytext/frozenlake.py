@@ -1,0 +1,156 @@
+"""FrozenLake in words: cross a frozen lake to the goal without falling through a hole."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+
+from agentgym.env import Outcome, TextEnv
+from environments.toytext.grid import MOVES, Pos, neighbour, parse_direction, shortest_path
+
+SEED_BASE = {"train": 0, "valid_seen": 1_000_000, "valid_unseen": 2_000_000}
+DEFAULT_SIZES = {"train": (4, 5, 6), "valid_seen": (4, 5, 6), "valid_unseen": (7, 8)}
+DEFAULT_COUNTS = {"train": 2000, "valid_seen": 100, "valid_unseen": 100}
+TILE_WORDS = {"F": "ice", "H": "a hole", "G": "the goal", "S": "ice"}
+
+
+@lru_cache(maxsize=4096)
+def generate_map(size: int, map_seed: int, hole_prob: float) -> tuple[str, ...]:
+    """A solvable size x size map with random start S and goal G at least ``size - 1`` moves apart."""
+    rng = np.random.default_rng(map_seed)
+    while True:
+        tiles = np.where(rng.random((size, size)) < hole_prob, "H", "F")
+        start, goal = (tuple(int(x) for x in divmod(int(i), size)) for i in rng.choice(size * size, 2, replace=False))
+        tiles[start], tiles[goal] = "S", "G"
+        rows = tuple("".join(row) for row in tiles)
+        path = shortest_path(start, goal, lambda p, rows=rows: _inside(p, size) and rows[p[0]][p[1]] != "H")
+        if path is not None and len(path) >= size - 1:
+            return rows
+
+
+def _inside(pos: Pos, size: int) -> bool:
+    return 0 <= pos[0] < size and 0 <= pos[1] < size
+
+
+class FrozenLakeText(TextEnv):
+    """
+    ## Description
+    Gymnasium's FrozenLake told in words, on random maps. The agent walks a grid of ice and holes
+    from a start tile to a goal tile; it sees its position, the goal's position and the four
+    neighbouring tiles. Moves are deterministic, so states are revisited and anchor-state grouping
+    (GiGPO) has something to group.
+
+    ## Observation
+    Text: "You are at row 2, column 3. The goal is at row 4, column 4. North: ice. South: a hole.
+    East: ice. West: the edge of the lake." Rows and columns count from 1 at the top left.
+
+    ## Actions
+    ``north``, ``south``, ``east``, ``west`` (also "go north", "up", "n"). Walking off the lake
+    bumps the edge (valid, nothing moves). Anything else is invalid and explained.
+
+    ## Rewards
+    1.0 on reaching the goal, 0 otherwise.
+
+    ## Starting State
+    The map's start tile; maps are generated from the task id and always solvable.
+
+    ## Episode End
+    Terminated on the goal (success) or a hole (failure); truncated after ``max_steps``
+    (default 4 x size).
+
+    ## Splits
+    ``train`` (2000 maps) and ``valid_seen`` (100) draw 4x4-6x6 maps from disjoint seed ranges;
+    ``valid_unseen`` (100) uses larger 7x7 and 8x8 maps.
+
+    ## Arguments
+    ``split``, ``max_steps``, ``hole_prob`` (0.2), ``sizes`` (override map sizes), ``num_tasks``.
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    def __init__(self, split: str = "train", max_steps: int | None = None, hole_prob: float = 0.2,
+                 sizes: Sequence[int] | None = None, num_tasks: int | None = None, render_mode: str | None = None):
+        super().__init__(split=split, max_steps=max_steps, render_mode=render_mode)
+        self.hole_prob = float(hole_prob)
+        self.sizes = tuple(sizes or DEFAULT_SIZES[split])
+        count = int(num_tasks or DEFAULT_COUNTS[split])
+        base = SEED_BASE[split]
+        self._ids = [f"{self.sizes[i % len(self.sizes)]}x{self.sizes[i % len(self.sizes)]}-{base + i}"
+                     for i in range(count)]
+        self._fixed_max_steps = max_steps
+        self.rows: tuple[str, ...] = ()
+        self.pos: Pos = (0, 0)
+        self.goal: Pos = (0, 0)
+
+    def task_ids(self) -> Sequence[str]:
+        return self._ids
+
+    def load_task(self, task_id: str) -> None:
+        dims, seed = task_id.split("-")
+        size = int(dims.split("x")[0])
+        self.rows = generate_map(size, int(seed), self.hole_prob)
+        self.pos = self._find("S")
+        self.goal = self._find("G")
+        self.max_steps = int(self._fixed_max_steps or 4 * size)
+
+    def _find(self, tile: str) -> Pos:
+        for r, row in enumerate(self.rows):
+            if tile in row:
+                return r, row.index(tile)
+        raise ValueError(f"map has no {tile!r} tile")
+
+    @property
+    def size(self) -> int:
+        return len(self.rows)
+
+    def _tile(self, pos: Pos) -> str | None:
+        return self.rows[pos[0]][pos[1]] if _inside(pos, self.size) else None
+
+    def _describe(self) -> str:
+        r, c = self.pos
+        gr, gc = self.goal
+        around = []
+        for direction in MOVES:
+            tile = self._tile(neighbour(self.pos, direction))
+            around.append(f"{direction.capitalize()}: {TILE_WORDS[tile] if tile else 'the edge of the lake'}.")
+        return f"You are at row {r + 1}, column {c + 1}. The goal is at row {gr + 1}, column {gc + 1}. " + " ".join(around)
+
+    def first_observation(self) -> str:
+        return f"You stand on a frozen lake of {self.size}x{self.size} tiles. " + self._describe()
+
+    def apply(self, action: str) -> Outcome:
+        direction = parse_direction(action)
+        if direction is None:
+            return Outcome(f"{action[:80]!r} is not a move. Valid actions: north, south, east, west. "
+                           + self._describe(), action_valid=False)
+        target = neighbour(self.pos, direction)
+        tile = self._tile(target)
+        if tile is None:
+            return Outcome(f"You cannot go {direction}: the lake ends there. " + self._describe())
+        self.pos = target
+        if tile == "H":
+            return Outcome(f"You went {direction} and fell through a hole. Game over.", terminated=True)
+        if tile == "G":
+            return Outcome(f"You went {direction} and reached the goal!", reward=1.0, terminated=True, success=True)
+        return Outcome(f"You went {direction}. " + self._describe())
+
+    def _expert_path(self) -> list[str] | None:
+        if self._tile(self.pos) in ("H", "G"):
+            return None
+        return shortest_path(self.pos, self.goal, lambda p: self._tile(p) not in (None, "H"))
+
+    def state_info(self) -> dict:
+        path = self._expert_path()
+        admissible = [d for d in MOVES if self._tile(neighbour(self.pos, d)) is not None]
+        gr, gc = self.goal
+        return {
+            "task": f"Walk to the goal at row {gr + 1}, column {gc + 1} without falling into a hole.",
+            "task_type": f"{self.size}x{self.size}",
+            "admissible_actions": admissible,
+            "state_key": f"row {self.pos[0] + 1}, column {self.pos[1] + 1}",
+            "expert_action": path[0] if path else None,
+            "expert_steps_left": len(path) if path is not None else None,
+        }

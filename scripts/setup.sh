@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# One-command set-up on a fresh Debian/Ubuntu machine (CPU). Idempotent.
+# System packages: Chromium for browser tests, bubblewrap for the Python-tool sandbox.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  if ! command -v chromium >/dev/null 2>&1 || ! command -v bwrap >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium bubblewrap >/dev/null
+  fi
+fi
+# constraints.txt pins torch to the CPU build so no dependency pulls the CUDA wheels.
+python -m pip install -q -c constraints.txt -e ".[all]"
