@@ -1,0 +1,71 @@
+import numpy as np
+
+import agentgym
+from environments.toytext.frozenlake import FrozenLakeText, generate_map
+from environments.toytext.grid import parse_direction, shortest_path
+
+
+def test_parse_direction_accepts_phrasings_and_rejects_junk():
+    assert parse_direction("Go North.") == "north"
+    assert parse_direction("move left") == "west"
+    assert parse_direction("north south") is None
+    assert parse_direction("fly") is None
+
+
+def test_shortest_path_on_hand_drawn_map():
+    rows = ["SFF", "HHF", "GFF"]
+    path = shortest_path((0, 0), (2, 0), lambda p: 0 <= p[0] < 3 and 0 <= p[1] < 3 and rows[p[0]][p[1]] != "H")
+    assert path == ["east", "east", "south", "south", "west", "west"]
+
+
+def test_generated_maps_are_deterministic_and_solvable():
+    assert generate_map(6, 17, 0.2) == generate_map(6, 17, 0.2)
+    env = FrozenLakeText(split="valid_unseen")
+    for task_id in env.task_ids()[:20]:
+        env.reset(options={"task_id": task_id})
+        assert env.size in (7, 8)
+        assert env.state_info()["expert_steps_left"] >= env.size - 1
+
+
+def test_hole_terminates_without_success_and_goal_rewards():
+    env = FrozenLakeText()
+    env.reset(seed=0)
+    env.rows, env.pos, env.goal = ("SH", "GF"), (0, 0), (1, 0)
+    _, reward, terminated, truncated, info = env.step("east")
+    assert (reward, terminated, truncated, info["success"]) == (0.0, True, False, False)
+    env.reset(seed=0)
+    env.rows, env.pos, env.goal = ("SH", "GF"), (0, 0), (1, 0)
+    _, reward, terminated, _, info = env.step("south")
+    assert (reward, terminated, info["success"], info["score"]) == (1.0, True, True, 1.0)
+
+
+def test_same_position_same_state_key_across_rollouts():
+    env = agentgym.make("agentgym/FrozenLake-v0")
+    _, info = env.reset(seed=11)
+    start_key = info["state_key"]
+    first = info["admissible_actions"][0]
+    back = {"north": "south", "south": "north", "east": "west", "west": "east"}[first]
+    _, _, terminated, _, info = env.step(first)
+    if not terminated:
+        _, _, _, _, info = env.step(back)
+        assert info["state_key"] == start_key
+
+
+def test_expert_success_rate_is_one_and_random_is_low():
+    env = agentgym.make("agentgym/FrozenLake-v0", split="valid_seen")
+    rng = np.random.default_rng(0)
+    random_wins = 0
+    for seed in range(30):
+        _, info = env.reset(seed=seed)
+        done = False
+        while not done:
+            _, _, te, tr, info = env.step(info["expert_action"])
+            done = te or tr
+        assert info["success"]
+        _, info = env.reset(seed=seed)
+        done = False
+        while not done:
+            _, _, te, tr, info = env.step(rng.choice(info["admissible_actions"]))
+            done = te or tr
+        random_wins += info["success"]
+    assert random_wins < 15
