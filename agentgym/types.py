@@ -33,7 +33,8 @@ class Step:
     response_ids: list[int] = field(default_factory=list)
     logprobs: list[float] = field(default_factory=list)
     entropies: list[float] = field(default_factory=list)
-    action_valid: bool = True
+    action_valid: bool = True  # the environment understood and executed the action
+    format_valid: bool = True  # the response contained a parsable <action>...</action>
     terminated: bool = False
     truncated: bool = False
     info: dict[str, Any] = field(default_factory=dict)
@@ -52,6 +53,7 @@ class Step:
             "state_key": self.state_key,
             "entropy": self.entropy,
             "action_valid": self.action_valid,
+            "format_valid": self.format_valid,
         }
 
 

@@ -1,0 +1,71 @@
+"""Metric logging: one greppable line per iteration on stdout, a JSONL file, TensorBoard, optional wandb.
+
+Keys are hierarchical (``rollout/``, ``credit/``, ``loss/``, ``eval/``, ``time/``) and defined in
+docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+
+class MetricsLogger:
+    def __init__(self, run_dir: str | Path, tensorboard: bool = True, wandb_project: str | None = None,
+                 config: dict[str, Any] | None = None, echo: bool = True):
+        self.path = Path(run_dir) / "metrics.jsonl"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.echo = echo
+        self._tb = None
+        self._wandb = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(str(Path(run_dir) / "tensorboard"))
+        if wandb_project:
+            import wandb
+
+            self._wandb = wandb.init(project=wandb_project, config=config, dir=str(run_dir))
+
+    def log(self, iteration: int, metrics: dict[str, float]) -> None:
+        clean = {k: float(v) for k, v in metrics.items() if v is not None and not _is_nan(v)}
+        with self.path.open("a") as f:
+            f.write(json.dumps({"iteration": iteration, **clean}) + "\n")
+        if self._tb is not None:
+            for key, value in clean.items():
+                self._tb.add_scalar(key, value, iteration)
+            self._tb.flush()
+        if self._wandb is not None:
+            self._wandb.log(clean, step=iteration)
+        if self.echo:
+            print(format_line(iteration, clean), flush=True)
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+        if self._wandb is not None:
+            self._wandb.finish()
+
+
+def format_line(iteration: int, metrics: dict[str, float]) -> str:
+    parts = [f"{k}={v:.4g}" for k, v in sorted(metrics.items())]
+    return f"[iter {iteration}] " + " ".join(parts)
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:
+    """Rows of a run's metrics.jsonl; the last row wins when a resumed run re-logged an iteration."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.exists():
+        return []
+    rows: dict[int, dict[str, float]] = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            rows.setdefault(row["iteration"], {}).update(row)
+    return [rows[k] for k in sorted(rows)]
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)

@@ -1,0 +1,301 @@
+"""``python -m agentgym.train``: the one rollout-and-update loop every credit-assignment method shares.
+
+Read top to bottom: setup, then per iteration rollout -> shape -> credit -> update -> evaluate -> log
+-> checkpoint. Algorithms are looked up by name in ``agentgym.credit``; this file never branches on
+one. Defaults (``TrainConfig``) run on a laptop CPU: the offline tiny model, SFT-warm-started on
+FrozenLake, trained with GiGPO.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from tqdm.auto import tqdm
+
+import rewards  # noqa: F401 - registers the reward shapers
+from agentgym import checkpoint, credit
+from agentgym.config import TrainConfig, parse_args
+from agentgym.critic import Critic, critic_update
+from agentgym.evaluation import evaluate, summarise
+from agentgym.metrics import MetricsLogger
+from agentgym.plots import plot_learning_curve
+from agentgym.policy import SamplingParams
+from agentgym.rollout import EnvPool, PromptConfig, collect
+from agentgym.types import StepBatch, Trajectory
+from agentgym.update import UpdateSample, UpdateSettings, ppo_update, score_no_grad
+
+EVAL_POOL_SIZE = 64
+
+
+@dataclass
+class Trainer:
+    """Everything one run holds; built by ``setup`` and advanced by ``train_iteration``."""
+
+    config: TrainConfig
+    policy: Any
+    reference: Any | None
+    optimizer: torch.optim.Optimizer
+    critic: Critic | None
+    critic_optimizer: torch.optim.Optimizer | None
+    train_pool: EnvPool
+    eval_pool: EnvPool | None
+    train_eval_pool: EnvPool | None
+    task_rng: np.random.Generator
+    shuffle_rng: torch.Generator
+    logger: MetricsLogger
+    iteration: int = 0
+
+
+# ---------------------------------------------------------------------------------------------- setup
+def setup(config: TrainConfig) -> Trainer:
+    run_dir = Path(config.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    resume_from = checkpoint.latest(run_dir) if config.resume else None
+    if resume_from is None:
+        _seed_everything(config.seed)
+    model_path = config.model or _default_model(config.env)
+    from policies import from_spec
+
+    policy = from_spec(str(resume_from / "policy") if resume_from else model_path)
+    reference = from_spec(model_path).frozen_copy() if config.kl_coef > 0 else None
+    optimizer = torch.optim.AdamW([p for p in policy.model.parameters() if p.requires_grad],
+                                  lr=config.lr, weight_decay=config.weight_decay)
+    critic = critic_optimizer = None
+    if config.critic:
+        critic = Critic.from_pretrained(model_path, pad_id=policy.tokenizer.pad_token_id or 0)
+        critic_optimizer = torch.optim.AdamW(critic.parameters(), lr=config.critic_lr)
+    trainer = Trainer(
+        config=config, policy=policy, reference=reference, optimizer=optimizer, critic=critic,
+        critic_optimizer=critic_optimizer, train_pool=_pool(config, "train", config.num_groups * config.group_size),
+        eval_pool=_pool(config, config.eval_split, min(config.eval_episodes, EVAL_POOL_SIZE))
+        if config.eval_every > 0 else None,
+        train_eval_pool=_pool(config, "train", min(config.train_eval_episodes, EVAL_POOL_SIZE))
+        if config.train_eval_episodes > 0 else None,
+        task_rng=np.random.default_rng(config.seed), shuffle_rng=torch.Generator().manual_seed(config.seed),
+        logger=MetricsLogger(run_dir, config.tensorboard, config.wandb_project, config.to_dict()),
+    )
+    if resume_from is not None:
+        _restore(trainer, resume_from)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    return trainer
+
+
+def _default_model(env_id: str) -> str:
+    from policies.tiny import default_model
+
+    return str(default_model(env_id=env_id))
+
+
+def _pool(config: TrainConfig, split: str, size: int) -> EnvPool:
+    return EnvPool(config.env, split, size, config.env_kwargs, config.max_steps, config.env_workers)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _restore(trainer: Trainer, path: Path) -> None:
+    state = checkpoint.load_state(path)
+    trainer.optimizer.load_state_dict(state["optimizer"])
+    if trainer.critic is not None:
+        trainer.critic.load_state_dict(state["critic"])
+        trainer.critic_optimizer.load_state_dict(state["critic_optimizer"])
+    trainer.task_rng.bit_generator.state = state["task_rng"]
+    trainer.shuffle_rng.set_state(state["shuffle_rng"])
+    trainer.iteration = state["iteration"]
+    print(f"resumed from {path} at iteration {trainer.iteration}", flush=True)
+
+
+def _save(trainer: Trainer) -> Path:
+    state = {
+        "iteration": trainer.iteration, "optimizer": trainer.optimizer.state_dict(),
+        "task_rng": trainer.task_rng.bit_generator.state, "shuffle_rng": trainer.shuffle_rng.get_state(),
+        "config": trainer.config.to_dict(),
+    }
+    if trainer.critic is not None:
+        state["critic"] = trainer.critic.state_dict()
+        state["critic_optimizer"] = trainer.critic_optimizer.state_dict()
+    return checkpoint.save(trainer.config.run_dir, trainer.iteration, state, trainer.policy.save,
+                           keep=trainer.config.keep_checkpoints)
+
+
+# ------------------------------------------------------------------------------------- one iteration
+def train_iteration(trainer: Trainer) -> dict[str, float]:
+    config, start = trainer.config, time.perf_counter()
+    # rollout: num_groups tasks x group_size rollouts, each group on one task and reset seed
+    seeds = trainer.task_rng.integers(0, 2**31 - 1, size=config.num_groups)
+    sampling = SamplingParams(temperature=config.temperature, top_p=config.top_p,
+                              max_new_tokens=config.max_new_tokens)
+    trajectories, stats = collect(trainer.train_pool, trainer.policy, [{"seed": int(s)} for s in seeds],
+                                  config.group_size, sampling, _prompt_config(config))
+    steps = [s for traj in trajectories for s in traj.steps]
+    # shape, then credit, on the unpadded step batch
+    tick = time.perf_counter()
+    batch = StepBatch.from_trajectories(trajectories)
+    if trainer.critic is not None:
+        batch = _with_values(batch, trainer.critic.values([s.prompt_ids for s in steps]))
+    for name in config.shapers:
+        batch = credit.get_shaper(name)(batch, **config.shaper_params.get(name, {}))
+    keep = _nonconstant_groups(batch) if config.filter_zero_variance_groups else np.ones(len(batch), bool)
+    advantages = credit.get(config.credit)(batch, **config.credit_params)
+    for name in config.modifiers:
+        advantages = credit.get_modifier(name)(batch, advantages, **config.modifier_params.get(name, {}))
+    credit_s = time.perf_counter() - tick
+    metrics = _credit_metrics(batch, advantages, config)
+    # update
+    tick = time.perf_counter()
+    samples = _update_samples(trainer, steps, advantages, keep)
+    metrics.update(ppo_update(trainer.policy, trainer.optimizer, samples, _update_settings(config),
+                              trainer.shuffle_rng))
+    if trainer.critic is not None:
+        metrics.update(_critic_step(trainer, steps, batch, advantages, keep))
+    metrics.update(_rollout_metrics(trajectories, batch, keep))
+    metrics.update({"time/rollout_s": stats.total_s, "time/policy_s": stats.policy_s, "time/env_s": stats.env_s,
+                    "time/credit_s": credit_s, "time/update_s": time.perf_counter() - tick,
+                    "time/iteration_s": time.perf_counter() - start,
+                    "rollout/response_tokens": stats.response_tokens / max(stats.steps, 1)})
+    return metrics
+
+
+def _prompt_config(config: TrainConfig) -> PromptConfig:
+    return PromptConfig(history_len=config.history_len, show_admissible=config.show_admissible)
+
+
+def _with_values(batch: StepBatch, values: list[float]) -> StepBatch:
+    from dataclasses import replace
+
+    return replace(batch, extras={**batch.extras, "value": np.asarray(values, dtype=np.float64)})
+
+
+def _nonconstant_groups(batch: StepBatch) -> np.ndarray:
+    """Row mask of groups whose trajectory returns are not all equal (dynamic sampling)."""
+    _, groups, returns = batch.trajectory_returns()
+    varied = {g for g in np.unique(groups) if np.ptp(returns[groups == g]) > 1e-8}
+    return np.array([g in varied for g in batch.group_id], dtype=bool)
+
+
+def _update_samples(trainer: Trainer, steps, advantages: np.ndarray, keep: np.ndarray) -> list[UpdateSample]:
+    config = trainer.config
+    chosen = [i for i in range(len(steps)) if keep[i] and steps[i].response_ids]
+    samples = [UpdateSample(steps[i].prompt_ids, steps[i].response_ids, steps[i].logprobs, float(advantages[i]))
+               for i in chosen]
+    if config.recompute_old_logprobs:
+        for sample, logprobs in zip(samples, score_no_grad(trainer.policy, samples, config.micro_batch_size)):
+            sample.old_logprobs = logprobs
+    if trainer.reference is not None:
+        for sample, logprobs in zip(samples, score_no_grad(trainer.reference, samples, config.micro_batch_size)):
+            sample.ref_logprobs = logprobs
+    return samples
+
+
+def _update_settings(config: TrainConfig) -> UpdateSettings:
+    return UpdateSettings(
+        ppo_epochs=config.ppo_epochs, mini_batch_size=config.mini_batch_size,
+        micro_batch_size=config.micro_batch_size, clip_low=config.clip_low, clip_high=config.clip_high,
+        dual_clip=config.dual_clip, loss_agg=config.loss_agg, kl_coef=config.kl_coef, kl_kind=config.kl_kind,
+        entropy_coef=config.entropy_coef, max_grad_norm=config.max_grad_norm)
+
+
+def _critic_step(trainer: Trainer, steps, batch: StepBatch, advantages: np.ndarray, keep: np.ndarray):
+    values = batch.extras["value"]
+    rows = np.flatnonzero(keep)
+    return critic_update(trainer.critic, trainer.critic_optimizer, [steps[i].prompt_ids for i in rows],
+                         values[rows].tolist(), (advantages[rows] + values[rows]).tolist(),
+                         trainer.config.value_clip, trainer.config.micro_batch_size)
+
+
+def _credit_metrics(batch: StepBatch, advantages: np.ndarray, config: TrainConfig) -> dict[str, float]:
+    metrics = {"credit/adv_mean": float(advantages.mean()), "credit/adv_std": float(advantages.std()),
+               "credit/adv_abs_mean": float(np.abs(advantages).mean()),
+               "credit/shaped_reward_mean": float(batch.reward.mean())}
+    if config.credit in credit.DIAGNOSTICS:
+        metrics.update(credit.DIAGNOSTICS.get(config.credit)(batch, advantages, **config.credit_params))
+    return metrics
+
+
+def _rollout_metrics(trajectories: list[Trajectory], batch: StepBatch, keep: np.ndarray) -> dict[str, float]:
+    metrics = summarise(trajectories, "rollout/")
+    _, groups, returns = batch.trajectory_returns()
+    zero_var = [np.ptp(returns[groups == g]) <= 1e-8 for g in np.unique(groups)]
+    entropy = batch.entropy[~np.isnan(batch.entropy)]
+    metrics.update({
+        "rollout/zero_variance_group_frac": float(np.mean(zero_var)),
+        "rollout/return_mean": float(np.mean([t.env_return for t in trajectories])),
+        "rollout/entropy_mean": float(entropy.mean()) if len(entropy) else float("nan"),
+        "rollout/steps": float(len(batch)), "rollout/kept_steps_frac": float(keep.mean()),
+    })
+    return metrics
+
+
+# ------------------------------------------------------------------------------------ evaluate, log
+def evaluate_now(trainer: Trainer) -> dict[str, float]:
+    config, metrics = trainer.config, {}
+    prompt = _prompt_config(config)
+    tick = time.perf_counter()
+    if trainer.eval_pool is not None:
+        result = evaluate(trainer.policy, trainer.eval_pool, config.eval_split, config.eval_episodes, prompt=prompt)
+        metrics.update(result.metrics("eval/"))
+    if trainer.train_eval_pool is not None:
+        result = evaluate(trainer.policy, trainer.train_eval_pool, "train", config.train_eval_episodes, prompt=prompt)
+        metrics.update(result.metrics("train_eval/"))
+    metrics["time/eval_s"] = time.perf_counter() - tick
+    return metrics
+
+
+def run(config: TrainConfig) -> dict[str, float]:
+    """Train for ``config.iterations`` iterations; returns the last iteration's metrics."""
+    trainer = setup(config)
+    metrics: dict[str, float] = {}
+    try:
+        if trainer.iteration == 0 and config.eval_at_start and trainer.eval_pool is not None:
+            metrics = evaluate_now(trainer)
+            trainer.logger.log(0, metrics)
+        bar = tqdm(range(trainer.iteration, config.iterations), initial=trainer.iteration, total=config.iterations,
+                   desc="train", disable=not config.progress, dynamic_ncols=True)
+        for _ in bar:
+            metrics = train_iteration(trainer)
+            trainer.iteration += 1
+            last = trainer.iteration == config.iterations
+            if config.eval_every > 0 and (trainer.iteration % config.eval_every == 0 or last):
+                metrics.update(evaluate_now(trainer))
+            trainer.logger.log(trainer.iteration, metrics)
+            bar.set_postfix(success=f"{metrics['rollout/success_rate']:.2f}")
+            if config.checkpoint_every > 0 and (trainer.iteration % config.checkpoint_every == 0 or last):
+                _save(trainer)
+        _finish(trainer, metrics)
+    finally:
+        _close(trainer)
+    return metrics
+
+
+def _finish(trainer: Trainer, metrics: dict[str, float]) -> None:
+    run_dir = Path(trainer.config.run_dir)
+    trainer.policy.save(str(run_dir / "final_policy"))
+    plot = plot_learning_curve(run_dir, title=f"{trainer.config.env} | {trainer.config.credit}")
+    (run_dir / "summary.json").write_text(json.dumps({"iterations": trainer.iteration, **metrics}, indent=2))
+    print(f"done: {run_dir} (learning curve: {plot})", flush=True)
+
+
+def _close(trainer: Trainer) -> None:
+    trainer.logger.close()
+    for pool in (trainer.train_pool, trainer.eval_pool, trainer.train_eval_pool):
+        if pool is not None:
+            pool.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    run(parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+import pytest
+import torch
+
+from agentgym import checkpoint
+from agentgym.config import TrainConfig, apply_overrides, parse_args
+from agentgym.metrics import MetricsLogger, read_metrics
+
+
+def test_cli_overrides_preset_which_overrides_defaults(tmp_path):
+    preset = tmp_path / "p.yaml"
+    preset.write_text("credit: grpo\nlr: 0.001\nshapers: []\n")
+    config = parse_args(["--config", str(preset), "--lr", "3e-4", "--credit-params", "{norm: mean}",
+                         "--dual-clip", "none", "--modifiers", "empg,other"])
+    assert (config.credit, config.lr, config.shapers) == ("grpo", 3e-4, [])
+    assert config.credit_params == {"norm": "mean"} and config.dual_clip is None
+    assert config.modifiers == ["empg", "other"] and config.group_size == TrainConfig().group_size
+
+
+def test_unknown_keys_are_errors(tmp_path):
+    with pytest.raises(ValueError, match="Unknown config keys"):
+        apply_overrides(TrainConfig(), {"learning_rate": 1.0})
+    with pytest.raises(SystemExit):
+        parse_args(["--learning-rate", "1"])
+
+
+def test_every_preset_loads():
+    from pathlib import Path
+
+    for preset in sorted(Path(__file__).resolve().parents[2].glob("configs/*.yaml")):
+        parse_args(["--config", str(preset)])
+
+
+def test_checkpoint_is_atomic_and_pruned(tmp_path):
+    saved = []
+
+    def save_policy(folder):
+        folder.mkdir()
+        (folder / "weights").write_text("w")
+        saved.append(folder)
+
+    for iteration in (1, 2, 3):
+        checkpoint.save(tmp_path, iteration, {"iteration": iteration}, save_policy, keep=2)
+    assert checkpoint.latest(tmp_path).name == "iter_000003"
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["iter_000002", "iter_000003", "latest"]
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    checkpoint.save(tmp_path, 4, {"iteration": 4}, save_policy)
+    _ = torch.rand(3)
+    state = checkpoint.load_state(checkpoint.latest(tmp_path))
+    assert state["iteration"] == 4
+    torch.testing.assert_close(torch.rand(3), expected)  # RNG restored to the moment of saving
+
+
+def test_half_written_checkpoint_is_ignored(tmp_path):
+    def broken(folder):
+        raise KeyboardInterrupt  # killed while writing
+
+    checkpoint.save(tmp_path, 1, {"iteration": 1}, lambda f: f.mkdir())
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.save(tmp_path, 2, {"iteration": 2}, broken)
+    assert checkpoint.latest(tmp_path).name == "iter_000001"
+
+
+def test_metrics_jsonl_last_write_wins(tmp_path, capsys):
+    logger = MetricsLogger(tmp_path, tensorboard=False)
+    logger.log(1, {"rollout/success_rate": 0.25, "loss/pg": float("nan")})
+    logger.log(1, {"rollout/success_rate": 0.5})
+    logger.log(2, {"eval/success_rate": 0.75})
+    logger.close()
+    assert "[iter 1] rollout/success_rate=0.25" in capsys.readouterr().out
+    rows = read_metrics(tmp_path)
+    assert rows == [{"iteration": 1, "rollout/success_rate": 0.5}, {"iteration": 2, "eval/success_rate": 0.75}]

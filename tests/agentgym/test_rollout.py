@@ -1,0 +1,46 @@
+"""Rollout collection with a scripted policy: grouping, batching and step records."""
+
+from agentgym.policy import Generation, SamplingParams
+from agentgym.prompts import format_action
+from agentgym.rollout import EnvPool, PromptConfig, collect
+
+
+class CountingPolicy:
+    """Plays the expert action, except every third call answers without an action tag."""
+
+    def __init__(self):
+        self.calls = []
+
+    def generate(self, prompts, sampling, infos=None):
+        self.calls.append(len(prompts))
+        broken = len(self.calls) % 3 == 0
+        return [Generation(text="hmm" if broken else format_action(info["expert_action"]), token_ids=[1, 2],
+                           logprobs=[-0.5, -0.25], entropies=[1.0, 3.0]) for info in infos]
+
+
+def test_groups_share_tasks_and_policy_calls_are_batched():
+    pool = EnvPool("agentgym/FrozenLake-v0", "train", size=6, workers=2)
+    policy = CountingPolicy()
+    trajectories, stats = collect(pool, policy, [{"seed": 1}, {"seed": 2}], group_size=3,
+                                  sampling=SamplingParams(), prompt=PromptConfig(history_len=1))
+    pool.close()
+    assert [t.group_id for t in trajectories] == [0, 0, 0, 1, 1, 1]
+    assert [t.traj_id for t in trajectories] == list(range(6))
+    assert len({t.task_id for t in trajectories[:3]}) == 1 and len({t.task_id for t in trajectories[3:]}) == 1
+    assert policy.calls[0] == 6  # one generate call for all environments
+    assert stats.policy_calls == len(policy.calls) and stats.steps == sum(len(t) for t in trajectories)
+    assert all(t.success for t in trajectories)  # the broken answers only cost a step
+
+
+def test_step_records_state_before_action_and_format_validity():
+    pool = EnvPool("agentgym/FrozenLake-v0", "train", size=1, workers=1)
+    trajectories, _ = collect(pool, CountingPolicy(), [{"seed": 5}], group_size=1, sampling=SamplingParams())
+    start_key = pool.envs[0].reset(seed=5)[1]["state_key"]
+    pool.close()
+    steps = trajectories[0].steps
+    assert steps[0].state_key == start_key and [s.t for s in steps] == list(range(len(steps)))
+    broken = steps[2]
+    assert not broken.format_valid and not broken.action_valid and broken.action == "hmm"
+    assert broken.state_key == steps[3].state_key  # the invalid action did not move the agent
+    assert steps[0].entropy == 2.0
+    assert "Step 3: you did '(no valid action)'" in steps[3].prompt[1]["content"]
