@@ -1,0 +1,96 @@
+"""A read-only SQLite connection with row and time limits: what the agent's ``run_sql`` talks to.
+
+Writes are refused three ways: the file is opened ``mode=ro``, ``PRAGMA query_only`` is on, and an
+authorizer allows only reading statements (no ATTACH, PRAGMA, DDL or DML). A progress handler
+interrupts queries past the time limit (e.g. a cross join of every table).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+_ALLOWED = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
+MAX_SQL_CHARS = 5000
+MAX_CELL_CHARS = 80
+
+
+class ReadOnlyDatabase:
+    def __init__(self, path: Path, max_rows: int = 50, time_limit_s: float = 2.0):
+        self.path = Path(path)
+        self.max_rows = int(max_rows)
+        self.time_limit_s = float(time_limit_s)
+        self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        self.conn.execute("PRAGMA query_only = ON")
+        self.conn.set_authorizer(_authorize)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def tables(self) -> list[str]:
+        return [r[0] for r in self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+
+    def create_statement(self, table: str) -> str | None:
+        row = self.conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+        return row[0] if row else None
+
+    def count(self, table: str) -> int:
+        return int(self.conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0])
+
+    def query(self, sql: str, max_rows: int | None = None) -> tuple[list[str], list[tuple], bool]:
+        """(column names, up to ``max_rows`` rows, whether more rows exist); raises sqlite3.Error."""
+        limit = self.max_rows if max_rows is None else max_rows
+        deadline = time.monotonic() + self.time_limit_s
+        self.conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+        try:
+            cursor = self.conn.execute(sql)
+            rows = cursor.fetchmany(limit + 1)
+            names = [d[0] for d in cursor.description or []]
+        finally:
+            self.conn.set_progress_handler(None, 0)
+        return names, rows[:limit], len(rows) > limit
+
+    def run_sql(self, sql: str) -> str:
+        """What the agent sees for ``run_sql``: a text table, or an explanation of the error."""
+        if len(sql) > MAX_SQL_CHARS:
+            return f"The query is {len(sql)} characters long; the limit is {MAX_SQL_CHARS}."
+        try:
+            names, rows, more = self.query(sql)
+        except sqlite3.DatabaseError as exc:
+            return _explain(exc, self.time_limit_s)
+        except (sqlite3.Warning, ValueError, OverflowError, MemoryError) as exc:
+            return f"SQL error: {exc}"
+        if not names:
+            return "The statement ran and returned no result set."
+        shown = f"{len(rows)} row{'s' if len(rows) != 1 else ''}"
+        if more:
+            shown = f"first {len(rows)} rows shown; more rows exist (aggregate or add LIMIT)"
+        return f"{shown}:\n" + format_table(names, rows)
+
+
+def _authorize(action: int, arg1: Any, arg2: Any, db_name: Any, trigger: Any) -> int:
+    return sqlite3.SQLITE_OK if action in _ALLOWED else sqlite3.SQLITE_DENY
+
+
+def _explain(exc: sqlite3.DatabaseError, time_limit_s: float) -> str:
+    message = str(exc)
+    if "interrupted" in message:
+        return f"The query was stopped: it ran longer than the {time_limit_s:g} s time limit."
+    if "not authorized" in message or "readonly" in message or "query_only" in message:
+        return ("Refused: the database is read-only. Only SELECT queries (and WITH ... SELECT) are allowed; "
+                "INSERT, UPDATE, DELETE, CREATE, DROP, ATTACH and PRAGMA are not.")
+    return f"SQL error: {message}"
+
+
+def format_table(names: list[str], rows: list[tuple]) -> str:
+    """A pipe-separated table; long cells are cut so one value cannot flood the observation."""
+    def cell(value: Any) -> str:
+        text = "NULL" if value is None else str(value)
+        return text if len(text) <= MAX_CELL_CHARS else text[: MAX_CELL_CHARS - 3] + "..."
+
+    lines = [" | ".join(names)]
+    lines += [" | ".join(cell(v) for v in row) for row in rows]
+    return "\n".join(lines)
