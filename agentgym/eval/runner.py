@@ -1,0 +1,137 @@
+"""Run a policy over a split, batched through the training rollout code, writing episodes as they finish.
+
+Protocol (recorded in the report): the first ``episodes`` task ids of the split in their fixed
+order (all of them by default), each played once per seed ``s`` in ``0..seeds-1`` with
+``reset(seed=s, options={"task_id": id})`` and ``SamplingParams(seed=s)``. Seed 0 with greedy
+decoding is exactly what the trainer's periodic held-out check (``agentgym.evaluation.evaluate``) runs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from agentgym.eval.episodes import EpisodeLog, episode_record
+from agentgym.eval.report import write_outputs
+from agentgym.eval.splits import fingerprint, split_task_ids
+from agentgym.policy import Policy, SamplingParams
+from agentgym.rollout import EnvPool, PromptConfig, collect
+from agentgym.types import Trajectory
+
+
+@dataclass
+class EvalSettings:
+    """What to evaluate and how; every field lands in the report's ``protocol``."""
+
+    env_id: str
+    split: str = "valid_unseen"
+    episodes: int | None = None  # first N task ids of the split; None = the whole split
+    seeds: int = 1
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    max_steps: int | None = None
+    temperature: float = 0.0  # 0 = greedy
+    top_p: float = 1.0
+    max_new_tokens: int = 64
+    history_len: int = 2
+    show_admissible: bool = True
+    pass_k: tuple[int, ...] = ()
+    batch_size: int = 16  # environments stepped together (one policy call per step for the batch)
+    env_workers: int = 4
+
+    def sampling(self, seed: int) -> SamplingParams:
+        greedy = self.temperature <= 0
+        return SamplingParams(temperature=self.temperature, top_p=self.top_p, max_new_tokens=self.max_new_tokens,
+                              seed=seed, greedy=greedy)
+
+    def env_kwargs_with_limit(self) -> dict[str, Any]:
+        kwargs = dict(self.env_kwargs)
+        if self.max_steps is not None:
+            kwargs["max_steps"] = self.max_steps
+        return kwargs
+
+
+def make_plan(settings: EvalSettings, policy_spec: str) -> dict[str, Any]:
+    """The evaluation's identity: what a resumed run must match, and the report's header."""
+    kwargs = settings.env_kwargs_with_limit()
+    all_ids = split_task_ids(settings.env_id, settings.split, kwargs)
+    chosen = all_ids if settings.episodes is None else all_ids[:settings.episodes]
+    if settings.pass_k and max(settings.pass_k) > settings.seeds:
+        raise ValueError(f"pass@{max(settings.pass_k)} needs --seeds >= {max(settings.pass_k)}")
+    return {
+        "env_id": settings.env_id, "env_kwargs": kwargs, "policy": policy_spec,
+        "split": {"name": settings.split, "hash": fingerprint(settings.env_id, settings.split, kwargs, all_ids),
+                  "num_tasks": len(all_ids), "evaluated": len(chosen),
+                  "evaluated_hash": fingerprint(settings.env_id, settings.split, kwargs, chosen)},
+        "task_ids": chosen,
+        "protocol": {**{k: v for k, v in asdict(settings).items() if k not in ("env_id", "env_kwargs", "split",
+                                                                                "batch_size", "env_workers")},
+                     "pass_k": list(settings.pass_k),
+                     "reset": "reset(seed=s, options={'task_id': id}) for s in range(seeds)",
+                     "greedy": settings.temperature <= 0},
+    }
+
+
+def run_evaluation(policy: Policy, settings: EvalSettings, out_dir: str | Path, policy_spec: str = "(object)",
+                   resume: bool = False, overwrite: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Evaluate, appending to ``out_dir/episodes.jsonl`` batch by batch; returns the report dict."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    plan = make_plan(settings, policy_spec)
+    log = EpisodeLog(out / "episodes.jsonl")
+    _check_start(out, log, plan, resume, overwrite)
+    (out / "plan.json").write_text(json.dumps(plan, indent=2))
+    done = {(r["task_id"], int(r["seed"])) for r in log.repair()}
+    pending = [(s, t) for s in range(settings.seeds) for t in plan["task_ids"] if (t, s) not in done]
+    if pending:
+        _play(policy, settings, pending, log, progress)
+    return write_outputs(out, log.read(), plan)
+
+
+def _check_start(out: Path, log: EpisodeLog, plan: dict[str, Any], resume: bool, overwrite: bool) -> None:
+    has_episodes = bool(log.read())
+    if overwrite:
+        for name in ("episodes.jsonl", "plan.json"):
+            (out / name).unlink(missing_ok=True)
+    elif has_episodes and not resume:
+        raise FileExistsError(f"{out} already holds episodes: pass --resume to complete it or --overwrite.")
+    elif has_episodes and (out / "plan.json").exists():
+        old = json.loads((out / "plan.json").read_text())
+        changed = [k for k in plan if old.get(k) != plan[k]]
+        if changed:
+            raise ValueError(f"--resume: {out} was started with different settings ({', '.join(changed)}).")
+
+
+def _play(policy: Policy, settings: EvalSettings, pending: list[tuple[int, str]], log: EpisodeLog,
+          progress: bool) -> None:
+    size = max(1, min(settings.batch_size, len(pending)))
+    pool = EnvPool(settings.env_id, settings.split, size, settings.env_kwargs, settings.max_steps,
+                   settings.env_workers)
+    prompt = PromptConfig(history_len=settings.history_len, show_admissible=settings.show_admissible)
+    bar = tqdm(total=len(pending), desc="eval", unit="ep", disable=not progress, dynamic_ncols=True)
+    try:
+        for seed in sorted({s for s, _ in pending}):
+            ids = [t for s, t in pending if s == seed]
+            for start in range(0, len(ids), size):
+                chunk = ids[start:start + size]
+                resets = [{"seed": seed, "options": {"task_id": t}} for t in chunk]
+                trajectories, _ = collect(pool, policy, resets, group_size=1, sampling=settings.sampling(seed),
+                                          prompt=prompt)
+                log.append(_record(pool, traj, seed) for traj in trajectories)
+                bar.update(len(chunk))
+    finally:
+        bar.close()
+        pool.close()
+
+
+def _record(pool: EnvPool, traj: Trajectory, seed: int) -> dict[str, Any]:
+    """Episode record plus the goal text and last observation, read from the env that played it."""
+    env = pool.envs[traj.traj_id].unwrapped
+    task = final = None
+    if hasattr(env, "state_info") and hasattr(env, "last_observation"):
+        task = env.state_info().get("task")
+        final = env.last_observation
+    return episode_record(traj, seed, task=task, final_observation=final)
