@@ -40,7 +40,8 @@ def make_batch(n_steps: int, group_size: int = 8, n_states: int = 40, seed: int 
     state = np.mod(walk, n_states)
     pool = [f"Task {g}. State {s}. {ROOM_TEXT}" for g in range(int(group.max()) + 1) for s in range(n_states)]
     keys = np.empty(len(traj), dtype=object)
-    keys[:] = [pool[i] for i in (group * n_states + state).tolist()]
+    # a fresh string object per row, as observations arriving from environments are (no shared hashes)
+    keys[:] = [(pool[i] + ".")[:-1] for i in (group * n_states + state).tolist()]
     reward = np.zeros(len(traj))
     last = np.cumsum(lengths) - 1
     reward[last] = (rng.random(len(lengths)) < 0.5).astype(float)

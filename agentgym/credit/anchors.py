@@ -19,8 +19,8 @@ from agentgym.types import StepBatch
 
 def step_groups(batch: StepBatch, layout: TrajectoryLayout, similarity_thresh: float | None = None) -> np.ndarray:
     """Step-group code per batch row, shape (len(batch),), codes 0..n_step_groups-1."""
-    key_codes, n_keys = factorize(batch.state_key)
-    pair = layout.group_of_row * max(n_keys, 1) + key_codes  # (n,) one int per (group, exact key)
+    key_codes = factorize(batch.state_key)
+    pair = layout.group_of_row * (int(key_codes.max(initial=0)) + 1) + key_codes  # (n,) one int per (group, exact key)
     if similarity_thresh is not None:
         if not 0.0 < similarity_thresh < 1.0:
             raise ValueError(f"similarity_thresh must be in (0, 1) or None, got {similarity_thresh}")
