@@ -36,11 +36,11 @@ def token_f1(prediction: str, truth: str) -> float:
 
 
 def values_match(prediction: Any, truth: Any, tolerance: float = 0.01) -> bool:
-    """One value against another: numbers within ``tolerance`` (absolute, or relative for large ones),
+    """One value against another: numbers within ``tolerance`` (absolute; so integers must be exact),
     text by normalised equality."""
     a, b = _as_number(prediction), _as_number(truth)
     if a is not None and b is not None:
-        return abs(a - b) <= max(tolerance, 1e-6 * abs(b))
+        return abs(a - b) <= tolerance + 1e-12 * abs(b)
     return normalise_text(str(prediction)) == normalise_text(str(truth))
 
 
