@@ -1,0 +1,1 @@
+"""Policies behind one protocol (``agentgym.policy.Policy``): transformers, vLLM, OpenAI-compatible, scripted."""

@@ -1,0 +1,136 @@
+"""Batched sampling with a KV cache that records log-probs and entropies as it goes.
+
+One left-padded prefill, then one token per step for the whole batch. Each step's logits give
+three things at once: the token to emit (temperature / top-p / greedy), the temperature-1
+log-prob of that token, and the entropy of the full temperature-1 distribution. Recording them
+here avoids keeping (steps x batch x vocab) logits around as ``model.generate(output_logits=True)``
+would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from agentgym.policy import SamplingParams
+
+
+@dataclass
+class Decoded:
+    """Per row: response token ids (EOS kept, padding dropped), their stats and why it stopped."""
+
+    token_ids: list[list[int]]
+    logprobs: list[list[float]]
+    entropies: list[list[float]]
+    finish_reasons: list[str]
+
+
+def left_pad(rows: Sequence[Sequence[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids, attention mask), both (B, L) with rows right-aligned."""
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        if row:
+            ids[i, width - len(row):] = torch.as_tensor(row, dtype=torch.long)
+            mask[i, width - len(row):] = 1
+    return ids.to(device), mask.to(device)
+
+
+def positions(mask: torch.Tensor) -> torch.Tensor:
+    """Position ids that start at 0 on each row's first real token (pads get 0)."""
+    return (mask.cumsum(-1) - 1).clamp(min=0)
+
+
+def token_entropy(logp: torch.Tensor) -> torch.Tensor:
+    """Entropy of each distribution given log-probs (..., V); exact zeros where p = 0."""
+    return -(logp.exp() * logp.clamp(min=torch.finfo(logp.dtype).min)).sum(-1)
+
+
+def choose_tokens(logits: torch.Tensor, sampling: SamplingParams, generator: torch.Generator | None) -> torch.Tensor:
+    """Next token per row (B,) from float32 logits (B, V)."""
+    if sampling.greedy or sampling.temperature <= 0:
+        return logits.argmax(-1)
+    probs = torch.softmax(logits / sampling.temperature, dim=-1)
+    if sampling.top_p < 1.0:
+        sorted_probs, order = probs.sort(-1, descending=True)
+        before = sorted_probs.cumsum(-1) - sorted_probs  # mass of strictly more likely tokens
+        sorted_probs = sorted_probs.masked_fill(before >= sampling.top_p, 0.0)
+        probs = torch.zeros_like(probs).scatter_(-1, order, sorted_probs)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+class StopStrings:
+    """Tracks which rows have produced one of the stop strings (checks only each row's tail)."""
+
+    def __init__(self, tokenizer, stop: Sequence[str]):
+        self.tokenizer = tokenizer
+        self.stop = tuple(s for s in stop if s)
+        self.tail = max((len(s) for s in self.stop), default=0) + 2  # tokens are at least one char
+
+    def hits(self, rows: list[list[int]], active: list[int]) -> list[int]:
+        if not self.stop:
+            return []
+        found = []
+        for i in active:
+            text = self.tokenizer.decode(rows[i][-self.tail:], skip_special_tokens=True)
+            if any(s in text for s in self.stop):
+                found.append(i)
+        return found
+
+    def cut(self, text: str) -> str:
+        """``text`` up to and including the first stop string (kept so actions stay parseable)."""
+        ends = [text.find(s) + len(s) for s in self.stop if s in text]
+        return text[:min(ends)] if ends else text
+
+
+@torch.inference_mode()
+def decode(model, prompt_ids: Sequence[Sequence[int]], sampling: SamplingParams, eos_ids: Sequence[int],
+           pad_id: int, stops: StopStrings) -> Decoded:
+    """Sample up to ``sampling.max_new_tokens`` tokens for every prompt in one batched loop."""
+    from transformers import DynamicCache
+
+    device = next(model.parameters()).device
+    ids, mask = left_pad(prompt_ids, pad_id, device)  # (B, P)
+    batch = ids.shape[0]
+    generator = None
+    if sampling.seed is not None:
+        generator = torch.Generator(device=device).manual_seed(int(sampling.seed))
+    eos = torch.as_tensor(list(eos_ids), dtype=torch.long, device=device)
+    cache = DynamicCache(config=model.config)
+    pos = positions(mask)
+    out = model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True,
+                logits_to_keep=1)
+    rows: list[list[int]] = [[] for _ in range(batch)]
+    b_logp: list[torch.Tensor] = []  # each (B,)
+    b_ent: list[torch.Tensor] = []
+    finished = torch.zeros(batch, dtype=torch.bool, device=device)
+    reasons = ["length"] * batch
+    for _ in range(sampling.max_new_tokens):
+        logits = out.logits[:, -1].float()  # (B, V)
+        logp = torch.log_softmax(logits, dim=-1)
+        token = choose_tokens(logits, sampling, generator)
+        token = torch.where(finished, torch.full_like(token, pad_id), token)
+        b_logp.append(logp.gather(-1, token[:, None]).squeeze(-1))
+        b_ent.append(token_entropy(logp))
+        active = (~finished).nonzero().flatten().tolist()
+        for i, t in zip(active, token[active].tolist()):
+            rows[i].append(t)
+        done_now = torch.isin(token, eos) & ~finished
+        for i in stops.hits(rows, active):
+            done_now[i] = True
+        for i in done_now.nonzero().flatten().tolist():
+            reasons[i] = "stop"
+        finished |= done_now
+        if bool(finished.all()):
+            break
+        mask = torch.cat([mask, torch.ones((batch, 1), dtype=mask.dtype, device=device)], dim=1)
+        pos = pos[:, -1:] + 1
+        out = model(input_ids=token[:, None], attention_mask=mask, position_ids=pos, past_key_values=cache,
+                    use_cache=True)
+    logps = torch.stack(b_logp, 1).tolist() if b_logp else [[] for _ in range(batch)]  # (B, steps)
+    ents = torch.stack(b_ent, 1).tolist() if b_ent else [[] for _ in range(batch)]
+    return Decoded(token_ids=rows, logprobs=[lp[:len(r)] for lp, r in zip(logps, rows)],
+                   entropies=[e[:len(r)] for e, r in zip(ents, rows)], finish_reasons=reasons)

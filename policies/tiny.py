@@ -1,0 +1,192 @@
+"""The offline tiny model: a tokenizer and a small Llama/Qwen2-style LM built from environment text.
+
+No pretrained weights can be downloaded on the build machines, so the default policy is built
+here: a byte-level BPE tokenizer trained (with the ``tokenizers`` library) on the exact prompts the
+rollout shows (``agentgym.prompts.build_messages`` over expert and random episodes), a ChatML chat
+template, and a randomly initialised Llama-style config of a few million parameters with head size 64.
+Everything is saved as a normal Hugging Face folder, so every other code path loads it with
+``from_pretrained``. ``default_model`` adds an SFT warm start on expert episodes and caches the
+result under ``agentgym.paths.cache_dir("models", ...)``, safe against concurrent builders.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from agentgym.paths import cache_dir
+
+DEFAULT_ENV = "agentgym/FrozenLake-v0"
+PAD, IM_START, IM_END = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
+ACTION_TOKENS = ("<action>", "</action>")  # whole tokens, so an action costs three response tokens
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+# Digits, punctuation and newlines are pieces of their own; words and the spaces between them may
+# merge into phrase tokens ("You are at row "), which keeps the repetitive env prompts short.
+PIECE_PATTERN = r"\d|[^\w\s]|\n"
+
+
+@dataclass(frozen=True)
+class TinyConfig:
+    """Size of the tiny model; head size stays 64 (supported by every attention kernel)."""
+
+    vocab_size: int = 2048
+    hidden_size: int = 256
+    num_layers: int = 4
+    num_heads: int = 4
+    num_kv_heads: int = 2
+    intermediate_size: int = 768
+    max_positions: int = 2048
+    corpus_episodes: int = 300
+    seed: int = 0
+
+
+def corpus_texts(env_id: str, episodes: int, seed: int = 0) -> Iterator[str]:
+    """Rendered chats (prompt + expert response) of expert and random-behaviour train episodes."""
+    from agentgym.sft import collect_examples
+
+    half = max(1, episodes // 2)
+    for explore in (0.0, 1.0):
+        for example in collect_examples(env_id, half, seed=seed, explore=explore):
+            turns = [*example.messages, {"role": "assistant", "content": example.response}]
+            yield "\n".join(f"{m['role']}\n{m['content']}" for m in turns)
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int):
+    """A byte-level BPE tokenizer (``PreTrainedTokenizerFast``) with ChatML special tokens."""
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(PIECE_PATTERN), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=2, show_progress=False,
+                                  special_tokens=[PAD, IM_START, IM_END],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(texts, trainer)
+    tok.add_tokens([AddedToken(t, normalized=False) for t in ACTION_TOKENS])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=IM_END, pad_token=PAD,
+                                   additional_special_tokens=[IM_START, IM_END])
+    fast.chat_template = CHAT_TEMPLATE
+    fast.padding_side = "left"
+    return fast
+
+
+def tiny_llama_config(tokenizer, cfg: TinyConfig):
+    """A Llama-style config (Qwen2 minus the qkv bias).
+
+    Not ``Qwen2Config``: transformers 5 maps model_type "qwen2" to ``Qwen2Tokenizer``, which
+    replaces the trained pre-tokenizer with Qwen's regex, so ``AutoTokenizer`` would tokenize
+    differently from the tokenizer we trained. "llama" keeps ``tokenizer.json`` as saved.
+    """
+    from transformers import LlamaConfig
+
+    if cfg.hidden_size // cfg.num_heads != 64:
+        raise ValueError(f"head size must be 64, got {cfg.hidden_size} / {cfg.num_heads}")
+    eos = tokenizer.convert_tokens_to_ids(IM_END)
+    return LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=cfg.hidden_size, intermediate_size=cfg.intermediate_size,
+        num_hidden_layers=cfg.num_layers, num_attention_heads=cfg.num_heads,
+        num_key_value_heads=cfg.num_kv_heads, max_position_embeddings=cfg.max_positions,
+        tie_word_embeddings=True, rope_parameters={"rope_type": "default", "rope_theta": 10000.0},
+        pad_token_id=tokenizer.pad_token_id, bos_token_id=None, eos_token_id=eos, head_dim=64,
+        attention_bias=False, mlp_bias=False,
+    )
+
+
+def build_tiny_model(out_dir: str | os.PathLike, env_id: str = DEFAULT_ENV, cfg: TinyConfig | None = None) -> Path:
+    """Train the tokenizer on ``env_id`` text, initialise the model, save both as an HF folder."""
+    import torch
+    from transformers import GenerationConfig, LlamaForCausalLM
+
+    cfg = cfg or TinyConfig()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = train_tokenizer(corpus_texts(env_id, cfg.corpus_episodes, cfg.seed), cfg.vocab_size)
+    torch.manual_seed(cfg.seed)
+    model = LlamaForCausalLM(tiny_llama_config(tokenizer, cfg))
+    model.generation_config = GenerationConfig(eos_token_id=model.config.eos_token_id,
+                                               pad_token_id=tokenizer.pad_token_id)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    (out / "agentgym_tiny.json").write_text(json.dumps({"env_id": env_id, **asdict(cfg)}, indent=2))
+    return out
+
+
+def count_parameters(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+# ---- the cached default model ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class WarmStart:
+    """How ``default_model`` fine-tunes the tiny model (sized for about a minute on 2 CPU cores)."""
+
+    episodes: int = 400
+    explore: float = 0.25
+    steps: int = 120
+    batch_size: int = 32
+    lr: float = 3e-3
+    seed: int = 0
+
+
+def default_model(env_id: str = DEFAULT_ENV, cfg: TinyConfig | None = None, warm: WarmStart | None = None,
+                  verbose: bool = False) -> Path:
+    """Path of the SFT-warm-started tiny model for ``env_id``; built once, then read from the cache."""
+    cfg, warm = cfg or TinyConfig(), warm or WarmStart()
+    key = hashlib.sha256(json.dumps([env_id, asdict(cfg), asdict(warm), 2], sort_keys=True).encode()).hexdigest()
+    slug = env_id.replace("/", "--").replace(":", "--")
+    final = cache_dir("models") / f"{slug}-{key[:12]}"
+    if _complete(final):
+        return final
+    with _file_lock(final.with_suffix(".lock")):
+        if _complete(final):  # another process built it while we waited
+            return final
+        tmp = Path(tempfile.mkdtemp(prefix=final.name + ".tmp-", dir=final.parent))
+        try:
+            _build_warm(tmp, env_id, cfg, warm, verbose)
+            (tmp / "COMPLETE").write_text("ok\n")
+            if final.exists():
+                shutil.rmtree(final)
+            os.rename(tmp, final)  # atomic: readers see the old state or the complete folder
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def _build_warm(out: Path, env_id: str, cfg: TinyConfig, warm: WarmStart, verbose: bool) -> None:
+    from agentgym.sft import SFTConfig, run_sft
+
+    build_tiny_model(out, env_id, cfg)
+    run_sft(SFTConfig(env=env_id, model=str(out), out=str(out), episodes=warm.episodes, explore=warm.explore,
+                      steps=warm.steps, batch_size=warm.batch_size, lr=warm.lr, seed=warm.seed,
+                      verbose=verbose))
+
+
+def _complete(path: Path) -> bool:
+    return (path / "COMPLETE").exists() and (path / "config.json").exists()
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
