@@ -1,0 +1,103 @@
+"""``python -m agentgym.eval``: flags, prompt settings inherited from a training run, exit codes, Ctrl-C."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agentgym.eval import cli
+from agentgym.policy import Generation
+from agentgym.prompts import format_action
+
+ENV = "agentgym/FrozenLake-v0"
+ROOT = Path(__file__).resolve().parents[3]
+
+
+class Expert:
+    def generate(self, prompts, sampling, infos=None):
+        return [Generation(text=format_action(i["expert_action"] or "north")) for i in infos]
+
+
+def test_cli_runs_and_resumes_with_a_scripted_policy(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "load_policy", lambda spec: Expert())
+    argv = ["--env", ENV, "--split", "valid_unseen", "--policy", "expert", "--episodes", "4", "--seeds", "2",
+            "--pass-k", "1,2", "--out", str(tmp_path), "--quiet", "--env-workers", "1"]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "| success rate | 1.000 |" in printed and "| pass@2 | 1.000 |" in printed
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["split"]["name"] == "valid_unseen" and report["metrics"]["episodes"] == 8
+    assert set(report["by_task_type"]) == {"7x7", "8x8"} and report["protocol"]["greedy"]
+    with pytest.raises(FileExistsError):
+        cli.main(argv)
+    assert cli.main([*argv, "--resume"]) == 0  # nothing left to play: the report is rewritten as is
+    assert json.loads((tmp_path / "report.json").read_text()) == report
+
+
+def test_prompt_settings_come_from_the_policys_training_run(tmp_path):
+    run = tmp_path / "run"
+    (run / "checkpoints" / "iter_4" / "policy").mkdir(parents=True)
+    (run / "metrics.jsonl").write_text("")
+    (run / "config.yaml").write_text(yaml.safe_dump({"history_len": 5, "show_admissible": False,
+                                                     "max_new_tokens": 96, "lr": 1e-5}))
+    spec = str(run / "checkpoints" / "iter_4" / "policy")
+    args = cli.build_parser().parse_args(["--env", ENV, "--policy", spec, "--history-len", "1"])
+    settings = cli.settings_from_args(args)
+    assert (settings.history_len, settings.show_admissible, settings.max_new_tokens) == (1, False, 96)
+    plain = cli.settings_from_args(cli.build_parser().parse_args(["--env", ENV, "--policy", "expert"]))
+    assert (plain.history_len, plain.show_admissible, plain.max_new_tokens) == (2, True, 64)
+    assert cli.default_out(args).parts[:2] == ("runs", "eval")
+
+
+SLOW_EXPERT_CLI = """
+import sys, time
+from agentgym.eval import cli
+from agentgym.policy import Generation
+from agentgym.prompts import format_action
+
+class SlowExpert:
+    def generate(self, prompts, sampling, infos=None):
+        time.sleep(0.02)
+        return [Generation(text=format_action(i["expert_action"])) for i in infos]
+
+cli.load_policy = lambda spec: SlowExpert()
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_ctrl_c_keeps_finished_episodes_and_resume_completes(tmp_path):
+    """A real SIGINT to a running evaluation, then the same command with --resume."""
+    cmd = [sys.executable, "-c", SLOW_EXPERT_CLI, "--env", ENV, "--split", "valid_seen", "--policy", "expert",
+           "--episodes", "40", "--batch-size", "2", "--out", str(tmp_path), "--quiet", "--env-workers", "1"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "episodes.jsonl"
+    deadline = time.time() + 60
+    while time.time() < deadline and not (log.exists() and log.read_text().count("\n") >= 4):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    kept = log.read_text().count("\n")
+    assert proc.returncode == 130 and "--resume" in err and 4 <= kept < 40, err
+    done = subprocess.run([*cmd, "--resume"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["complete"] and report["metrics"]["episodes"] == 40
+    assert report["metrics"]["success_rate"]["mean"] == 1.0 and log.read_text().count("\n") == 40
+
+
+def test_policy_specs_resolve_through_policies_from_spec(tmp_path):
+    policies = pytest.importorskip("policies")
+    if not hasattr(policies, "from_spec"):
+        pytest.skip("policies.from_spec has not landed yet")
+    out = subprocess.run([sys.executable, "-m", "agentgym.eval", "--env", ENV, "--split", "valid_seen", "--policy",
+                          "expert", "--episodes", "5", "--out", str(tmp_path), "--quiet"], cwd=ROOT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads((tmp_path / "report.json").read_text())["metrics"]["success_rate"]["mean"] == 1.0
