@@ -16,6 +16,8 @@ from typing import Any
 
 from agentgym.types import Step, Trajectory
 
+TASK_PREFIX = "Task: "
+
 
 def _finite(value: float | None) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
@@ -57,6 +59,14 @@ def episode_record(traj: Trajectory, seed: int, task: str | None = None, final_o
     }
 
 
+def task_from_prompt(traj: Trajectory) -> str | None:
+    """The goal as the policy saw it: the ``Task:`` line ``agentgym.prompts.build_messages`` writes first."""
+    if not traj.steps or not traj.steps[0].prompt:
+        return None
+    first_line = traj.steps[0].prompt[-1].get("content", "").split("\n", 1)[0]
+    return first_line[len(TASK_PREFIX):] if first_line.startswith(TASK_PREFIX) else None
+
+
 def records_from_trajectories(trajectories: Iterable[Trajectory], seed: int = 0,
                               advantages: Sequence[float] | None = None) -> list[dict[str, Any]]:
     """Records of a batch (e.g. a training iteration); ``advantages`` is the batch's per-step column."""
@@ -64,7 +74,7 @@ def records_from_trajectories(trajectories: Iterable[Trajectory], seed: int = 0,
     for traj in trajectories:
         adv = list(advantages[row:row + len(traj.steps)]) if advantages is not None else None
         row += len(traj.steps)
-        records.append(episode_record(traj, seed, advantages=adv))
+        records.append(episode_record(traj, seed, task=task_from_prompt(traj), advantages=adv))
     return records
 
 
@@ -90,7 +100,7 @@ class EpisodeLog:
     def repair(self) -> list[dict[str, Any]]:
         """Rewrite the file with its complete records only (before appending after an interruption)."""
         records = self.read()
-        self._write_all(records)
+        self.write_all(records)
         return records
 
     def finished(self) -> set[tuple[str, int]]:
@@ -103,7 +113,8 @@ class EpisodeLog:
             f.flush()
             os.fsync(f.fileno())
 
-    def _write_all(self, records: list[dict[str, Any]]) -> None:
+    def write_all(self, records: list[dict[str, Any]]) -> None:
+        """Replace the log's content atomically."""
         tmp = self.path.with_suffix(".jsonl.tmp")
         with tmp.open("w", encoding="utf-8") as f:
             for record in records:

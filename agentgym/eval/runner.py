@@ -56,6 +56,8 @@ class EvalSettings:
 
 def make_plan(settings: EvalSettings, policy_spec: str) -> dict[str, Any]:
     """The evaluation's identity: what a resumed run must match, and the report's header."""
+    if settings.seeds < 1 or (settings.episodes is not None and settings.episodes < 1):
+        raise ValueError(f"need seeds >= 1 and episodes >= 1, got {settings.seeds} and {settings.episodes}")
     kwargs = settings.env_kwargs_with_limit()
     all_ids = split_task_ids(settings.env_id, settings.split, kwargs)
     chosen = all_ids if settings.episodes is None else all_ids[:settings.episodes]

@@ -5,7 +5,14 @@ import random
 
 import pytest
 
-from agentgym.eval import EpisodeLog, EvalSettings, fingerprint, run_evaluation, split_task_ids
+from agentgym.eval import (
+    EpisodeLog,
+    EvalSettings,
+    fingerprint,
+    run_evaluation,
+    split_task_ids,
+    write_training_eval,
+)
 from agentgym.evaluation import evaluate
 from agentgym.policy import Generation
 from agentgym.prompts import format_action
@@ -85,6 +92,12 @@ def test_same_evaluation_as_the_trainers_held_out_check(tmp_path):
     assert set(report["flat"]) <= set(expected)
     for key, value in report["flat"].items():
         assert value == pytest.approx(expected[key]), key
+    # the trainer's EvalResult becomes the same full report, without replaying anything
+    from_training = write_training_eval(tmp_path / "run", 7, result, ENV, policy_spec="hash")
+    assert from_training == report
+    episodes = EpisodeLog(tmp_path / "run" / "eval" / "iter_7" / "episodes.jsonl").read()
+    assert [e["task"] for e in episodes] == [e["task"] for e in EpisodeLog(tmp_path / "episodes.jsonl").read()]
+    assert (tmp_path / "run" / "eval" / "iter_7" / "viewer.html").exists()
 
 
 def test_deterministic_policy_gives_identical_reports(tmp_path):
