@@ -2,7 +2,8 @@
 
 Each run gets new user, pid, network, mount, IPC, UTS and cgroup namespaces; only the system's
 ``/usr`` (read-only) is visible, plus fresh ``/proc``, ``/dev`` and two small tmpfs mounts (``/tmp``
-and the working directory ``/sandbox``). Resource limits come from ``prlimit`` (address space, CPU
+and the working directory ``/sandbox``); the rest of the root is read-only and bwrap itself runs
+with a bare environment, so nothing of the host's environment variables is visible either. Resource limits come from ``prlimit`` (address space, CPU
 seconds, processes, file size, open files). When started as root, each run also gets its own unused
 uid, so the process limit counts only that run's processes and nothing can signal other users' ones.
 """
@@ -66,17 +67,21 @@ class BwrapBackend:
         for directory in extra_dirs:
             cmd += ["--ro-bind", directory, directory]
         cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(limits.disk_mb * 2**20), "--tmpfs", "/tmp",
-                "--size", str(limits.disk_mb * 2**20), "--tmpfs", WORKDIR, "--chdir", WORKDIR, "--clearenv"]
+                "--size", str(limits.disk_mb * 2**20), "--tmpfs", WORKDIR, "--remount-ro", "/", "--chdir", WORKDIR,
+                "--clearenv"]
         for key, value in SANDBOX_ENV.items():
             cmd += ["--setenv", key, value]
         return [*cmd, *interpreter_command(python, limits)]
 
     def run(self, code: str, files: dict[str, str], limits: Limits) -> RunResult:
         stdin = json.dumps({**files, "main.py": code}).encode()
+        # bwrap's own processes (the namespace's pid 1 shows in /proc/1/environ) get a bare environment too
+        bare_env = {"PATH": "/usr/bin:/bin"}
         if os.geteuid() != 0:  # cannot switch uid: the process limit counts on top of our own processes
-            return run_capped(self.command(limits, _processes_of(os.geteuid())), stdin, limits, self.name)
+            return run_capped(self.command(limits, _processes_of(os.geteuid())), stdin, limits, self.name, env=bare_env)
         uid = UID_BASE + (os.getpid() % 1000) * 1000 + next(_uid_counter) % 1000
-        return run_capped(self.command(limits), stdin, limits, self.name, user=uid, group=uid, extra_groups=[])
+        return run_capped(self.command(limits), stdin, limits, self.name, env=bare_env, user=uid, group=uid,
+                          extra_groups=[])
 
 
 def _lib_binds() -> list[str]:

@@ -79,7 +79,7 @@ def _explain(exc: sqlite3.DatabaseError, time_limit_s: float) -> str:
     message = str(exc)
     if "interrupted" in message:
         return f"The query was stopped: it ran longer than the {time_limit_s:g} s time limit."
-    if "not authorized" in message or "readonly" in message or "query_only" in message:
+    if any(word in message for word in ("not authorized", "authorization denied", "readonly", "query_only")):
         return ("Refused: the database is read-only. Only SELECT queries (and WITH ... SELECT) are allowed; "
                 "INSERT, UPDATE, DELETE, CREATE, DROP, ATTACH and PRAGMA are not.")
     return f"SQL error: {message}"

@@ -1,0 +1,146 @@
+"""Security of the run_python sandbox, for each backend: no files outside the working dir, no network,
+and runaway programs (infinite loop, memory bomb, fork bomb) stopped within the limits and reported,
+with the environment still usable afterwards. Docker tests skip with the reason when no engine answers."""
+
+import logging
+import socket
+import subprocess
+import time
+
+import pytest
+
+import agentgym
+from environments.tools import sandbox as sandbox_module
+from environments.tools.protocol import format_call
+from environments.tools.sandbox import Limits
+from environments.tools.sandbox_bwrap import UID_BASE, BwrapBackend
+from environments.tools.sandbox_docker import DockerBackend, docker_reachable
+
+LIMITS = Limits(timeout_s=1.5, memory_mb=256, max_procs=16)
+
+
+def _backend(name):
+    if name == "bwrap":
+        ok, why = BwrapBackend.available()
+        return BwrapBackend() if ok else pytest.skip(f"bubblewrap sandbox unavailable: {why}")
+    ok, why = docker_reachable()
+    return DockerBackend() if ok else pytest.skip(f"Docker backend not tested: {why}")
+
+
+@pytest.fixture(params=["bwrap", "docker"], scope="module")
+def backend(request):
+    return _backend(request.param)
+
+
+def test_runs_code_with_its_data_file(backend):
+    result = backend.run("import os\nprint(os.getcwd(), sorted(os.listdir('.')), open('d.txt').read())",
+                         {"d.txt": "hello"}, LIMITS)
+    assert result.exit_code == 0 and result.stdout.strip() == "/sandbox ['d.txt', 'main.py'] hello"
+
+
+def test_cannot_read_files_outside_the_working_dir(backend, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET")
+    secret.chmod(0o644)
+    tmp_path.chmod(0o755)
+    targets = [str(secret), "/etc/passwd", "/etc/shadow", "/root/.bashrc", "/work/main/pyproject.toml"]
+    code = (f"import os\nfor p in {targets!r}:\n    try:\n        print('READ', p, open(p).read()[:20])\n"
+            "    except OSError as e:\n        print('BLOCKED', p, type(e).__name__)\n")
+    result = backend.run(code, {}, LIMITS)
+    assert result.exit_code == 0, result.stderr
+    assert "READ" not in result.stdout and result.stdout.count("BLOCKED") == len(targets)
+
+
+def test_host_environment_variables_do_not_leak(backend, monkeypatch):
+    monkeypatch.setenv("AGENTGYM_TEST_SECRET", "s3cr3t-token")
+    code = ("import glob, os\nprint(dict(os.environ))\nfor p in glob.glob('/proc/*/environ'):\n"
+            "    try:\n        print(p, open(p, 'rb').read())\n    except OSError:\n        pass\n")
+    result = backend.run(code, {}, LIMITS)
+    assert result.exit_code == 0 and "PYTHONHASHSEED" in result.stdout
+    assert "s3cr3t-token" not in result.stdout
+
+
+def test_cannot_write_outside_the_working_dir(backend):
+    code = ("for p in ['/usr/evil', '/evil', '/etc/evil']:\n    try:\n        open(p, 'w').write('x')\n"
+            "        print('WROTE', p)\n    except OSError as e:\n        print('BLOCKED', p)\n")
+    result = backend.run(code, {}, LIMITS)
+    assert "WROTE" not in result.stdout and result.stdout.count("BLOCKED") == 3
+
+
+def test_cannot_open_a_network_connection(backend):
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        code = (f"import socket\nfor host, port in [('127.0.0.1', {port}), ('1.1.1.1', 53), ('pypi.org', 443)]:\n"
+                "    try:\n        socket.create_connection((host, port), timeout=1)\n        print('CONNECTED', host)\n"
+                "    except OSError as e:\n        print('BLOCKED', host)\n")
+        result = backend.run(code, {}, LIMITS)
+    assert "CONNECTED" not in result.stdout and result.stdout.count("BLOCKED") == 3
+
+
+ROOMY = Limits(timeout_s=15, memory_mb=256, max_procs=16)  # the memory limit, not the clock, must stop it
+
+
+@pytest.mark.parametrize("code, limits, reported", [
+    ("while True:\n    pass", LIMITS, "time limit"),
+    ("import time\ntime.sleep(60)", LIMITS, "time limit"),
+    ("blocks = []\nwhile True:\n    blocks.append(bytearray(10**7))", ROOMY, "out of memory"),
+    ("import os\nwhile True:\n    os.fork()", ROOMY, "processes"),
+    ("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass", LIMITS, "time limit"),
+])
+def test_runaway_programs_are_stopped_within_limits_and_reported(backend, code, limits, reported):
+    start = time.monotonic()
+    result = backend.run(code, {}, limits)
+    elapsed = time.monotonic() - start
+    assert elapsed < limits.timeout_s + (20 if backend.name == "docker" else 5)
+    hit = result.limit_hit(limits)
+    assert hit is not None and reported in hit, (hit, result)
+    assert reported in result.describe(limits)
+    assert not _live_sandbox_processes()
+
+
+def test_output_flood_is_cut(backend):
+    result = backend.run("print('x' * 10**6)", {}, LIMITS)
+    assert len(result.stdout) < LIMITS.max_output_bytes + 100 and "output cut" in result.stdout
+
+
+def _live_sandbox_processes():
+    """Non-zombie processes still running under the per-run sandbox uids (bwrap backend)."""
+    time.sleep(0.2)
+    ps = subprocess.run(["ps", "-eo", "uid=,stat="], capture_output=True, text=True).stdout.split("\n")
+    return [line for line in ps if line.split() and int(line.split()[0]) >= UID_BASE and "Z" not in line.split()[1]]
+
+
+def test_environment_still_usable_after_bombs(backend):
+    env = agentgym.make("agentgym/PythonTool-v0", split="train", sandbox=backend.name, timeout_s=1.5, max_procs=16)
+    _, info = env.reset(options={"task_id": "divisible-2"})
+    for bomb in ["while True: pass", "x = ' ' * 10**10", "import os\nwhile True: os.fork()"]:
+        obs, _, terminated, _, step_info = env.step(format_call("run_python", code=bomb))
+        assert "The program was stopped" in obs and not terminated and step_info["action_valid"], obs
+    while True:
+        obs, reward, terminated, truncated, info = env.step(info["expert_action"])
+        if terminated or truncated:
+            break
+    assert info["success"] and reward == 1.0
+
+
+def test_backend_choice_is_logged(caplog, monkeypatch):
+    monkeypatch.setattr(sandbox_module, "_CHOSEN", {})
+    with caplog.at_level(logging.INFO, logger="agentgym.tools.sandbox"):
+        chosen = sandbox_module.choose_backend("auto")
+    message = " ".join(r.getMessage() for r in caplog.records)
+    if chosen is None:
+        assert "No Python sandbox available" in message
+    else:
+        assert f"Python sandbox backend: {'docker' if chosen.name == 'docker' else 'bubblewrap'}" in message
+
+
+def test_docker_command_sets_the_isolation_flags():
+    """The Docker command line is checked even where no engine runs (the run itself is tested above)."""
+    cmd = DockerBackend().command(LIMITS, "agentgym-sbx-test")
+    joined = " ".join(cmd)
+    for flag in ["--network none", "--read-only", "--memory 256m", "--pids-limit 18", "--cap-drop ALL",
+                 "--user 65534:65534", "--tmpfs /sandbox:rw,exec,size=16m,mode=1777", "no-new-privileges"]:
+        assert flag in joined
+    assert cmd[cmd.index("agentgym-sandbox:py3.11") + 1:][:4] == ["timeout", "--kill-after=1", "1.5", "python3"]

@@ -1,0 +1,139 @@
+"""SQL-v0: generated databases, questions whose answers come from the data, read-only tools, experts."""
+
+import hashlib
+import json
+
+import pytest
+
+import agentgym
+from environments.tools.protocol import format_call
+from environments.tools.sql_db import ReadOnlyDatabase
+from environments.tools.sql_questions import make_question
+from environments.tools.sql_schemas import (
+    SCHEMAS,
+    TRAIN_SCHEMAS,
+    UNSEEN_SCHEMAS,
+    build_database,
+    generate_rows,
+)
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("AGENTGYM_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def _run_expert(env, task_id):
+    _, info = env.reset(options={"task_id": task_id})
+    while True:
+        _, reward, terminated, truncated, info = env.step(info["expert_action"])
+        if terminated or truncated:
+            return reward, info
+
+
+def test_check_env_valid_unseen():
+    agentgym.check_env(agentgym.make("agentgym/SQL-v0", split="valid_unseen"), n_random_actions=300)
+
+
+@pytest.mark.parametrize("split, n", [("train", 25), ("valid_seen", 10), ("valid_unseen", 10)])
+def test_expert_solves_sample(split, n):
+    env = agentgym.make("agentgym/SQL-v0", split=split)
+    for task_id in env.unwrapped.task_ids()[:n]:
+        reward, info = _run_expert(env, task_id)
+        assert info["success"] and reward == 1.0, task_id
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("split", agentgym.SPLITS)
+def test_expert_solves_200_tasks(split):
+    env = agentgym.make("agentgym/SQL-v0", split=split)
+    ids = env.unwrapped.task_ids()[:200]
+    assert all(_run_expert(env, t)[1]["success"] for t in ids)
+
+
+def test_splits_disjoint_and_unseen_schemas_never_in_training():
+    ids = {s: set(agentgym.make("agentgym/SQL-v0", split=s).unwrapped.task_ids()) for s in agentgym.SPLITS}
+    assert not ids["train"] & ids["valid_seen"] and not ids["train"] & ids["valid_unseen"]
+    assert {t.split("-")[0] for t in ids["train"] | ids["valid_seen"]} == set(TRAIN_SCHEMAS)
+    assert {t.split("-")[0] for t in ids["valid_unseen"]} == set(UNSEEN_SCHEMAS)
+
+
+def test_count_question_matches_a_count_over_the_generated_rows(tmp_path):
+    """The answer comes from the database: recount the rows in Python, independently of SQL."""
+    schema = SCHEMAS["company"]
+    path = build_database(schema, 5, tmp_path / "company.sqlite")
+    db = ReadOnlyDatabase(path)
+    question = make_question(schema, db.conn, "count_filter", 5)
+    table, rest = question.sql.split("FROM ")[1].split(" WHERE ")
+    column, value = rest.split(" = ")
+    spec = schema.table(table)
+    index = 1 + [c.name for c in spec.columns].index(column)
+    rows = generate_rows(schema, 5)[table]
+    assert question.answer == sum(1 for row in rows if row[index] == value.strip("'"))
+
+
+def test_writes_are_refused_and_database_unchanged(tmp_path):
+    env = agentgym.make("agentgym/SQL-v0", split="train")
+    _, info = env.reset(options={"task_id": env.unwrapped.task_ids()[0]})
+    path = env.unwrapped.db.path
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    writes = ["DELETE FROM employees", "UPDATE employees SET salary = 0", "INSERT INTO departments VALUES (99, 'x', "
+              "'y', 1, 1)", "DROP TABLE employees", "CREATE TABLE t (x)", f"ATTACH DATABASE '{tmp_path}/x.db' AS x",
+              "PRAGMA writable_schema = ON", "SELECT 1; DROP TABLE employees", "VACUUM"]
+    for sql in writes:
+        obs, _, terminated, _, info = env.step(format_call("run_sql", sql=sql))
+        assert ("Refused" in obs or "one statement" in obs) and not terminated, (sql, obs)
+        assert info["action_valid"]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    assert not (tmp_path / "x.db").exists()
+    obs, *_ = env.step(format_call("run_sql", sql="SELECT COUNT(*) FROM employees"))
+    assert obs.startswith("1 row")
+
+
+def test_time_limit_and_row_limit():
+    env = agentgym.make("agentgym/SQL-v0", split="train", time_limit_s=0.2, max_rows=5)
+    env.reset(options={"task_id": env.unwrapped.task_ids()[0]})
+    slow = "SELECT COUNT(*) FROM employees a, employees b, employees c, employees d, employees e"
+    obs, *_ = env.step(format_call("run_sql", sql=slow))
+    assert "time limit" in obs
+    obs, *_ = env.step(format_call("run_sql", sql="SELECT id FROM employees"))
+    assert obs.startswith("first 5 rows shown") and len(obs.splitlines()) == 7
+
+
+def test_bad_calls_are_explained_and_episode_goes_on():
+    env = agentgym.make("agentgym/SQL-v0", split="train")
+    env.reset(options={"task_id": env.unwrapped.task_ids()[1]})
+    for action, fragment in [("SELECT 1", "No tool call"), (format_call("drop_all"), "no tool"),
+                             (format_call("run_sql", query="x"), "no argument"), (format_call("run_sql"), "needs"),
+                             ('<tool_call>{"name": "run_sql", "arguments": {"sql": 1</tool_call>', "not valid JSON")]:
+        obs, reward, terminated, truncated, info = env.step(action)
+        assert fragment in obs and not info["action_valid"] and not terminated and reward == 0.0
+    obs, *_ = env.step(format_call("run_sql", sql="SELEC nonsense"))
+    assert obs.startswith("SQL error")
+
+
+def test_state_key_is_the_normalised_set_of_calls():
+    env = agentgym.make("agentgym/SQL-v0", split="train")
+    task = {"task_id": env.unwrapped.task_ids()[2]}
+    first, second = format_call("list_tables"), format_call("run_sql", sql="SELECT  1;")
+    _, info = env.reset(options=task)
+    start = info["state_key"]
+    env.step(first)
+    env.step("garbage")
+    _, _, _, _, info_a = env.step(second)
+    env.reset(options=task)
+    env.step('{"name": "run_sql", "arguments": {"sql": "select 1"}}')
+    _, _, _, _, info_b = env.step(first)
+    assert info_a["state_key"] == info_b["state_key"] != start
+    _, _, _, _, info_c = env.step(first)  # repeating a call reveals nothing new
+    assert info_c["state_key"] == info_b["state_key"]
+
+
+def test_info_tools_and_wrong_answer():
+    env = agentgym.make("agentgym/SQL-v0", split="valid_seen")
+    _, info = env.reset(seed=0)
+    names = [t["function"]["name"] for t in info["tools"]]
+    assert names == ["list_tables", "describe_table", "run_sql", "submit_answer"]
+    json.dumps(info["tools"])
+    obs, reward, terminated, _, info = env.step("<answer>definitely not it</answer>")
+    assert terminated and reward == 0.0 and not info["success"] and "expected answer" in obs
