@@ -75,22 +75,23 @@ def api_routes(shop: Shop) -> APIRouter:
     async def tasks() -> dict[str, int]:
         return dict(shop.data.task_counts)
 
+    # Handlers return JSONResponse themselves: FastAPI's response-model pass costs more than the step.
     @router.post("/sessions", status_code=201)
-    async def open_session(request: OpenRequest) -> dict[str, Any]:
-        return session_view(shop, shop.open(request.task_id), plans)
+    async def open_session(request: OpenRequest) -> JSONResponse:
+        return JSONResponse(session_view(shop, shop.open(request.task_id), plans), status_code=201)
 
     @router.get("/sessions/{session_id}")
-    async def read_session(session_id: str) -> dict[str, Any]:
-        return session_view(shop, shop.get(session_id), plans)
+    async def read_session(session_id: str) -> JSONResponse:
+        return JSONResponse(session_view(shop, shop.get(session_id), plans))
 
     @router.post("/sessions/{session_id}/step")
-    async def step(session_id: str, request: StepRequest) -> Any:
+    async def step(session_id: str, request: StepRequest) -> JSONResponse:
         session = shop.get(session_id)
         if len(request.action) > MAX_ACTION_CHARS:
             return JSONResponse({"detail": f"The action is {len(request.action)} characters long; the limit is "
                                            f"{MAX_ACTION_CHARS}. Nothing happened."}, status_code=413)
         valid, message = shop.act(session, request.action)
-        return {**session_view(shop, session, plans), "action_valid": valid, "message": message}
+        return JSONResponse({**session_view(shop, session, plans), "action_valid": valid, "message": message})
 
     @router.delete("/sessions/{session_id}", status_code=204)
     async def close_session(session_id: str) -> Response:

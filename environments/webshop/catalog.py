@@ -11,11 +11,10 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import random
 import tempfile
 from pathlib import Path
 from typing import Any
-
-import random
 
 from agentgym.paths import cache_dir
 from environments.webshop.fuzzy import normalize_color

@@ -10,6 +10,7 @@ this process, stopping it when the last one is closed.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -17,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +33,61 @@ class ShopError(RuntimeError):
     pass
 
 
-class AsgiClient:
-    def __init__(self, app: Any):
-        self._loop = asyncio.new_event_loop()
-        self._client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://webshop")
+@dataclass
+class Reply:
+    """The part of an HTTP response the environment reads (``httpx.Response`` has the same)."""
 
-    def call(self, method: str, path: str, json: Any = None) -> httpx.Response:
-        return self._loop.run_until_complete(self._client.request(method, path, json=json))
+    status_code: int
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class AsgiClient:
+    """Calls the ASGI app in this process: one ``http`` request per call on a private event loop."""
+
+    def __init__(self, app: Any):
+        self._app = app
+        self._loop = asyncio.new_event_loop()
+
+    def call(self, method: str, path: str, json: Any = None) -> Reply:
+        return self._loop.run_until_complete(self._request(method, path, json))
+
+    async def _request(self, method: str, path: str, payload: Any) -> Reply:
+        body = b"" if payload is None else json.dumps(payload).encode()
+        path, _, query = path.partition("?")
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+                 "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query.encode(),
+                 "root_path": "", "headers": [(b"host", b"webshop"), (b"content-type", b"application/json"),
+                                              (b"content-length", str(len(body)).encode())],
+                 "client": ("127.0.0.1", 0), "server": ("webshop", 80)}
+        sent = False
+        status, chunks = 500, []
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await self._app(scope, receive, send)
+        return Reply(status, b"".join(chunks))
 
     def close(self) -> None:
         if not self._loop.is_closed():
-            self._loop.run_until_complete(self._client.aclose())
             self._loop.close()
 
 

@@ -8,7 +8,14 @@ from typing import Any
 import httpx
 
 from agentgym.env import Outcome, TextEnv
-from environments.webshop.client import AsgiClient, HttpClient, ShopError, acquire_server, release_server, shared_app
+from environments.webshop.client import (
+    AsgiClient,
+    HttpClient,
+    ShopError,
+    acquire_server,
+    release_server,
+    shared_app,
+)
 from environments.webshop.data import DEFAULT_NUM_PRODUCTS, ShopConfig
 from environments.webshop.goals import task_ids as generated_task_ids
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Query, Request
@@ -20,6 +21,8 @@ from environments.webshop.view import page_context
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 MAX_FORM_BYTES = 16_384
+PageNumber = Annotated[int, Query(ge=1, le=1000)]
+OptionList = Annotated[list[str] | None, Query()]
 
 
 def _options(raw: list[str]) -> tuple[tuple[str, str], ...]:
@@ -53,18 +56,18 @@ def page_routes(shop: Shop) -> APIRouter:
         return _visit(request, session_id, Location())
 
     @router.get("/{session_id}/search", response_class=HTMLResponse)
-    async def results(request: Request, session_id: str, q: str = "", page: int = Query(1, ge=1, le=1000)):
+    async def results(request: Request, session_id: str, q: str = "", page: PageNumber = 1):
         return _visit(request, session_id, Location("results", normalise_query(q), page))
 
     @router.get("/{session_id}/item/{asin}", response_class=HTMLResponse)
     async def item(request: Request, session_id: str, asin: str, q: str = "",
-                   page: int = Query(1, ge=1, le=1000), o: list[str] = Query(default=[])):
-        return _visit(request, session_id, Location("item", normalise_query(q), page, asin, "", _options(o)))
+                   page: PageNumber = 1, o: OptionList = None):
+        return _visit(request, session_id, Location("item", normalise_query(q), page, asin, "", _options(o or [])))
 
     @router.get("/{session_id}/item/{asin}/{sub}", response_class=HTMLResponse)
     async def item_view(request: Request, session_id: str, asin: str, sub: str, q: str = "",
-                        page: int = Query(1, ge=1, le=1000), o: list[str] = Query(default=[])):
-        return _visit(request, session_id, Location("sub", normalise_query(q), page, asin, sub, _options(o)))
+                        page: PageNumber = 1, o: OptionList = None):
+        return _visit(request, session_id, Location("sub", normalise_query(q), page, asin, sub, _options(o or [])))
 
     @router.post("/{session_id}/buy/{asin}")
     async def buy(request: Request, session_id: str, asin: str) -> RedirectResponse:

@@ -14,10 +14,12 @@ import tempfile
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import bm25s
 import numpy as np
+
+if TYPE_CHECKING:
+    import bm25s
 
 MAX_RESULTS = 50
 _TOKEN = re.compile(r"[a-z0-9]+")
@@ -53,6 +55,8 @@ class SearchEngine:
         self.asins = [p["asin"] for p in products]
         self.retriever = _load_index(index_dir, len(products)) if index_dir else None
         if self.retriever is None:
+            import bm25s  # imported here: it pulls in scipy, which plain construction should not pay for
+
             self.retriever = bm25s.BM25()
             self.retriever.index([tokenize(document_text(p)) for p in products], show_progress=False)
             if index_dir:
@@ -75,6 +79,8 @@ def _load_index(index_dir: Path, n_docs: int) -> bm25s.BM25 | None:
     marker = index_dir / "agentgym.json"
     if not marker.exists() or json.loads(marker.read_text()).get("n_docs") != n_docs:
         return None
+    import bm25s
+
     return bm25s.BM25.load(str(index_dir), show_progress=False)
 
 
