@@ -102,8 +102,12 @@ def split_goals(goals: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     categories = sorted({g["category"] for g in goals})
     held_out = categories[-1] if len(categories) > 1 else None
     splits: dict[str, list[dict[str, Any]]] = {"train": [], "valid_seen": [], "valid_unseen": []}
-    for i, goal in enumerate(goals):
-        split = "valid_unseen" if goal["category"] == held_out else ("valid_seen" if i % 10 == 9 else "train")
+    seen = 0
+    for goal in goals:
+        if goal["category"] == held_out:
+            split = "valid_unseen"
+        else:
+            split, seen = ("valid_seen" if seen % 10 == 9 else "train"), seen + 1
         goal["task_id"] = f"{split}-{len(splits[split])}"
         splits[split].append(goal)
     return splits
