@@ -155,7 +155,8 @@ def make_divisible(seed):
 
 def make_compound(seed):
     rng = _rng(seed, "compound")
-    principal, rate, years = int(rng.integers(5, 500)) * 100, round(float(rng.uniform(0.5, 9.5)), 2), int(rng.integers(2, 40))
+    principal, rate = int(rng.integers(5, 500)) * 100, round(float(rng.uniform(0.5, 9.5)), 2)
+    years = int(rng.integers(2, 40))
     text = (f"A deposit of {principal} earns {rate}% yearly interest, compounded monthly. What is the balance "
             f"after {years} years? Round to 2 decimals.")
     return PythonTask("compound", text, {}, compound_balance, (principal, rate, years))

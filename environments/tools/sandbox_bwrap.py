@@ -3,9 +3,10 @@
 Each run gets new user, pid, network, mount, IPC, UTS and cgroup namespaces; only the system's
 ``/usr`` (read-only) is visible, plus fresh ``/proc``, ``/dev`` and two small tmpfs mounts (``/tmp``
 and the working directory ``/sandbox``); the rest of the root is read-only and bwrap itself runs
-with a bare environment, so nothing of the host's environment variables is visible either. Resource limits come from ``prlimit`` (address space, CPU
-seconds, processes, file size, open files). When started as root, each run also gets its own unused
-uid, so the process limit counts only that run's processes and nothing can signal other users' ones.
+with a bare environment, so none of the host's environment variables is visible either. Resource
+limits come from ``prlimit`` (address space, CPU seconds, processes, file size, open files). When
+started as root, each run also gets its own unused uid, so the process limit counts only that run's
+processes and nothing can signal other users' ones.
 """
 
 from __future__ import annotations

@@ -21,7 +21,8 @@ def birth_country(w: World, p: str):
 
 def employer_founded(w: World, p: str):
     org = w.people[p]["employer"]
-    return f"In what year was the organisation that {p} works for founded?", [p, org], str(w.organisations[org]["founded"])
+    text = f"In what year was the organisation that {p} works for founded?"
+    return text, [p, org], str(w.organisations[org]["founded"])
 
 
 def employer_founder(w: World, p: str):
@@ -133,12 +134,12 @@ class SearchQAEnv(ToolEnv):
     Terminated on an answer; truncated after ``max_steps`` (20).
 
     ## Splits
-    ``train`` (1888: every type x subject pair) and ``valid_seen`` (100) ask six 2-hop question types about one world, over
-    disjoint subjects (every 5th person/organisation is held out). ``valid_unseen`` (100) asks four
-    3-hop question types about a different world.
+    ``train`` (1888: every type x subject pair) and ``valid_seen`` (100) ask six 2-hop question
+    types about one world, over disjoint subjects (every 5th person/organisation is held out).
+    ``valid_unseen`` (100) asks four 3-hop question types about a different world.
 
     ## Arguments
-    ``split``, ``max_steps``, ``num_tasks``, ``reward`` ("em" or "f1"), ``top_k`` is fixed at 5.
+    ``split``, ``max_steps``, ``num_tasks``, ``reward`` ("em" or "f1"). Search returns the top 5.
 
     ## Version History
     * v0: initial version.

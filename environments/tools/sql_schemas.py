@@ -179,7 +179,8 @@ SCHEMAS: dict[str, Schema] = {s.name: s for s in [
         Table("stays", "stay", "stays", (70, 140), (
             _c("guest_id", "fk", "guest", "guests", "were booked by"),
             _c("room_id", "fk", "room", "rooms", "are in"),
-            _c("nights", "int", "number of nights", (1, 14)), _c("checkin_date", "date", "check-in date", (2023, 2025)))),
+            _c("nights", "int", "number of nights", (1, 14)),
+            _c("checkin_date", "date", "check-in date", (2023, 2025)))),
     )),
 ]}
 TRAIN_SCHEMAS = ("company", "library", "clinic", "school", "store")

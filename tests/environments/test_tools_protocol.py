@@ -19,7 +19,8 @@ ECHO = Tool("echo", "Echo text.", {"text": {"type": "string"}, "times": {"type":
 
 
 def test_qwen_hermes_tool_call_with_reasoning_around_it():
-    parsed = parse_action('I will look.\n<tool_call>\n{"name": "run_sql", "arguments": {"sql": "SELECT 1"}}\n</tool_call>')
+    call = '{"name": "run_sql", "arguments": {"sql": "SELECT 1"}}'
+    parsed = parse_action(f"I will look.\n<tool_call>\n{call}\n</tool_call>")
     assert parsed.call == ToolCall("run_sql", {"sql": "SELECT 1"})
     assert parsed.problem is None and parsed.answer is None
 

@@ -32,7 +32,8 @@ def test_reference_code_is_the_solver_called_on_the_files():
     task = pt.make_revenue(3)
     code = task.reference_code()
     assert code.startswith("def region_revenue(csv_text, region):")
-    assert code.rstrip().endswith(f"print(region_revenue(open('sales.csv', encoding='utf-8').read(), {task.args[1]!r}))")
+    call = f"region_revenue(open('sales.csv', encoding='utf-8').read(), {task.args[1]!r})"
+    assert code.rstrip().endswith(f"print({call})")
 
 
 def test_task_ids_cheap_disjoint_and_unseen_kinds_shifted():

@@ -73,7 +73,8 @@ def test_cannot_open_a_network_connection(backend):
         server.listen()
         port = server.getsockname()[1]
         code = (f"import socket\nfor host, port in [('127.0.0.1', {port}), ('1.1.1.1', 53), ('pypi.org', 443)]:\n"
-                "    try:\n        socket.create_connection((host, port), timeout=1)\n        print('CONNECTED', host)\n"
+                "    try:\n        socket.create_connection((host, port), timeout=1)\n"
+                "        print('CONNECTED', host)\n"
                 "    except OSError as e:\n        print('BLOCKED', host)\n")
         result = backend.run(code, {}, LIMITS)
     assert "CONNECTED" not in result.stdout and result.stdout.count("BLOCKED") == 3
