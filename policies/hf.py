@@ -222,10 +222,3 @@ def _eos_ids(model, tokenizer) -> list[int]:
         raise ValueError("the model has no EOS token id (tokenizer.eos_token / generation_config.eos_token_id)")
     return ids
 
-
-def load_policy_folder(path: str | os.PathLike, **kwargs: Any) -> HFPolicy:
-    """Load a model folder, or a training checkpoint folder whose policy lives in ``<ckpt>/policy``."""
-    path = Path(path)
-    if (path / "policy").is_dir() and not (path / "config.json").exists():
-        path = path / "policy"
-    return HFPolicy.from_pretrained(path, **kwargs)

@@ -1,0 +1,76 @@
+"""Build a policy from one string, as command lines and configs name them.
+
+=================================  ==========================================================
+spec                               policy
+=================================  ==========================================================
+``expert``                         ``ExpertPolicy`` (follows ``info["expert_action"]``)
+``random`` / ``random:SEED``       ``RandomPolicy`` over ``info["admissible_actions"]``
+``replay:FILE``                    ``ReplayPolicy.from_file(FILE)``
+``openai:MODEL@BASE_URL``          ``OpenAIPolicy`` (e.g. ``openai:qwen@http://localhost:8000/v1``)
+``vllm:PATH``                      ``VLLMPolicy`` (GPU, needs the ``vllm`` extra)
+``tiny`` / ``tiny:ENV_ID``         the SFT-warm-started offline tiny model (built and cached once)
+a folder                           ``HFPolicy``: a model folder, a saved policy, or a training
+                                   checkpoint folder holding ``policy/``
+anything else                      ``HFPolicy.from_pretrained`` (a hub id from the local cache)
+=================================  ==========================================================
+
+Keyword arguments go to the policy's constructor.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def from_spec(spec: str, **kw: Any):
+    kind, _, rest = spec.partition(":")
+    if spec == "expert":
+        from policies.scripted import ExpertPolicy
+
+        return ExpertPolicy(**kw)
+    if kind == "random":
+        from policies.scripted import RandomPolicy
+
+        return RandomPolicy(seed=int(rest) if rest else kw.pop("seed", 0), **kw)
+    if kind == "replay":
+        from policies.scripted import ReplayPolicy
+
+        if not rest:
+            raise ValueError("replay needs a file: 'replay:actions.json'")
+        return ReplayPolicy.from_file(rest)
+    if kind == "openai" and rest:
+        return _openai(rest, **kw)
+    if kind == "vllm" and rest:
+        from policies.vllm import VLLMPolicy
+
+        return VLLMPolicy(_policy_folder(rest), **kw)
+    if kind == "tiny":
+        from policies.hf import HFPolicy
+        from policies.tiny import DEFAULT_ENV, default_model
+
+        return HFPolicy.from_pretrained(default_model(rest or DEFAULT_ENV), **kw)
+    from policies.hf import HFPolicy
+
+    return HFPolicy.from_pretrained(_policy_folder(spec), **kw)
+
+
+def _openai(rest: str, **kw: Any):
+    from policies.openai_api import OpenAIPolicy
+
+    model, sep, base_url = rest.partition("@")
+    if not sep or not model or not base_url:
+        raise ValueError(f"expected 'openai:MODEL@BASE_URL', got 'openai:{rest}'")
+    return OpenAIPolicy(model, base_url, **kw)
+
+
+def _policy_folder(path: str) -> str:
+    """A training checkpoint keeps its policy in ``<ckpt>/policy``; a model folder is used as is."""
+    folder = Path(path)
+    if folder.is_dir() and not _is_model(folder) and _is_model(folder / "policy"):
+        return str(folder / "policy")
+    return path
+
+
+def _is_model(folder: Path) -> bool:
+    return (folder / "config.json").exists() or (folder / "adapter_config.json").exists()
