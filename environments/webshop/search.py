@@ -70,9 +70,15 @@ class SearchEngine:
         tokens = normalised.split()
         if not tokens or not self.asins:
             return ()
-        k = min(max_results, len(self.asins))
-        docs, scores = self.retriever.retrieve([tokens], k=k, show_progress=False, n_threads=0)
-        return tuple(self.asins[int(d)] for d, s in zip(docs[0], scores[0]) if s > 0 and np.isfinite(s))
+        known = [t for t in tokens if t in self.retriever.vocab_dict]
+        if not known:
+            return ()
+        # get_scores, not retrieve: retrieve wraps every query in tqdm, which starts a monitor thread.
+        scores = np.asarray(self.retriever.get_scores(known), dtype=np.float64)
+        k = min(max_results, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.lexsort((top, -scores[top]))]  # best first; equal scores in catalogue order
+        return tuple(self.asins[int(d)] for d in top if scores[d] > 0)
 
 
 def _load_index(index_dir: Path, n_docs: int) -> bm25s.BM25 | None:
