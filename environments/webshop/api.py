@@ -6,6 +6,7 @@ and the reward, so one request per environment step is enough.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -33,14 +34,19 @@ class StepRequest(BaseModel):
 def plan_cache(shop: Shop, size: int = 8192) -> Callable[[dict[str, Any]], Plan | None]:
     """The expert's plan per task (search once per task, not once per step)."""
     cache: OrderedDict[str, Plan | None] = OrderedDict()
+    lock = threading.Lock()  # in-process mode serves environments of several threads
 
     def get(goal: dict[str, Any]) -> Plan | None:
         key = str(goal.get("task_id") or goal["instruction_text"])
-        if key not in cache:
-            cache[key] = plan(shop, goal)
+        with lock:
+            if key in cache:
+                return cache[key]
+        found = plan(shop, goal)
+        with lock:
+            cache[key] = found
             if len(cache) > size:
                 cache.popitem(last=False)
-        return cache[key]
+        return found
 
     return get
 

@@ -10,6 +10,7 @@ this process, stopping it when the last one is closed.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import socket
@@ -111,7 +112,8 @@ class ServerProcess:
         sock.bind(("127.0.0.1", 0))
         sock.listen(1024)
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        command = [sys.executable, "-m", "environments.webshop.serve", "--fd", str(sock.fileno()), *config.cli_args()]
+        command = [sys.executable, "-m", "environments.webshop.serve", "--fd", str(sock.fileno()),
+                   "--parent-pid", str(os.getpid()), *config.cli_args()]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
         self._log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty server can never block on it
         try:
@@ -175,6 +177,15 @@ def release_server(config: ShopConfig) -> None:
             server.stop()
         else:
             _SERVERS[config] = (server, users - 1)
+
+
+@atexit.register
+def _stop_servers() -> None:
+    """Servers of environments nobody closed stop with this process."""
+    with _SERVERS_LOCK:
+        for server, _ in _SERVERS.values():
+            server.stop()
+        _SERVERS.clear()
 
 
 def shared_app(config: ShopConfig) -> Any:

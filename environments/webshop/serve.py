@@ -7,7 +7,10 @@ HTTP mode uses it to pick a free loopback port without a race).
 from __future__ import annotations
 
 import argparse
+import os
 import socket
+import threading
+import time
 
 import uvicorn
 
@@ -24,11 +27,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--num-products", type=int, default=DEFAULT_NUM_PRODUCTS)
     parser.add_argument("--data-dir", default=None, help="folder with WebShop's original product/goal files")
     parser.add_argument("--log-level", default="warning")
+    parser.add_argument("--parent-pid", type=int, default=None, help="exit when this process is gone")
     return parser.parse_args(argv)
+
+
+def exit_with_parent(parent_pid: int, interval: float = 2.0) -> None:
+    """A server started by an environment must not outlive it, even if that process is killed."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(interval)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.parent_pid is not None:
+        exit_with_parent(args.parent_pid)
     shop = shared_shop(ShopConfig(args.seed, args.num_products, args.data_dir))
     app = create_app(shop)
     if args.fd is not None:

@@ -148,3 +148,28 @@ def test_http_mode_concurrent_sessions_then_no_leaks():
     assert not errors and scores == [1.0] * 16
     assert server.process.poll() is not None  # the server process has exited
     assert open_fds() <= before_fds and threading.active_count() == before_threads
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_server_exits_when_its_parent_is_killed(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = ("import os, signal\nfrom environments.webshop.client import ServerProcess\n"
+              "from environments.webshop.data import ShopConfig\n"
+              "s = ServerProcess(ShopConfig(num_products=2000))\nprint(s.process.pid, flush=True)\n"
+              "os.kill(os.getpid(), signal.SIGKILL)\n")
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=240)
+    assert child.returncode == -signal.SIGKILL
+    server_pid = int(child.stdout.split()[0])
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and os.path.exists(f"/proc/{server_pid}"):
+        state = open(f"/proc/{server_pid}/stat").read().split()[2] if os.path.exists(f"/proc/{server_pid}") else "X"
+        if state == "Z":
+            break
+        time.sleep(0.5)
+    alive = os.path.exists(f"/proc/{server_pid}") and open(f"/proc/{server_pid}/stat").read().split()[2] != "Z"
+    assert not alive
