@@ -1,0 +1,132 @@
+"""Play a TextWorld game file behind the text-environment contract.
+
+textworld's environments return ``(game_state, score, done)``; this base class turns that into
+gymnasium's five-tuple and fills the contract's info keys from what textworld already tracks:
+admissible commands, the planner's ``policy_commands`` (expert action and oracle progress), the
+score and max score (task score and reward), the logical facts (state key), and ``won``/``lost``
+(terminated, success). Subclasses only say which game file a task id is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentgym.env import Outcome, TextEnv
+from environments.textworld.state import fact_set, state_key
+from environments.textworld.text import clean_feedback, to_command
+
+REWARD_MODES = ("score", "success")
+NO_GOAL = "Explore the game and find out how to win it."
+
+
+def request_infos() -> Any:
+    """The textworld infos the contract needs (the benchmark asks raw textworld for the same)."""
+    from textworld import EnvInfos
+
+    return EnvInfos(admissible_commands=True, policy_commands=True, facts=True, won=True, lost=True,
+                    score=True, max_score=True, objective=True, moves=True)
+
+
+class TextWorldEnv(TextEnv):
+    """Base of every TextWorld environment; subclasses implement ``task_ids``, ``game_file`` and
+    ``task_type_of``."""
+
+    default_max_steps = 50
+
+    def __init__(self, split: str = "train", max_steps: int | None = None, free_form: bool = False,
+                 reward: str = "score", render_mode: str | None = None):
+        super().__init__(split=split, max_steps=max_steps, render_mode=render_mode)
+        if reward not in REWARD_MODES:
+            raise ValueError(f"reward must be one of {REWARD_MODES}, got {reward!r}")
+        self.free_form = bool(free_form)
+        self.has_admissible_actions = not self.free_form
+        self.reward_mode = reward
+        self._fixed_max_steps = max_steps
+        self._game: Any = None
+        self._game_path: str | None = None
+        self._state: Any = None
+        self._initial_facts: frozenset[str] = frozenset()
+
+    # ---- for subclasses -----------------------------------------------------------------------
+    def game_file(self, task_id: str) -> str:
+        """Path of the ``.z8`` game of ``task_id`` (generating it if needed)."""
+        raise NotImplementedError
+
+    def task_type_of(self, task_id: str) -> str:
+        raise NotImplementedError
+
+    # ---- TextEnv ------------------------------------------------------------------------------
+    def load_task(self, task_id: str) -> None:
+        path = str(self.game_file(task_id))
+        if path != self._game_path:
+            self.close()
+            import textworld
+
+            self._game = textworld.start(path, request_infos())
+            self._game_path = path
+        self._state = self._game.reset()
+        self._initial_facts = fact_set(self._state["facts"])
+        plan = len(self._state["policy_commands"] or ())
+        self.max_steps = int(self._fixed_max_steps or max(self.default_max_steps, 2 * plan))
+
+    def first_observation(self) -> str:
+        return clean_feedback(self._state.feedback)
+
+    def apply(self, action: str) -> Outcome:
+        command, problem = to_command(action)
+        if problem:
+            return Outcome(problem, action_valid=False)
+        before = self._state
+        try:
+            self._state, _, _ = self._game.step(command)
+        except Exception as exc:  # noqa: BLE001 - the interpreter must not take the episode down
+            self._state = before
+            return Outcome(f"The game could not process {command[:80]!r} ({type(exc).__name__}). Nothing happened.",
+                           action_valid=False)
+        admissible = {a.lower() for a in before["admissible_commands"] or ()}
+        acted = (self._state["moves"] or 0) > (before["moves"] or 0)
+        won, lost = bool(self._state["won"]), bool(self._state["lost"])
+        return Outcome(clean_feedback(self._state.feedback), reward=self._reward(before), terminated=won or lost,
+                       success=won, action_valid=command in admissible or acted, score=self._score())
+
+    def state_info(self) -> dict[str, Any]:
+        if self._state is None:
+            return {}
+        won, lost = bool(self._state["won"]), bool(self._state["lost"])
+        plan = list(self._state["policy_commands"] or ())
+        if won:
+            steps_left: int | None = 0
+        elif lost or not plan:
+            steps_left = None
+        else:
+            steps_left = len(plan)
+        return {
+            "task": (self._state["objective"] or "").strip() or NO_GOAL,
+            "task_type": self.task_type_of(self.task_id),
+            "admissible_actions": None if self.free_form else list(self._state["admissible_commands"] or ()),
+            "state_key": state_key(self._initial_facts, fact_set(self._state["facts"]), self._state["score"] or 0),
+            "expert_action": plan[0] if plan and not (won or lost) else None,
+            "expert_steps_left": steps_left,
+        }
+
+    # ---- helpers ------------------------------------------------------------------------------
+    def _score(self) -> float:
+        """Task score in [0, 1]: textworld's score over its max score (1.0 once won)."""
+        if self._state["won"]:
+            return 1.0
+        max_score = self._state["max_score"] or 0
+        return min(1.0, max(0.0, (self._state["score"] or 0) / max_score)) if max_score > 0 else 0.0
+
+    def _reward(self, before: Any) -> float:
+        if self.reward_mode == "success":
+            return 1.0 if self._state["won"] else 0.0
+        max_score = self._state["max_score"] or 0
+        if max_score <= 0:
+            return 1.0 if self._state["won"] else 0.0
+        return ((self._state["score"] or 0) - (before["score"] or 0)) / max_score
+
+    def close(self) -> None:
+        if self._game is not None:
+            self._game.close()
+        self._game = None
+        self._game_path = None
