@@ -9,6 +9,7 @@ score and max score (task score and reward), the logical facts (state key), and 
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from agentgym.env import Outcome, TextEnv
@@ -62,7 +63,9 @@ class TextWorldEnv(TextEnv):
             self.close()
             import textworld
 
-            self._game = textworld.start(path, request_infos())
+            with warnings.catch_warnings():  # jericho's "not fully supported": textworld tracks the score itself
+                warnings.simplefilter("ignore")
+                self._game = textworld.start(path, request_infos())
             self._game_path = path
         self._state = self._game.reset()
         self._initial_facts = fact_set(self._state["facts"])
