@@ -103,10 +103,12 @@ class ALFWorldEnv(TextEnv):
     def task_ids(self) -> Sequence[str]:
         if self._ids is None:
             if self.data_dir is None:
-                ids = split_task_ids(self.split, self.num_tasks)
+                official = len(split_task_ids(self.split))
+                ids = split_task_ids(self.split, self.num_tasks if (self.num_tasks or 0) > official else None)
             else:
                 ids = tuple(find_games(str(self.data_dir), self.split))
-            self._ids = tuple(i for i in ids if task_type_of(i) in self.task_types)
+            ids = tuple(i for i in ids if task_type_of(i) in self.task_types)
+            self._ids = ids[: self.num_tasks] if self.num_tasks is not None else ids
         return self._ids
 
     def game_path(self, task_id: str) -> Path:

@@ -3,8 +3,8 @@
 ``ensure_game(split, task_id)`` returns the path of ``json_2.1.1/<split>/<task>/<trial>/game.tw-pddl``
 under ``agentgym.paths.cache_dir("alfworld", "generated-<version>")``, generating it on first use.
 A game is kept only if it is solved when played: the oracle plans from the engine's start state and
-its plan is executed command by command through alfworld's engine until ``won``
-(``check="planner"`` asks alfworld's Fast Downward planner instead, about ten times slower). The
+its plan is executed operator by operator on the engine's PDDL state until the goal holds
+(``playcheck.py``); ``check="planner"`` asks alfworld's Fast Downward planner instead (slower). The
 plan is stored as the game's ``walkthrough`` and ``solvable`` is set, as ``alfworld-generate``
 does. A rejected sample is recorded as unsolvable and the next sample of the same seed is tried,
 so the game behind a task id never changes.
@@ -21,12 +21,11 @@ import numpy as np
 
 from agentgym.paths import cache_dir
 from environments.alfworld.engine import make_engine, memoized_translation
-from environments.alfworld.oracle import oracle_plan
 from environments.alfworld.pddl_problem import game_json, task_folder, traj_data
+from environments.alfworld.playcheck import play_plan
 from environments.alfworld.sampler import sample_task
 from environments.alfworld.scenes import load_scene
 from environments.alfworld.splits import parse_task_id
-from environments.alfworld.world import World
 
 GENERATOR_VERSION = "v0"
 DATA_FOLDER = "json_2.1.1"
@@ -60,26 +59,6 @@ def planner_walkthrough(game_path: Path) -> list[str] | None:
     return plan if plan and not state["won"] else None
 
 
-def played_walkthrough(game_path: Path, max_steps: int = 60) -> list[str] | None:
-    """The oracle's plan if playing it through alfworld's engine wins the game, else None."""
-    engine = make_engine(None)
-    with open(game_path.parent / "traj_data.json") as f:
-        params = json.load(f)
-    targets = params["pddl_params"]
-    with memoized_translation():
-        engine.load(str(game_path))
-        state = engine.reset()
-    plan = oracle_plan(World.from_engine_state(state), params["task_type"], targets["object_target"],
-                       targets["parent_target"], targets["toggle_target"])
-    if not plan or len(plan) > max_steps or state["won"]:
-        return None
-    for command in plan:
-        if command not in state["admissible_commands"]:
-            return None
-        state, _, _ = engine.step(command)
-    return plan if state["won"] else None
-
-
 def _read_solvable(game_path: Path) -> bool | None:
     try:
         with open(game_path) as f:
@@ -106,7 +85,10 @@ def ensure_game(split: str, task_id: str, root: Path | None = None, check: str =
             _write_json(folder / "traj_data.json", traj_data(spec, task_id, trial))
             game = game_json(spec, f"{task_folder(spec)}_{trial}")
             _write_json(game_path, game)
-            plan = planner_walkthrough(game_path) if check == "planner" else played_walkthrough(game_path)
+            if check == "planner":
+                plan = planner_walkthrough(game_path)
+            else:
+                plan = play_plan(game["pddl_domain"], game["pddl_problem"], traj_data(spec, task_id, trial))
             game.update(solvable=plan is not None, walkthrough=plan)
             _write_json(game_path, game)
             solvable = plan is not None
