@@ -6,7 +6,6 @@ Rows of a ``StepBatch`` may come in any order, so everything here works from an 
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,18 +23,17 @@ def check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
 def factorize(values: np.ndarray) -> np.ndarray:
     """Integer codes, equal exactly for equal values, for an object array of hashable values.
 
-    Hashing every value once and sorting the 64-bit hashes is several times faster than a dict of
-    strings; one equality pass then proves that no two different values share a hash (if any do,
-    which is astronomically rare, a dict does the exact job instead).
+    Hashing every value once and sorting the 64-bit hashes beats a dict of strings; one elementwise
+    equality pass against each hash's first value then proves that no two different values share a
+    hash (if any do, which is astronomically rare for strings, a dict does the exact job instead).
     """
-    items = values.tolist()
-    hashes = np.fromiter(map(hash, items), dtype=np.int64, count=len(items))
+    hashes = np.fromiter(map(hash, values), dtype=np.int64, count=len(values))
     _, first, codes = np.unique(hashes, return_index=True, return_inverse=True)
-    representatives = values[first[codes]].tolist()
-    if all(map(operator.eq, items, representatives)):
-        return codes.reshape(-1)
+    codes = codes.reshape(-1)
+    if len(values) == 0 or bool(np.all(values == values[first][codes])):
+        return codes
     lookup: dict[object, int] = {}
-    return np.fromiter((lookup.setdefault(v, len(lookup)) for v in items), dtype=np.int64, count=len(items))
+    return np.fromiter((lookup.setdefault(v, len(lookup)) for v in values), dtype=np.int64, count=len(values))
 
 
 def normalise_in_groups(values: np.ndarray, groups: np.ndarray, norm: str, eps: float,
@@ -99,7 +97,8 @@ class TrajectoryLayout:
             raise ValueError(f"step (traj_id={batch.traj_id[i]}, t={batch.t[i]}) appears twice; compute credit "
                              "before duplicating or padding the batch")
         traj = np.cumsum(new_traj) - 1
-        last = np.append(np.flatnonzero(new_traj)[1:], len(order)) - 1  # (n_traj,) sorted end index
+        starts = np.flatnonzero(new_traj)
+        last = np.append(starts[1:], len(order))[: len(starts)] - 1  # (n_traj,) sorted end index
         to_end = last[traj] - np.arange(len(order))
         group_codes, group_of_row = np.unique(batch.group_id, return_inverse=True)
         traj_group = np.zeros(len(last), dtype=np.int64)
