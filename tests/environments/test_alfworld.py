@@ -219,3 +219,36 @@ def test_empty_or_missing_data_dir_fails_fast_with_a_clear_error(tmp_path):
 def test_check_env_on_a_small_split():
     env = agentgym.make(ENV_ID, **LIGHT, num_tasks=2)
     agentgym.check_env(env, n_random_actions=60)
+
+
+def stratified_sample(total: int) -> list[tuple[str, str]]:
+    """``total`` (split, task id) pairs spread over the three splits and six types."""
+    per_split = {"train": total - 2 * (total // 4), "valid_seen": total // 4, "valid_unseen": total // 4}
+    picked = []
+    for split, count in per_split.items():
+        ids = split_task_ids(split)
+        picked += [(split, ids[i * len(ids) // count]) for i in range(count)]
+    return picked
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(7200)
+def test_expert_solves_a_sample_of_200_generated_games_and_random_play_rarely_does():
+    import random
+
+    sample = stratified_sample(200)
+    assert {parse_task_id(t)[0] for _, t in sample} == set(OFFICIAL_COUNTS["train"])
+    envs = {split: ALFWorldEnv(split=split) for split in OFFICIAL_COUNTS}
+    failures, random_wins, rng = [], 0, random.Random(0)
+    for split, task_id in sample:
+        solved, left = play_expert(envs[split], task_id)
+        if not solved or left != list(range(left[0], -1, -1)):
+            failures.append(task_id)
+        _, info = envs[split].reset(options={"task_id": task_id})
+        for _ in range(50):
+            _, _, terminated, truncated, info = envs[split].step(rng.choice(info["admissible_actions"]))
+            if terminated or truncated:
+                break
+        random_wins += bool(info["success"])
+    assert not failures, failures
+    assert random_wins <= 0.25 * len(sample), random_wins

@@ -1,0 +1,163 @@
+"""ALFWorld-v0: generation time, expert and random play on a sample, and speed next to alfworld's raw env.
+
+    python bench/env_speed_alfworld.py --per-cell 2 --speed-games 6
+
+1. Generates a stratified sample (``--per-cell`` games for each task type x split) into a fresh
+   cache and times it (wall and CPU seconds per game, extrapolated to 1,000 games).
+2. Plays every sampled game with the oracle expert and once with uniformly random admissible
+   commands (50 steps): success rates, and the expert's plan length per type.
+3. On ``--speed-games`` games, replays the same commands (the expert's plan) through alfworld's raw
+   text env (textworld.gym over the game files with alfworld's AlfredDemangler + AlfredInfos
+   wrappers, as ``AlfredTWEnv.init_env`` builds it, batch 1, synchronous) and through
+   ALFWorld-v0, and reports reset and step times (CPU seconds, the machine is shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def stratified_ids(per_cell: int) -> list[tuple[str, str]]:
+    from environments.alfworld.splits import OFFICIAL_COUNTS, parse_task_id, split_task_ids
+
+    picked = []
+    for split in OFFICIAL_COUNTS:
+        taken = defaultdict(int)
+        for task_id in split_task_ids(split):
+            task_type = parse_task_id(task_id)[0]
+            if taken[task_type] < per_cell:
+                taken[task_type] += 1
+                picked.append((split, task_id))
+    return picked
+
+
+def time_generation(sample: list[tuple[str, str]]) -> tuple[float, float]:
+    from environments.alfworld.gamefiles import ensure_game
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    for split, task_id in sample:
+        ensure_game(split, task_id)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def play(env, task_id: str, policy: str, rng: random.Random) -> tuple[bool, int | None]:
+    _, info = env.reset(options={"task_id": task_id})
+    plan_length = info["expert_steps_left"]
+    for _ in range(50):
+        action = info["expert_action"] if policy == "expert" else rng.choice(info["admissible_actions"])
+        _, _, terminated, truncated, info = env.step(action)
+        if terminated or truncated:
+            break
+    return bool(info["success"]), plan_length
+
+
+def play_sample(sample: list[tuple[str, str]]) -> dict:
+    from environments.alfworld.env import ALFWorldEnv
+    from environments.alfworld.splits import parse_task_id
+
+    envs = {split: ALFWorldEnv(split=split) for split in {s for s, _ in sample}}
+    rng = random.Random(0)
+    rows = defaultdict(lambda: {"n": 0, "expert": 0, "random": 0, "plan": []})
+    for split, task_id in sample:
+        row = rows[parse_task_id(task_id)[0]]
+        solved, plan_length = play(envs[split], task_id, "expert", rng)
+        row["n"] += 1
+        row["expert"] += solved
+        row["plan"].append(plan_length)
+        row["random"] += play(envs[split], task_id, "random", rng)[0]
+    return rows
+
+
+def raw_env(game_file: str):
+    import textworld
+    import textworld.gym
+    from alfworld.agents.environment.alfred_tw_env import AlfredDemangler, AlfredInfos
+
+    infos = textworld.EnvInfos(won=True, admissible_commands=True, extras=["gamefile"])
+    env_id = textworld.gym.register_games([game_file], infos, batch_size=1, asynchronous=False,
+                                          max_episode_steps=50, wrappers=[AlfredDemangler(), AlfredInfos])
+    return textworld.gym.make(env_id)
+
+
+def _measure(times: dict, reset, step, commands: list[str]) -> None:
+    cpu = time.process_time()
+    reset()
+    times["reset"].append(time.process_time() - cpu)
+    for command in commands:
+        cpu = time.process_time()
+        step(command)
+        times["step"].append(time.process_time() - cpu)
+
+
+def time_speed(games: list[tuple[str, str]]) -> dict:
+    """Same games, same commands: alfworld's raw text env vs ALFWorld-v0 (each from a cold translation cache)."""
+    from environments.alfworld import engine
+    from environments.alfworld.env import ALFWorldEnv
+
+    result = {name: {"reset": [], "step": []} for name in ("raw", "ours")}
+    for split, task_id in games:
+        env = ALFWorldEnv(split=split)
+        commands = _expert_commands(env, task_id)
+        raw = raw_env(str(env.game_path(task_id)))
+        _measure(result["raw"], raw.reset, lambda c, raw=raw: raw.step([c]), commands)
+        engine._translations.clear()
+        ours = ALFWorldEnv(split=split)
+        _measure(result["ours"], lambda ours=ours, t=task_id: ours.reset(options={"task_id": t}), ours.step, commands)
+    return result
+
+
+def _expert_commands(env, task_id: str) -> list[str]:
+    _, info = env.reset(options={"task_id": task_id})
+    commands = []
+    while info["expert_action"]:
+        commands.append(info["expert_action"])
+        _, _, terminated, truncated, info = env.step(info["expert_action"])
+        if terminated or truncated:
+            break
+    return commands
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--per-cell", type=int, default=2, help="games per (task type, split)")
+    parser.add_argument("--speed-games", type=int, default=6)
+    args = parser.parse_args()
+    os.environ["AGENTGYM_CACHE"] = tempfile.mkdtemp(prefix="alfworld-bench-")
+
+    from environments.alfworld.splits import OFFICIAL_COUNTS
+
+    print("| split | " + " | ".join(OFFICIAL_COUNTS["train"]) + " | total |")
+    for split, counts in OFFICIAL_COUNTS.items():
+        print(f"| {split} | " + " | ".join(str(c) for c in counts.values()) + f" | {sum(counts.values())} |")
+
+    sample = stratified_ids(args.per_cell)
+    wall, cpu = time_generation(sample)
+    n = len(sample)
+    print(f"\ngenerated {n} games: {wall / n:.2f} s wall, {cpu / n:.2f} s CPU per game (1 process); "
+          f"1,000 games extrapolated: {1000 * wall / n / 60:.1f} min wall, {1000 * cpu / n / 60:.1f} min CPU")
+
+    rows = play_sample(sample)
+    print("\n| task type | games | expert solved | random solved | expert plan length (mean) |")
+    for task_type, row in sorted(rows.items()):
+        print(f"| {task_type} | {row['n']} | {row['expert']} | {row['random']} | {statistics.mean(row['plan']):.2f} |")
+
+    speed = time_speed(sample[:: max(1, len(sample) // args.speed_games)][: args.speed_games])
+    print("\n| env | reset (s CPU, load+reset of a new game) | step (s CPU) |")
+    for name, times in speed.items():
+        print(f"| {name} | {statistics.mean(times['reset']):.3f} | {statistics.mean(times['step']):.3f} |")
+    overhead = statistics.mean(speed["ours"]["step"]) / statistics.mean(speed["raw"]["step"]) - 1
+    print(f"step overhead of ALFWorld-v0 (oracle expert + state key) over the raw env: {100 * overhead:+.1f}%")
+
+
+if __name__ == "__main__":
+    main()
