@@ -47,6 +47,7 @@ class TextWorldEnv(TextEnv):
         self._game_path: str | None = None
         self._state: Any = None
         self._initial_facts: frozenset[str] = frozenset()
+        self._task_type = ""
 
     # ---- for subclasses -----------------------------------------------------------------------
     def game_file(self, task_id: str) -> str:
@@ -67,6 +68,7 @@ class TextWorldEnv(TextEnv):
                 warnings.simplefilter("ignore")
                 self._game = textworld.start(path, request_infos())
             self._game_path = path
+        self._task_type = self.task_type_of(task_id)
         self._state = self._game.reset()
         self._initial_facts = fact_set(self._state["facts"])
         plan = len(self._state["policy_commands"] or ())
@@ -105,7 +107,7 @@ class TextWorldEnv(TextEnv):
             steps_left = len(plan)
         return {
             "task": (self._state["objective"] or "").strip() or NO_GOAL,
-            "task_type": self.task_type_of(self.task_id),
+            "task_type": self._task_type,
             "admissible_actions": None if self.free_form else list(self._state["admissible_commands"] or ()),
             "state_key": state_key(self._initial_facts, fact_set(self._state["facts"]), self._state["score"] or 0),
             "expert_action": plan[0] if plan and not (won or lost) else None,

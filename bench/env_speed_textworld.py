@@ -1,0 +1,138 @@
+"""TextWorld speed: generation time per game, and reset/step time of agentgym's environments against
+raw ``textworld.start`` on the same games and the same commands (the expert's walkthrough).
+
+Two raw baselines: textworld with the same ``EnvInfos`` agentgym requests (admissible commands,
+policy commands, facts, ...), which isolates the wrapper's overhead, and textworld with no extra
+infos, which shows what the rich infos themselves cost. Times are CPU seconds of this process
+(``time.process_time``; the interpreter runs in-process), so other load on the machine does not
+distort them; generation also counts the Inform 7 compiler subprocesses (children's CPU time) and
+wall time. Usage:
+
+    python bench/env_speed_textworld.py --games 3 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+
+FAMILIES = {
+    "Simple": "agentgym/TextWorld-Simple-v0",
+    "Cooking": "agentgym/TextWorld-Cooking-v0",
+    "CoinCollector": "agentgym/TextWorld-CoinCollector-v0",
+    "TreasureHunter": "agentgym/TextWorld-TreasureHunter-v0",
+    "Custom": "agentgym/TextWorld-Custom-v0",
+}
+
+
+def cpu_with_children() -> float:
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.process_time()
+    fn()
+    return time.process_time() - start
+
+
+def generation_times(env, task_ids: list[str]) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds to generate each game (the cache is a fresh temporary folder)."""
+    walls, cpus = [], []
+    for task_id in task_ids:
+        wall, cpu = time.perf_counter(), cpu_with_children()
+        env.game_file(task_id)
+        walls.append(time.perf_counter() - wall)
+        cpus.append(cpu_with_children() - cpu)
+    return walls, cpus
+
+
+def play_raw(path: str, commands: list[str], infos, repeats: int) -> tuple[list[float], list[float]]:
+    import textworld
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        game = textworld.start(path, infos)
+    resets, steps = [], []
+    for _ in range(repeats):
+        resets.append(timed(game.reset))
+        for command in commands:
+            steps.append(timed(lambda c=command: game.step(c)))
+    game.close()
+    return resets, steps
+
+
+def play_agentgym(env, task_id: str, commands: list[str], repeats: int) -> tuple[list[float], list[float]]:
+    env.reset(options={"task_id": task_id})  # starts the interpreter once, as the raw loop does
+    resets, steps = [], []
+    for _ in range(repeats):
+        resets.append(timed(lambda: env.reset(options={"task_id": task_id})))
+        for command in commands:
+            steps.append(timed(lambda c=command: env.step(c)))
+    return resets, steps
+
+
+def bench_family(name: str, env_id: str, n_games: int, repeats: int) -> dict[str, float]:
+    import textworld
+
+    import agentgym
+    from environments.textworld.game_env import request_infos
+
+    env = agentgym.make(env_id, split="valid_seen", max_steps=1000).unwrapped
+    task_ids = list(env.task_ids()[:n_games])
+    walls, cpus = generation_times(env, task_ids)
+    raw_r, raw_s, bare_r, bare_s, ag_r, ag_s, lengths = [], [], [], [], [], [], []
+    for task_id in task_ids:
+        _, info = env.reset(options={"task_id": task_id})
+        commands = []  # the expert's walkthrough, with a look and an inventory before every step
+        while info["expert_action"] is not None:
+            commands += ["look", "inventory", info["expert_action"]]
+            info = env.step(info["expert_action"])[4]
+        lengths.append(len(commands))
+        path = env.game_file(task_id)
+        for (resets, steps), (r_out, s_out) in (
+            (play_raw(path, commands, request_infos(), repeats), (raw_r, raw_s)),
+            (play_raw(path, commands, textworld.EnvInfos(), repeats), (bare_r, bare_s)),
+            (play_agentgym(env, task_id, commands, repeats), (ag_r, ag_s)),
+        ):
+            r_out.extend(resets)
+            s_out.extend(steps)
+    env.close()
+    ms = 1000.0
+    return {"family": name, "games": n_games, "plan": statistics.mean(lengths) / 3,
+            "gen_wall_s": statistics.mean(walls), "gen_cpu_s": statistics.mean(cpus),
+            "reset_raw_ms": statistics.median(raw_r) * ms, "reset_ms": statistics.median(ag_r) * ms,
+            "step_bare_ms": statistics.median(bare_s) * ms, "step_raw_ms": statistics.median(raw_s) * ms,
+            "step_ms": statistics.median(ag_s) * ms,
+            "reset_over": statistics.median(ag_r) / statistics.median(raw_r) - 1,
+            "step_over": statistics.median(ag_s) / statistics.median(raw_s) - 1}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--games", type=int, default=3, help="games per family (generated fresh)")
+    parser.add_argument("--repeats", type=int, default=3, help="expert playthroughs per game and engine")
+    parser.add_argument("--families", nargs="*", default=list(FAMILIES))
+    args = parser.parse_args()
+    os.environ["AGENTGYM_CACHE"] = tempfile.mkdtemp(prefix="agentgym-bench-")  # measure generation, not the cache
+    header = (f"{'family':<15}{'plan':>5}{'gen wall s':>11}{'gen cpu s':>10}{'reset raw ms':>13}{'reset ms':>9}"
+              f"{'over':>7}{'step bare ms':>13}{'step raw ms':>12}{'step ms':>8}{'over':>7}")
+    print(header)
+    print("-" * len(header))
+    for name in args.families:
+        row = bench_family(name, FAMILIES[name], args.games, args.repeats)
+        print(f"{row['family']:<15}{row['plan']:>5.1f}{row['gen_wall_s']:>11.2f}{row['gen_cpu_s']:>10.2f}"
+              f"{row['reset_raw_ms']:>13.2f}{row['reset_ms']:>9.2f}{row['reset_over']:>7.1%}"
+              f"{row['step_bare_ms']:>13.2f}{row['step_raw_ms']:>12.2f}{row['step_ms']:>8.2f}{row['step_over']:>7.1%}",
+              flush=True)
+    print("\nraw = textworld.start with agentgym's EnvInfos; bare = textworld.start with default EnvInfos; "
+          "times are medians of CPU time per call; 'over' = agentgym / raw - 1.")
+
+
+if __name__ == "__main__":
+    main()
