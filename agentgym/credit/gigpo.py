@@ -76,7 +76,7 @@ def gigpo_diagnostics(batch: StepBatch, adv: np.ndarray, gamma: float = 0.95, om
 
     ``credit/step_adv_abs_mean`` is the mean |omega * A_S| (the step term as it enters A), next to
     ``credit/episode_adv_abs_mean`` = mean |A_E|; ``credit/step_adv_changed_frac`` is the share of
-    steps whose advantage the step term changed (omega * A_S != 0). ``adv`` is accepted for the
+    steps whose advantage the step term changed (omega * A_S != 0). ``adv`` (unused) is accepted for the
     common diagnostics signature; the components are recomputed because adv alone cannot split them.
     """
     if len(batch) == 0:
@@ -92,7 +92,6 @@ def gigpo_diagnostics(batch: StepBatch, adv: np.ndarray, gamma: float = 0.95, om
         "credit/step_adv_changed_frac": float(np.mean(np.abs(step_term) > 1e-12)),
         "credit/episode_adv_abs_mean": float(np.mean(np.abs(parts.episode_adv))),
         "credit/step_adv_abs_mean": float(np.mean(np.abs(step_term))),
-        "credit/adv_abs_mean": float(np.mean(np.abs(adv))),
     }
     for low, high, name in SIZE_BUCKETS:
         in_bucket = (sizes >= low) & (sizes <= (high if high is not None else sizes.max()))
