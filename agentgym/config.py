@@ -58,6 +58,8 @@ class TrainConfig:
     kl_coef: float = 0.01  # 0 disables the reference model entirely
     kl_kind: str = "low_var_kl"
     entropy_coef: float = 0.0
+    epo_coef: float = 0.0  # EPO entropy regularisation (paper: 0.001); 0 = off
+    epo_params: dict[str, Any] = field(default_factory=dict)  # kappa_l, kappa_r, gamma, alpha
     max_grad_norm: float = 1.0
     recompute_old_logprobs: bool = False  # rescore rollouts before the update instead of using sampling log-probs
     critic: bool = False  # train a value model and put its values in the batch (needed by credit=gae)

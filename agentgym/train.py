@@ -23,7 +23,11 @@ from tqdm.auto import tqdm
 import rewards  # noqa: F401 - registers the reward shapers
 from agentgym import checkpoint, credit
 from agentgym.config import TrainConfig, parse_args
+from agentgym.credit.entropy_diagnostics import entropy_diagnostics
+from agentgym.credit.gae import gae_value_targets
 from agentgym.critic import Critic, critic_update
+from agentgym.epo import EPORegularizer
+from agentgym.eval.training import write_training_eval
 from agentgym.evaluation import evaluate, summarise
 from agentgym.metrics import MetricsLogger
 from agentgym.plots import plot_learning_curve
@@ -48,6 +52,7 @@ class Trainer:
     train_pool: EnvPool
     eval_pool: EnvPool | None
     train_eval_pool: EnvPool | None
+    epo: EPORegularizer | None
     task_rng: np.random.Generator
     shuffle_rng: torch.Generator
     logger: MetricsLogger
@@ -79,6 +84,8 @@ def setup(config: TrainConfig) -> Trainer:
         if config.eval_every > 0 else None,
         train_eval_pool=_pool(config, "train", min(config.train_eval_episodes, EVAL_POOL_SIZE))
         if config.train_eval_episodes > 0 else None,
+        epo=EPORegularizer(coef=config.epo_coef, total_iterations=config.iterations, **config.epo_params)
+        if config.epo_coef > 0 else None,
         task_rng=np.random.default_rng(config.seed), shuffle_rng=torch.Generator().manual_seed(config.seed),
         logger=MetricsLogger(run_dir, config.tensorboard, config.wandb_project, config.to_dict()),
     )
@@ -110,6 +117,8 @@ def _restore(trainer: Trainer, path: Path) -> None:
     if trainer.critic is not None:
         trainer.critic.load_state_dict(state["critic"])
         trainer.critic_optimizer.load_state_dict(state["critic_optimizer"])
+    if trainer.epo is not None:
+        trainer.epo.load_state_dict(state["epo"])
     trainer.task_rng.bit_generator.state = state["task_rng"]
     trainer.shuffle_rng.set_state(state["shuffle_rng"])
     trainer.iteration = state["iteration"]
@@ -125,6 +134,8 @@ def _save(trainer: Trainer) -> Path:
     if trainer.critic is not None:
         state["critic"] = trainer.critic.state_dict()
         state["critic_optimizer"] = trainer.critic_optimizer.state_dict()
+    if trainer.epo is not None:
+        state["epo"] = trainer.epo.state_dict()
     return checkpoint.save(trainer.config.run_dir, trainer.iteration, state, trainer.policy.save,
                            keep=trainer.config.keep_checkpoints)
 
@@ -138,28 +149,27 @@ def train_iteration(trainer: Trainer) -> dict[str, float]:
                               max_new_tokens=config.max_new_tokens)
     trajectories, stats = collect(trainer.train_pool, trainer.policy, [{"seed": int(s)} for s in seeds],
                                   config.group_size, sampling, _prompt_config(config))
-    steps = [s for traj in trajectories for s in traj.steps]
-    # shape, then credit, on the unpadded step batch
+    # shape, then credit, on the unpadded step batch (dynamic sampling drops flat groups first)
     tick = time.perf_counter()
-    batch = StepBatch.from_trajectories(trajectories)
-    if trainer.critic is not None:
-        batch = _with_values(batch, trainer.critic.values([s.prompt_ids for s in steps]))
-    for name in config.shapers:
-        batch = credit.get_shaper(name)(batch, **config.shaper_params.get(name, {}))
+    batch = _step_batch(trainer, trajectories)
+    rollout_metrics = _rollout_metrics(trajectories, batch)
     keep = _nonconstant_groups(batch) if config.filter_zero_variance_groups else np.ones(len(batch), bool)
+    steps = [s for s, kept in zip((s for t in trajectories for s in t.steps), keep) if kept]
+    batch = batch.subset(keep)
     advantages = credit.get(config.credit)(batch, **config.credit_params)
+    raw_advantages = advantages.copy()
     for name in config.modifiers:
         advantages = credit.get_modifier(name)(batch, advantages, **config.modifier_params.get(name, {}))
     credit_s = time.perf_counter() - tick
-    metrics = _credit_metrics(batch, advantages, config)
+    metrics = {**rollout_metrics, **_credit_metrics(batch, raw_advantages, advantages, config)}
     # update
     tick = time.perf_counter()
-    samples = _update_samples(trainer, steps, advantages, keep)
+    samples = _update_samples(trainer, steps, advantages)
     metrics.update(ppo_update(trainer.policy, trainer.optimizer, samples, _update_settings(config),
-                              trainer.shuffle_rng))
-    if trainer.critic is not None:
-        metrics.update(_critic_step(trainer, steps, batch, advantages, keep))
-    metrics.update(_rollout_metrics(trajectories, batch, keep))
+                              trainer.shuffle_rng, trainer.epo, trainer.iteration))
+    if trainer.critic is not None and len(steps):
+        metrics.update(_critic_step(trainer, steps, batch))
+    metrics["rollout/kept_steps_frac"] = float(keep.mean())
     metrics.update({"time/rollout_s": stats.total_s, "time/policy_s": stats.policy_s, "time/env_s": stats.env_s,
                     "time/credit_s": credit_s, "time/update_s": time.perf_counter() - tick,
                     "time/iteration_s": time.perf_counter() - start,
@@ -171,10 +181,16 @@ def _prompt_config(config: TrainConfig) -> PromptConfig:
     return PromptConfig(history_len=config.history_len, show_admissible=config.show_admissible)
 
 
-def _with_values(batch: StepBatch, values: list[float]) -> StepBatch:
-    from dataclasses import replace
-
-    return replace(batch, extras={**batch.extras, "value": np.asarray(values, dtype=np.float64)})
+def _step_batch(trainer: Trainer, trajectories: list[Trajectory]) -> StepBatch:
+    """Columns for credit: identity, shaped reward, entropy, success flags and critic values."""
+    batch = StepBatch.from_trajectories(trajectories)
+    batch = batch.with_extras(traj_success=[t.success for t in trajectories for _ in t.steps])
+    if trainer.critic is not None:
+        prompts = [s.prompt_ids for t in trajectories for s in t.steps]
+        batch = batch.with_extras(value=np.asarray(trainer.critic.values(prompts), dtype=np.float64))
+    for name in trainer.config.shapers:
+        batch = credit.get_shaper(name)(batch, **trainer.config.shaper_params.get(name, {}))
+    return batch
 
 
 def _nonconstant_groups(batch: StepBatch) -> np.ndarray:
@@ -184,11 +200,10 @@ def _nonconstant_groups(batch: StepBatch) -> np.ndarray:
     return np.array([g in varied for g in batch.group_id], dtype=bool)
 
 
-def _update_samples(trainer: Trainer, steps, advantages: np.ndarray, keep: np.ndarray) -> list[UpdateSample]:
+def _update_samples(trainer: Trainer, steps, advantages: np.ndarray) -> list[UpdateSample]:
     config = trainer.config
-    chosen = [i for i in range(len(steps)) if keep[i] and steps[i].response_ids]
-    samples = [UpdateSample(steps[i].prompt_ids, steps[i].response_ids, steps[i].logprobs, float(advantages[i]))
-               for i in chosen]
+    samples = [UpdateSample(s.prompt_ids, s.response_ids, s.logprobs, float(a), traj_id=s.traj_id)
+               for s, a in zip(steps, advantages) if s.response_ids]
     if config.recompute_old_logprobs:
         for sample, logprobs in zip(samples, score_no_grad(trainer.policy, samples, config.micro_batch_size)):
             sample.old_logprobs = logprobs
@@ -206,24 +221,31 @@ def _update_settings(config: TrainConfig) -> UpdateSettings:
         entropy_coef=config.entropy_coef, max_grad_norm=config.max_grad_norm)
 
 
-def _critic_step(trainer: Trainer, steps, batch: StepBatch, advantages: np.ndarray, keep: np.ndarray):
-    values = batch.extras["value"]
-    rows = np.flatnonzero(keep)
-    return critic_update(trainer.critic, trainer.critic_optimizer, [steps[i].prompt_ids for i in rows],
-                         values[rows].tolist(), (advantages[rows] + values[rows]).tolist(),
+def _critic_step(trainer: Trainer, steps, batch: StepBatch):
+    """Value targets are GAE lambda-returns of the shaped rewards (not the modified advantages)."""
+    params = {k: v for k, v in trainer.config.credit_params.items() if k in ("gamma", "lam")}
+    targets = gae_value_targets(batch, **params)
+    return critic_update(trainer.critic, trainer.critic_optimizer, [s.prompt_ids for s in steps],
+                         batch.extras["value"].tolist(), targets.tolist(),
                          trainer.config.value_clip, trainer.config.micro_batch_size)
 
 
-def _credit_metrics(batch: StepBatch, advantages: np.ndarray, config: TrainConfig) -> dict[str, float]:
+def _credit_metrics(batch: StepBatch, raw: np.ndarray, advantages: np.ndarray,
+                    config: TrainConfig) -> dict[str, float]:
+    """Advantage statistics, the estimator's own diagnostics, and entropy/modifier diagnostics."""
+    if len(batch) == 0:
+        return {}
     metrics = {"credit/adv_mean": float(advantages.mean()), "credit/adv_std": float(advantages.std()),
                "credit/adv_abs_mean": float(np.abs(advantages).mean()),
                "credit/shaped_reward_mean": float(batch.reward.mean())}
     if config.credit in credit.DIAGNOSTICS:
-        metrics.update(credit.DIAGNOSTICS.get(config.credit)(batch, advantages, **config.credit_params))
+        metrics.update(credit.DIAGNOSTICS.get(config.credit)(batch, raw, **config.credit_params))
+    if not np.isnan(batch.entropy).all():
+        metrics.update(entropy_diagnostics(batch, raw, advantages))
     return metrics
 
 
-def _rollout_metrics(trajectories: list[Trajectory], batch: StepBatch, keep: np.ndarray) -> dict[str, float]:
+def _rollout_metrics(trajectories: list[Trajectory], batch: StepBatch) -> dict[str, float]:
     metrics = summarise(trajectories, "rollout/")
     _, groups, returns = batch.trajectory_returns()
     zero_var = [np.ptp(returns[groups == g]) <= 1e-8 for g in np.unique(groups)]
@@ -232,7 +254,7 @@ def _rollout_metrics(trajectories: list[Trajectory], batch: StepBatch, keep: np.
         "rollout/zero_variance_group_frac": float(np.mean(zero_var)),
         "rollout/return_mean": float(np.mean([t.env_return for t in trajectories])),
         "rollout/entropy_mean": float(entropy.mean()) if len(entropy) else float("nan"),
-        "rollout/steps": float(len(batch)), "rollout/kept_steps_frac": float(keep.mean()),
+        "rollout/steps": float(len(batch)),
     })
     return metrics
 
@@ -245,6 +267,8 @@ def evaluate_now(trainer: Trainer) -> dict[str, float]:
     if trainer.eval_pool is not None:
         result = evaluate(trainer.policy, trainer.eval_pool, config.eval_split, config.eval_episodes, prompt=prompt)
         metrics.update(result.metrics("eval/"))
+        write_training_eval(config.run_dir, trainer.iteration, result, config.env, config.env_kwargs,
+                            config.max_steps, config.history_len, config.show_admissible, config.max_new_tokens)
     if trainer.train_eval_pool is not None:
         result = evaluate(trainer.policy, trainer.train_eval_pool, "train", config.train_eval_episodes, prompt=prompt)
         metrics.update(result.metrics("train_eval/"))

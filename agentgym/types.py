@@ -145,6 +145,15 @@ class StepBatch:
             raise ValueError(f"reward has shape {reward.shape}, expected {self.reward.shape}")
         return replace(self, reward=reward)
 
+    def subset(self, rows: np.ndarray) -> StepBatch:
+        """The rows selected by a boolean mask or index array, every column alike."""
+        columns = {name: getattr(self, name)[rows] for name in COLUMNS}
+        return StepBatch(**columns, extras={k: v[rows] for k, v in self.extras.items()})
+
+    def with_extras(self, **columns: Any) -> StepBatch:
+        """A copy with more (or replaced) extra columns."""
+        return replace(self, extras={**self.extras, **{k: np.asarray(v) for k, v in columns.items()}})
+
     def trajectory_returns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(traj ids, their group ids, their returns), one entry per trajectory, sorted by traj id."""
         traj_ids, inverse = np.unique(self.traj_id, return_inverse=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from agentgym import losses
+from agentgym import epo, losses
 
 
 @dataclass
@@ -25,6 +25,7 @@ class UpdateSample:
     old_logprobs: list[float]
     advantage: float
     ref_logprobs: list[float] | None = None
+    traj_id: int = 0  # EPO averages entropy per trajectory
 
 
 @dataclass
@@ -55,8 +56,12 @@ def score_no_grad(policy, samples: list[UpdateSample], micro_batch_size: int) ->
 
 
 def ppo_update(policy, optimizer: torch.optim.Optimizer, samples: list[UpdateSample], settings: UpdateSettings,
-               generator: torch.Generator) -> dict[str, float]:
-    """Run ``ppo_epochs`` passes over ``samples``; returns mean loss metrics and the gradient norm."""
+               generator: torch.Generator, regularizer: epo.EPORegularizer | None = None,
+               iteration: int = 0) -> dict[str, float]:
+    """Run ``ppo_epochs`` passes over ``samples``; returns mean loss metrics and the gradient norm.
+
+    ``regularizer`` (EPO) adds its entropy term for training iteration ``iteration``.
+    """
     samples = [s for s in samples if s.response_ids]
     totals: dict[str, list[float]] = defaultdict(list)
     policy.model.train()
@@ -64,24 +69,37 @@ def ppo_update(policy, optimizer: torch.optim.Optimizer, samples: list[UpdateSam
         order = torch.randperm(len(samples), generator=generator).tolist()
         for start in range(0, len(order), settings.mini_batch_size):
             mini = [samples[i] for i in order[start:start + settings.mini_batch_size]]
-            metrics = _mini_batch_step(policy, optimizer, mini, settings)
+            metrics = _mini_batch_step(policy, optimizer, mini, settings, regularizer, iteration)
             for key, value in metrics.items():
                 totals[key].append(value)
     return {key: float(np.mean(values)) for key, values in totals.items()}
 
 
-def _mini_batch_step(policy, optimizer, mini: list[UpdateSample], settings: UpdateSettings) -> dict[str, float]:
+def _mini_batch_step(policy, optimizer, mini: list[UpdateSample], settings: UpdateSettings,
+                     regularizer: epo.EPORegularizer | None, iteration: int) -> dict[str, float]:
     optimizer.zero_grad(set_to_none=True)
     total_tokens = sum(len(s.response_ids) for s in mini)
     sums: dict[str, float] = defaultdict(float)
+    row_weights = None
+    if regularizer is not None:  # trajectory weights over the whole mini-batch: micro terms add up exactly
+        has_tokens = torch.tensor([len(s.response_ids) > 0 for s in mini])
+        row_weights = epo.trajectory_row_weights([s.traj_id for s in mini], has_tokens)
     for start in range(0, len(mini), settings.micro_batch_size):
-        micro = mini[start:start + settings.micro_batch_size]
+        end = start + settings.micro_batch_size
+        micro = mini[start:end]
         tokens = sum(len(s.response_ids) for s in micro)
         weight = tokens / total_tokens if settings.loss_agg == "token-mean" else len(micro) / len(mini)
-        loss, metrics = _micro_batch_loss(policy, micro, settings)
-        (loss * weight).backward()
+        loss, entropies, mask, metrics = _micro_batch_loss(policy, micro, settings, regularizer is not None)
+        loss = loss * weight
         for key, value in metrics.items():
             sums[key] += value * weight
+        if regularizer is not None:  # sign and coefficient are inside the term; no micro weight
+            term, epo_metrics = regularizer(entropies, mask, [s.traj_id for s in micro], iteration,
+                                            row_weights=row_weights[start:end].to(mask.device))
+            loss = loss + term
+            for key, value in epo_metrics.items():
+                sums[key] = value if key in ("loss/epo_beta", "loss/epo_reference") else sums[key] + value
+        loss.backward()
     params = [p for p in policy.model.parameters() if p.requires_grad]
     grad_norm = torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
     optimizer.step()
@@ -96,8 +114,8 @@ def _padded(rows: list[list[float]], width: int) -> torch.Tensor:
     return out
 
 
-def _micro_batch_loss(policy, micro: list[UpdateSample], settings: UpdateSettings):
-    want_entropy = settings.entropy_coef != 0.0
+def _micro_batch_loss(policy, micro: list[UpdateSample], settings: UpdateSettings, need_entropy: bool = False):
+    want_entropy = settings.entropy_coef != 0.0 or need_entropy
     logprobs, entropies, mask = policy.score([s.prompt_ids for s in micro], [s.response_ids for s in micro],
                                              with_entropy=want_entropy)  # each (B, T)
     width = logprobs.shape[1]
@@ -118,4 +136,4 @@ def _micro_batch_loss(policy, micro: list[UpdateSample], settings: UpdateSetting
         loss = loss - settings.entropy_coef * bonus
         metrics["loss/entropy"] = float(bonus)
     metrics["loss/total"] = float(loss)
-    return loss, metrics
+    return loss, entropies, mask, metrics

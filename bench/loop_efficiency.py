@@ -1,0 +1,99 @@
+"""One iteration of the default training run, timed piece by piece.
+
+Prints the rollout split into policy time and environment time, and the update's throughput
+(response tokens/s of forward+backward+step) against a bare loop on the same model and batch: plain
+teacher-forced forward, a masked log-likelihood loss, backward and an optimizer step, no PPO
+book-keeping. Goals (issue 4): policy >= 85% of rollout time; update >= 80% of the bare loop.
+
+    python bench/loop_efficiency.py [--iterations 3] [TrainConfig flags, e.g. --num-groups 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+from agentgym import credit, train
+from agentgym.config import parse_args
+from agentgym.policy import SamplingParams
+from agentgym.rollout import collect
+from agentgym.types import StepBatch
+from agentgym.update import UpdateSample, ppo_update
+
+
+def bare_loop(policy, samples: list[UpdateSample], micro_batch_size: int, lr: float) -> float:
+    """Seconds for forward+backward+step over ``samples`` on a copy of the model (no PPO terms)."""
+    model_copy = copy.deepcopy(policy.model)
+    original, policy.model = policy.model, model_copy
+    optimizer = torch.optim.AdamW(model_copy.parameters(), lr=lr)
+    try:
+        start = time.perf_counter()
+        optimizer.zero_grad()
+        for i in range(0, len(samples), micro_batch_size):
+            micro = samples[i:i + micro_batch_size]
+            logprobs, _, mask = policy.score([s.prompt_ids for s in micro], [s.response_ids for s in micro])
+            (-(logprobs * mask).sum() / mask.sum()).backward()
+        optimizer.step()
+        return time.perf_counter() - start
+    finally:
+        policy.model = original
+
+
+def one_iteration(trainer) -> dict[str, float]:
+    config = trainer.config
+    seeds = trainer.task_rng.integers(0, 2**31 - 1, size=config.num_groups)
+    sampling = SamplingParams(temperature=config.temperature, max_new_tokens=config.max_new_tokens)
+    trajectories, stats = collect(trainer.train_pool, trainer.policy, [{"seed": int(s)} for s in seeds],
+                                  config.group_size, sampling, train._prompt_config(config))
+    steps = [s for t in trajectories for s in t.steps]
+    tick = time.perf_counter()
+    batch = StepBatch.from_trajectories(trajectories)
+    for name in config.shapers:
+        batch = credit.get_shaper(name)(batch, **config.shaper_params.get(name, {}))
+    adv = credit.get(config.credit)(batch, **config.credit_params)
+    credit_s = time.perf_counter() - tick
+    samples = train._update_samples(trainer, steps, adv, np.ones(len(steps), bool))
+    tokens = sum(len(s.response_ids) for s in samples)
+    bare_s = bare_loop(trainer.policy, samples, config.micro_batch_size, config.lr)
+    settings = train._update_settings(config)
+    settings.mini_batch_size = max(settings.mini_batch_size, len(samples))  # one optimizer step, like the bare loop
+    tick = time.perf_counter()
+    ppo_update(trainer.policy, trainer.optimizer, samples, settings, trainer.shuffle_rng)
+    update_s = time.perf_counter() - tick
+    return {"steps": len(steps), "tokens": tokens, "rollout_s": stats.total_s, "policy_s": stats.policy_s,
+            "env_s": stats.env_s, "credit_s": credit_s, "update_s": update_s, "bare_s": bare_s}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--iterations", type=int, default=3)
+    args, rest = parser.parse_known_args()
+    config = parse_args(rest + ["--run-dir", tempfile.mkdtemp(prefix="loop_eff_"), "--tensorboard", "false",
+                                "--eval-every", "0"])
+    trainer = train.setup(config)
+    try:
+        rows = [one_iteration(trainer) for _ in range(args.iterations)]
+    finally:
+        train._close(trainer)
+    print(f"{'iter':>4} {'steps':>6} {'rollout_s':>9} {'policy%':>8} {'env%':>6} {'credit_ms':>9} "
+          f"{'update tok/s':>12} {'bare tok/s':>10} {'ratio':>6}")
+    for i, r in enumerate(rows):
+        print(f"{i:>4} {r['steps']:>6} {r['rollout_s']:>9.2f} {100 * r['policy_s'] / r['rollout_s']:>7.1f}% "
+              f"{100 * r['env_s'] / r['rollout_s']:>5.1f}% {1000 * r['credit_s']:>9.2f} "
+              f"{r['tokens'] / r['update_s']:>12.0f} {r['tokens'] / r['bare_s']:>10.0f} "
+              f"{r['bare_s'] / r['update_s']:>6.2f}")
+    total = {k: sum(r[k] for r in rows) for k in rows[0]}
+    print(f"\npolicy share of rollout: {100 * total['policy_s'] / total['rollout_s']:.1f}% (goal >= 85%)")
+    print(f"environment share of rollout: {100 * total['env_s'] / total['rollout_s']:.1f}%")
+    print(f"update throughput vs bare loop: {100 * total['bare_s'] / total['update_s']:.1f}% (goal >= 80%)")
+    print(f"credit ({config.credit}) share of iteration: "
+          f"{100 * total['credit_s'] / (total['rollout_s'] + total['credit_s'] + total['update_s']):.3f}%")
+
+
+if __name__ == "__main__":
+    main()
