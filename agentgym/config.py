@@ -26,6 +26,7 @@ class TrainConfig:
     run_dir: str = "runs/default"
     seed: int = 0
     iterations: int = 30
+    max_env_steps: int | None = None  # stop early once this many environment steps were collected (equal budgets)
     resume: bool = False
     # --- rollout ---
     num_groups: int = 16  # tasks per iteration

@@ -57,6 +57,7 @@ class Trainer:
     shuffle_rng: torch.Generator
     logger: MetricsLogger
     iteration: int = 0
+    env_steps: int = 0  # environment steps collected so far (the budget benchmarks compare at)
 
 
 # ---------------------------------------------------------------------------------------------- setup
@@ -122,12 +123,13 @@ def _restore(trainer: Trainer, path: Path) -> None:
     trainer.task_rng.bit_generator.state = state["task_rng"]
     trainer.shuffle_rng.set_state(state["shuffle_rng"])
     trainer.iteration = state["iteration"]
+    trainer.env_steps = state.get("env_steps", 0)
     print(f"resumed from {path} at iteration {trainer.iteration}", flush=True)
 
 
 def _save(trainer: Trainer) -> Path:
     state = {
-        "iteration": trainer.iteration, "optimizer": trainer.optimizer.state_dict(),
+        "iteration": trainer.iteration, "env_steps": trainer.env_steps, "optimizer": trainer.optimizer.state_dict(),
         "task_rng": trainer.task_rng.bit_generator.state, "shuffle_rng": trainer.shuffle_rng.get_state(),
         "config": trainer.config.to_dict(),
     }
@@ -170,6 +172,8 @@ def train_iteration(trainer: Trainer) -> dict[str, float]:
     if trainer.critic is not None and len(steps):
         metrics.update(_critic_step(trainer, steps, batch))
     metrics["rollout/kept_steps_frac"] = float(keep.mean())
+    trainer.env_steps += stats.steps
+    metrics["rollout/env_steps_total"] = float(trainer.env_steps)
     metrics.update({"time/rollout_s": stats.total_s, "time/policy_s": stats.policy_s, "time/env_s": stats.env_s,
                     "time/credit_s": credit_s, "time/update_s": time.perf_counter() - tick,
                     "time/iteration_s": time.perf_counter() - start,
@@ -289,13 +293,16 @@ def run(config: TrainConfig) -> dict[str, float]:
         for _ in bar:
             metrics = train_iteration(trainer)
             trainer.iteration += 1
-            last = trainer.iteration == config.iterations
+            budget_spent = config.max_env_steps is not None and trainer.env_steps >= config.max_env_steps
+            last = trainer.iteration == config.iterations or budget_spent
             if config.eval_every > 0 and (trainer.iteration % config.eval_every == 0 or last):
                 metrics.update(evaluate_now(trainer))
             trainer.logger.log(trainer.iteration, metrics)
             bar.set_postfix(success=f"{metrics['rollout/success_rate']:.2f}")
             if config.checkpoint_every > 0 and (trainer.iteration % config.checkpoint_every == 0 or last):
                 _save(trainer)
+            if budget_spent:
+                break
         _finish(trainer, metrics)
     finally:
         _close(trainer)
