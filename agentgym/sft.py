@@ -114,7 +114,7 @@ def train(policy, examples: list[Example], cfg: SFTConfig) -> list[float]:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
         optimizer.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         if cfg.verbose and (step % 20 == 0 or step == total - 1):
             print(f"sft step {step + 1}/{total}  loss {loss.item():.4f}  {time.perf_counter() - start:.0f}s",
                   flush=True)

@@ -22,6 +22,8 @@ from concurrent.futures import Future
 from dataclasses import astuple
 from typing import Any
 
+from fastapi import FastAPI, HTTPException, Request
+
 from agentgym.policy import Generation, SamplingParams
 
 
@@ -108,8 +110,6 @@ def completion_response(model: str, gen: Generation, body: dict[str, Any], token
 
 def create_app(policy, model_name: str = "agentgym-policy", max_batch: int = 32, max_wait_s: float = 0.01):
     """A FastAPI app serving ``policy``; the batcher stops when the app shuts down."""
-    from fastapi import FastAPI, HTTPException, Request
-
     batcher = Batcher(policy, max_batch=max_batch, max_wait_s=max_wait_s)
     app = FastAPI(title="agentgym policy server", on_shutdown=[batcher.close])
     app.state.batcher = batcher

@@ -96,6 +96,7 @@ class ALFWorldEnv(TextEnv):
         self._state = None
         self._traj: dict[str, Any] = {}
         self._plan_cache: tuple[list[str] | None] | None = None
+        self._world: World | None = None
         self._observation = ""
         self._task_text = ""
 
@@ -127,7 +128,7 @@ class ALFWorldEnv(TextEnv):
                 with open(path.parent / "traj_data.json") as f:
                     self._traj = json.load(f)
             self._state = self._engine.reset()
-        self._plan_cache = None
+        self._plan_cache, self._world = None, None
         self._observation = str(self._state.feedback)
         match = re.search(r"Your task is to: (.*)", self._observation)
         self._task_text = match.group(1).strip() if match else ""
@@ -142,7 +143,7 @@ class ALFWorldEnv(TextEnv):
             self._observation = INVALID_FEEDBACK
             return Outcome(INVALID_FEEDBACK, action_valid=False)
         self._state, _, _ = self._engine.step(command)
-        self._plan_cache = None
+        self._plan_cache, self._world = None, None
         self._observation = str(self._state.feedback)
         won = bool(self._state["won"])
         return Outcome(self._observation, reward=float(won), terminated=won, success=won)
@@ -153,8 +154,10 @@ class ALFWorldEnv(TextEnv):
         return str(self._traj.get("task_type", ""))
 
     def world(self) -> World:
-        """The current game state read from the engine's facts."""
-        return World.from_engine_state(self._state)
+        """The current game state read from the engine's facts (parsed once per state)."""
+        if self._world is None:
+            self._world = World.from_engine_state(self._state)
+        return self._world
 
     def expert_plan(self) -> list[str] | None:
         """The expert's remaining commands from the current state ([] when won; None if it has none)."""
