@@ -1,0 +1,166 @@
+"""Same-budget comparison of credit-assignment methods on one machine.
+
+Every method trains the same SFT-warm-started tiny model on the same environment for the same budget
+of environment steps (``--env-steps``), for several seeds, through ``python -m agentgym.train``; the
+final policies are then evaluated greedily on ``valid_seen`` and ``valid_unseen``. A method is a
+``+``-joined list of names: the first is a credit estimator (or ``ppo`` = GAE with a critic), the
+rest are modifiers (``empg``) or shapers (``progress``) found in the registries.
+
+    python bench/learning.py --quick                                     # < 15 min on 2 cores
+    python bench/learning.py --env agentgym/FrozenLake-v0 --methods grpo,gigpo --seeds 0,1,2 --env-steps 30000
+
+Writes ``bench/results/learning/<env>/<method>/seed<k>/`` (runs), ``summary.json``, ``summary.md`` and
+``curves.png`` (held-out success against environment steps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from agentgym import credit
+from agentgym.metrics import read_metrics
+
+RESULTS = Path(__file__).resolve().parent / "results" / "learning"
+QUICK = {"methods": "grpo,gigpo", "seeds": "0", "env_steps": 6000, "eval_episodes": 50}
+
+
+def method_flags(method: str) -> list[str]:
+    """Trainer flags for 'gigpo+empg', 'ppo', 'grpo+progress', ..."""
+    import rewards  # noqa: F401 - registers shapers
+
+    head, *extras = method.split("+")
+    flags = ["--credit", "gae", "--critic", "true"] if head == "ppo" else ["--credit", head]
+    if head != "ppo" and head not in credit.ESTIMATORS:
+        raise SystemExit(f"unknown credit estimator {head!r}; known: {credit.names()}")
+    modifiers = [e for e in extras if e in credit.MODIFIERS]
+    shapers = [e for e in extras if e in credit.SHAPERS]
+    unknown = set(extras) - set(modifiers) - set(shapers)
+    if unknown:
+        raise SystemExit(f"unknown modifiers/shapers {sorted(unknown)}")
+    if modifiers:
+        flags += ["--modifiers", ",".join(modifiers)]
+    if shapers:
+        flags += ["--shapers", ",".join(["invalid_action", *shapers])]
+    return flags
+
+
+def train_one(env_id: str, method: str, seed: int, args: argparse.Namespace) -> Path:
+    run_dir = RESULTS / env_id.replace("/", "--") / method / f"seed{seed}"
+    if (run_dir / "summary.json").exists() and not args.rerun:
+        return run_dir
+    cmd = [sys.executable, "-m", "agentgym.train", "--env", env_id, "--seed", str(seed), "--run-dir", str(run_dir),
+           "--iterations", "100000", "--max-env-steps", str(args.env_steps), "--eval-every", str(args.eval_every),
+           "--eval-episodes", str(args.eval_episodes), "--checkpoint-every", "5", "--progress", "false",
+           "--resume", "true", *method_flags(method), *args.train_flags]
+    print("$", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True)
+    return run_dir
+
+
+def final_eval(run_dir: Path, env_id: str, split: str, episodes: int) -> float:
+    """Greedy success of the run's final policy on ``split`` (the eval CLI's report)."""
+    out = run_dir / f"final_eval_{split}"
+    if not (out / "report.json").exists():
+        cmd = [sys.executable, "-m", "agentgym.eval", "--env", env_id, "--split", split, "--episodes", str(episodes),
+               "--policy", str(run_dir / "final_policy"), "--out", str(out), "--overwrite"]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    report = json.loads((out / "report.json").read_text())
+    return float(report["metrics"]["success_rate"]["mean"])
+
+
+def summarise_runs(env_id: str, method: str, runs: list[Path], args: argparse.Namespace) -> dict:
+    seen = [final_eval(r, env_id, "valid_seen", args.eval_episodes) for r in runs]
+    unseen = [final_eval(r, env_id, "valid_unseen", args.eval_episodes) for r in runs]
+    steps_to_target, iter_s = [], []
+    for run in runs:
+        rows = read_metrics(run)
+        hit = [r.get("rollout/env_steps_total", 0) for r in rows if r.get("eval/success_rate", -1) >= args.target]
+        steps_to_target.append(min(hit) if hit else float("nan"))
+        iter_s += [r["time/iteration_s"] for r in rows if "time/iteration_s" in r]
+    return {"method": method, "valid_seen": seen, "valid_unseen": unseen, "steps_to_target": steps_to_target,
+            "iteration_s": float(np.mean(iter_s)) if iter_s else float("nan"), "runs": [str(r) for r in runs]}
+
+
+def _pm(values: list[float]) -> str:
+    values = np.asarray(values, dtype=float)
+    std = values.std(ddof=1) if len(values) > 1 else 0.0
+    return f"{values.mean():.3f} ± {std:.3f}"
+
+
+def markdown(env_id: str, rows: list[dict], args: argparse.Namespace) -> str:
+    lines = [f"### {env_id}: {args.env_steps} environment steps per run, seeds {args.seeds}",
+             "", f"| method | valid_seen success | valid_unseen success | env steps to eval success >= {args.target} "
+             "| s / iteration |", "|---|---|---|---|---|"]
+    for r in rows:
+        reached = [s for s in r["steps_to_target"] if s == s]
+        to_target = f"{np.mean(reached):.0f} ({len(reached)}/{len(r['steps_to_target'])} runs)" if reached else "not reached"
+        lines.append(f"| {r['method']} | {_pm(r['valid_seen'])} | {_pm(r['valid_unseen'])} | {to_target} "
+                     f"| {r['iteration_s']:.1f} |")
+    return "\n".join(lines)
+
+
+def plot(env_id: str, rows: list[dict], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for r in rows:
+        for i, run in enumerate(r["runs"]):
+            points = [(m["rollout/env_steps_total"], m["eval/success_rate"]) for m in read_metrics(run)
+                      if "eval/success_rate" in m and "rollout/env_steps_total" in m]
+            if points:
+                xs, ys = zip(*points)
+                ax.plot(xs, ys, color=f"C{rows.index(r)}", alpha=0.8, label=r["method"] if i == 0 else None)
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("held-out success (greedy)")
+    ax.set_title(env_id)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", action="append", default=None, help="environment id (repeatable)")
+    parser.add_argument("--methods", default="grpo,rloo,ppo,gigpo,gigpo+empg")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--env-steps", type=int, default=30000)
+    parser.add_argument("--eval-every", type=int, default=5)
+    parser.add_argument("--eval-episodes", type=int, default=100)
+    parser.add_argument("--target", type=float, default=0.6, help="success level for 'steps to target'")
+    parser.add_argument("--quick", action="store_true", help=f"a < 15 min check: {QUICK}")
+    parser.add_argument("--rerun", action="store_true", help="retrain runs that already finished")
+    args, args.train_flags = parser.parse_known_args()
+    if args.quick:
+        for key, value in QUICK.items():
+            setattr(args, key, value)
+    envs = args.env or ["agentgym/FrozenLake-v0"]
+    seeds = [int(s) for s in str(args.seeds).split(",")]
+    for env_id in envs:
+        start, rows = time.time(), []
+        for method in args.methods.split(","):
+            runs = [train_one(env_id, method, seed, args) for seed in seeds]
+            rows.append(summarise_runs(env_id, method, runs, args))
+        out = RESULTS / env_id.replace("/", "--")
+        out.mkdir(parents=True, exist_ok=True)
+        table = markdown(env_id, rows, args)
+        (out / "summary.json").write_text(json.dumps(rows, indent=2))
+        (out / "summary.md").write_text(table + "\n")
+        plot(env_id, rows, out / "curves.png")
+        print(table)
+        print(f"\n{env_id}: {time.time() - start:.0f} s; results in {out}")
+
+
+if __name__ == "__main__":
+    main()
