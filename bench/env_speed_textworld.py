@@ -52,29 +52,23 @@ def generation_times(env, task_ids: list[str]) -> tuple[list[float], list[float]
     return walls, cpus
 
 
-def play_raw(path: str, commands: list[str], infos, repeats: int) -> tuple[list[float], list[float]]:
+def start_raw(path: str, infos):
     import textworld
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        game = textworld.start(path, infos)
-    resets, steps = [], []
-    for _ in range(repeats):
-        resets.append(timed(game.reset))
-        for command in commands:
-            steps.append(timed(lambda c=command: game.step(c)))
-    game.close()
-    return resets, steps
+        return textworld.start(path, infos)
 
 
-def play_agentgym(env, task_id: str, commands: list[str], repeats: int) -> tuple[list[float], list[float]]:
-    env.reset(options={"task_id": task_id})  # starts the interpreter once, as the raw loop does
-    resets, steps = [], []
-    for _ in range(repeats):
-        resets.append(timed(lambda: env.reset(options={"task_id": task_id})))
-        for command in commands:
-            steps.append(timed(lambda c=command: env.step(c)))
-    return resets, steps
+def play_raw(game, commands: list[str]) -> tuple[list[float], list[float]]:
+    """One playthrough on a started textworld environment: (reset times, step times)."""
+    reset = timed(game.reset)
+    return [reset], [timed(lambda c=command: game.step(c)) for command in commands]
+
+
+def play_agentgym(env, task_id: str, commands: list[str]) -> tuple[list[float], list[float]]:
+    reset = timed(lambda: env.reset(options={"task_id": task_id}))
+    return [reset], [timed(lambda c=command: env.step(c)) for command in commands]
 
 
 def bench_family(name: str, env_id: str, n_games: int, repeats: int) -> dict[str, float]:
@@ -95,13 +89,17 @@ def bench_family(name: str, env_id: str, n_games: int, repeats: int) -> dict[str
             info = env.step(info["expert_action"])[4]
         lengths.append(len(commands))
         path = env.game_file(task_id)
-        for (resets, steps), (r_out, s_out) in (
-            (play_raw(path, commands, request_infos(), repeats), (raw_r, raw_s)),
-            (play_raw(path, commands, textworld.EnvInfos(), repeats), (bare_r, bare_s)),
-            (play_agentgym(env, task_id, commands, repeats), (ag_r, ag_s)),
-        ):
-            r_out.extend(resets)
-            s_out.extend(steps)
+        raw, bare = start_raw(path, request_infos()), start_raw(path, textworld.EnvInfos())
+        for _ in range(repeats):  # interleaved, so all three see the same load on the machine
+            for (resets, steps), (r_out, s_out) in (
+                (play_raw(raw, commands), (raw_r, raw_s)),
+                (play_raw(bare, commands), (bare_r, bare_s)),
+                (play_agentgym(env, task_id, commands), (ag_r, ag_s)),
+            ):
+                r_out.extend(resets)
+                s_out.extend(steps)
+        raw.close()
+        bare.close()
     env.close()
     ms = 1000.0
     return {"family": name, "games": n_games, "plan": statistics.mean(lengths) / 3,
