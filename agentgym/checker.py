@@ -110,5 +110,5 @@ def _check_adversarial(env: gymnasium.Env, n: int, seed: int) -> None:
             raise AssertionError(f"step raised on adversarial action #{i} {str(action)[:40]!r}: {exc!r}") from exc
         assert isinstance(obs, str), f"adversarial action #{i}: observation is {type(obs).__name__}"
         _check_info(info, f"adversarial action #{i}")
-        if terminated or truncated:
-            env.reset(seed=seed + i + 1)
+        if terminated or truncated:  # same task again: robustness needs no new games (cheap for generated envs)
+            env.reset(seed=seed)
