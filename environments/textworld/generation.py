@@ -17,6 +17,7 @@ import argparse
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -82,7 +83,8 @@ def _generate(spec: GameSpec, path: Path) -> Path:
         options.path = str(path)
         options.file_ext = ".z8"
         try:
-            with _memoised_knowledge_bases():
+            with _memoised_knowledge_bases(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # jericho warns when tw-simple replays its walkthrough
                 game = _make_game(spec, options)
         except QuestGenerationError as exc:
             error = exc
