@@ -103,26 +103,26 @@ def decode(model, prompt_ids: Sequence[Sequence[int]], sampling: SamplingParams,
     pos = positions(mask)
     out = model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True,
                 logits_to_keep=1)
-    rows: list[list[int]] = [[] for _ in range(batch)]
-    b_logp: list[torch.Tensor] = []  # each (B,)
+    b_tok: list[torch.Tensor] = []  # each (B,)
+    b_logp: list[torch.Tensor] = []
     b_ent: list[torch.Tensor] = []
     finished = torch.zeros(batch, dtype=torch.bool, device=device)
-    reasons = ["length"] * batch
-    for _ in range(sampling.max_new_tokens):
+    length = torch.full((batch,), sampling.max_new_tokens, dtype=torch.long, device=device)
+    for step in range(sampling.max_new_tokens):
         logits = out.logits[:, -1].float()  # (B, V)
         logp = torch.log_softmax(logits, dim=-1)
         token = choose_tokens(logits, sampling, generator)
         token = torch.where(finished, torch.full_like(token, pad_id), token)
+        b_tok.append(token)
         b_logp.append(logp.gather(-1, token[:, None]).squeeze(-1))
         b_ent.append(token_entropy(logp))
-        active = (~finished).nonzero().flatten().tolist()
-        for i, t in zip(active, token[active].tolist()):
-            rows[i].append(t)
         done_now = torch.isin(token, eos) & ~finished
-        for i in stops.hits(rows, active):
-            done_now[i] = True
-        for i in done_now.nonzero().flatten().tolist():
-            reasons[i] = "stop"
+        if stops.stop:
+            active = (~finished).nonzero().flatten().tolist()
+            tails = torch.stack(b_tok[-stops.tail:], 1).tolist()  # (B, <= tail)
+            for i in stops.hits(tails, active):
+                done_now[i] = True
+        length = torch.where(done_now, torch.full_like(length, step + 1), length)
         finished |= done_now
         if bool(finished.all()):
             break
@@ -130,7 +130,12 @@ def decode(model, prompt_ids: Sequence[Sequence[int]], sampling: SamplingParams,
         pos = pos[:, -1:] + 1
         out = model(input_ids=token[:, None], attention_mask=mask, position_ids=pos, past_key_values=cache,
                     use_cache=True)
-    logps = torch.stack(b_logp, 1).tolist() if b_logp else [[] for _ in range(batch)]  # (B, steps)
-    ents = torch.stack(b_ent, 1).tolist() if b_ent else [[] for _ in range(batch)]
-    return Decoded(token_ids=rows, logprobs=[lp[:len(r)] for lp, r in zip(logps, rows)],
-                   entropies=[e[:len(r)] for e, r in zip(ents, rows)], finish_reasons=reasons)
+    if not b_tok:
+        return Decoded([[] for _ in range(batch)], [[] for _ in range(batch)], [[] for _ in range(batch)],
+                       ["length"] * batch)
+    lengths = length.tolist()
+    rows = [r[:n] for r, n in zip(torch.stack(b_tok, 1).tolist(), lengths)]  # (B, steps) -> ragged
+    logps = [r[:n] for r, n in zip(torch.stack(b_logp, 1).tolist(), lengths)]
+    ents = [r[:n] for r, n in zip(torch.stack(b_ent, 1).tolist(), lengths)]
+    reasons = ["stop" if f else "length" for f in finished.tolist()]
+    return Decoded(token_ids=rows, logprobs=logps, entropies=ents, finish_reasons=reasons)

@@ -1,0 +1,92 @@
+"""The tiny model is a normal HF folder whose tokenizer was trained on the environment's prompts."""
+
+import threading
+
+import pytest
+
+from agentgym.sft import collect_examples
+from policies import tiny
+from policies.tiny import TinyConfig, WarmStart, build_tiny_model, count_parameters
+
+SMALL = TinyConfig(hidden_size=64, num_layers=2, num_heads=1, num_kv_heads=1, intermediate_size=128,
+                   corpus_episodes=16)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return build_tiny_model(tmp_path_factory.mktemp("tiny"), cfg=SMALL)
+
+
+def test_folder_loads_with_auto_classes(folder):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    assert model.config.head_dim == model.config.hidden_size // model.config.num_attention_heads == 64
+    assert model.config.vocab_size == len(tokenizer)
+    assert tokenizer.eos_token == "<|im_end|>" and tokenizer.pad_token == "<|endoftext|>"
+    assert model.config.eos_token_id == tokenizer.eos_token_id
+
+
+def test_default_size_is_a_few_million_parameters():
+    from transformers import LlamaForCausalLM
+
+    class FakeTokenizer:
+        pad_token_id = 0
+
+        def __len__(self):
+            return 500
+
+        def convert_tokens_to_ids(self, token):
+            return 2
+
+    n = count_parameters(LlamaForCausalLM(tiny.tiny_llama_config(FakeTokenizer(), TinyConfig())))
+    assert 1_000_000 <= n <= 10_000_000
+
+
+def test_tokenizer_covers_the_prompts_and_round_trips(folder):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    example = collect_examples("agentgym/FrozenLake-v0", 1, seed=123, split="valid_seen")[0]
+    text = tokenizer.apply_chat_template(example.messages, tokenize=False, add_generation_prompt=True)
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert tokenizer.decode(ids) == text
+    assert len(ids) < len(text) / 3  # phrase-level merges: far fewer tokens than bytes
+    assert tokenizer.tokenize("<action>north</action>") == ["<action>", "north", "</action>"]
+    assert tokenizer.tokenize("row 12")[-2:] == ["1", "2"]  # digits are always single tokens
+
+
+def test_chat_template_is_chatml(folder):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    messages = [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}]
+    assert tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) == \
+        "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\n"
+
+
+def test_default_model_builds_once_under_concurrency(tmp_path, monkeypatch):
+    monkeypatch.setenv("AGENTGYM_CACHE", str(tmp_path))
+    builds = []
+    real = tiny._build_warm
+
+    def counting_build(*args, **kwargs):
+        builds.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tiny, "_build_warm", counting_build)
+    warm = WarmStart(episodes=3, steps=2, batch_size=4)
+    paths = []
+    threads = [threading.Thread(target=lambda: paths.append(tiny.default_model(cfg=SMALL, warm=warm)))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(builds) == 1 and len(set(paths)) == 1 and len(paths) == 2
+    final = paths[0]
+    assert (final / "COMPLETE").exists() and (final / "model.safetensors").exists()
+    assert final.parent == tmp_path / "models"
+    assert [p.name for p in final.parent.iterdir() if ".tmp-" in p.name] == []
+    assert tiny.default_model(cfg=SMALL, warm=warm) == final and len(builds) == 1
