@@ -101,7 +101,7 @@ class TextEnv(gymnasium.Env[str, str]):
             raise RuntimeError(f"{type(self).__name__} has no tasks in split {self.split!r}.")
         if "task_id" in options:
             task_id = str(options["task_id"])
-            if task_id not in set(ids):
+            if not self._is_task(task_id, ids):
                 raise ValueError(f"Task {task_id!r} is not in split {self.split!r}.")
         else:
             task_id = ids[int(self.np_random.integers(len(ids)))]
@@ -144,6 +144,12 @@ class TextEnv(gymnasium.Env[str, str]):
         info["task_id"] = self.task_id
         info.update(step_fields)
         return info
+
+    def _is_task(self, task_id: str, ids: Sequence[str]) -> bool:
+        """Membership test with the id set cached while ``task_ids()`` returns the same object."""
+        if getattr(self, "_id_set_of", None) is not ids:
+            self._id_set, self._id_set_of = set(ids), ids
+        return task_id in self._id_set
 
     def num_tasks(self) -> int:
         return len(self.task_ids())
