@@ -158,10 +158,7 @@ def train_iteration(trainer: Trainer) -> dict[str, float]:
     keep = _nonconstant_groups(batch) if config.filter_zero_variance_groups else np.ones(len(batch), bool)
     steps = [s for s, kept in zip((s for t in trajectories for s in t.steps), keep) if kept]
     batch = batch.subset(keep)
-    advantages = credit.get(config.credit)(batch, **config.credit_params)
-    raw_advantages = advantages.copy()
-    for name in config.modifiers:
-        advantages = credit.get_modifier(name)(batch, advantages, **config.modifier_params.get(name, {}))
+    raw_advantages, advantages = _advantages(batch, config)
     credit_s = time.perf_counter() - tick
     metrics = {**rollout_metrics, **_credit_metrics(batch, raw_advantages, advantages, config)}
     # update
@@ -179,6 +176,17 @@ def train_iteration(trainer: Trainer) -> dict[str, float]:
                     "time/iteration_s": time.perf_counter() - start,
                     "rollout/response_tokens": stats.response_tokens / max(stats.steps, 1)})
     return metrics
+
+
+def _advantages(batch: StepBatch, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(estimator advantages, the same after the modifiers); empty when dynamic sampling dropped all."""
+    if len(batch) == 0:
+        return np.zeros(0), np.zeros(0)
+    raw = credit.get(config.credit)(batch, **config.credit_params)
+    advantages = raw.copy()
+    for name in config.modifiers:
+        advantages = credit.get_modifier(name)(batch, advantages, **config.modifier_params.get(name, {}))
+    return raw, advantages
 
 
 def _prompt_config(config: TrainConfig) -> PromptConfig:

@@ -64,7 +64,7 @@ def ppo_update(policy, optimizer: torch.optim.Optimizer, samples: list[UpdateSam
     """
     samples = [s for s in samples if s.response_ids]
     totals: dict[str, list[float]] = defaultdict(list)
-    policy.model.train()
+    # the model stays in eval mode: no dropout, so update log-probs match the rollout's exactly
     for _ in range(settings.ppo_epochs):
         order = torch.randperm(len(samples), generator=generator).tolist()
         for start in range(0, len(order), settings.mini_batch_size):
