@@ -22,8 +22,8 @@ def _make_or_skip(env_id, split, via_gymnasium=False):
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_env_contract(env_id, split):
     env = _make_or_skip(env_id, split)
-    try:
-        agentgym.check_env(env, n_random_actions=1000)
+    try:  # the full 1,000 adversarial strings on train; 200 on the held-out splits keeps CI short
+        agentgym.check_env(env, n_random_actions=1000 if split == "train" else 200)
     finally:
         env.close()
 
