@@ -37,10 +37,10 @@ class SFTConfig:
     episodes: int = 400
     explore: float = 0.25
     history_len: int = 2
-    steps: int | None = 120  # optimizer steps; None = `epochs` passes over the examples
+    steps: int | None = 600  # optimizer steps; None = `epochs` passes over the examples
     epochs: int = 1
-    batch_size: int = 32
-    lr: float = 3e-3
+    batch_size: int = 16
+    lr: float = 1e-2
     warmup: int = 10
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0

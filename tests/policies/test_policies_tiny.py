@@ -28,7 +28,7 @@ def test_folder_loads_with_auto_classes(folder):
     assert model.config.eos_token_id == tokenizer.eos_token_id
 
 
-def test_default_size_is_a_few_million_parameters():
+def test_default_config_sizes():
     from transformers import LlamaForCausalLM
 
     class FakeTokenizer:
@@ -41,7 +41,11 @@ def test_default_size_is_a_few_million_parameters():
             return 2
 
     n = count_parameters(LlamaForCausalLM(tiny.tiny_llama_config(FakeTokenizer(), TinyConfig())))
-    assert 1_000_000 <= n <= 10_000_000
+    assert 100_000 <= n <= 300_000  # 2 layers x 64 wide: sized for a one-minute CPU warm start
+    wide = TinyConfig(hidden_size=256, num_layers=4, num_heads=4, num_kv_heads=2, intermediate_size=768)
+    assert 3_000_000 <= count_parameters(LlamaForCausalLM(tiny.tiny_llama_config(FakeTokenizer(), wide))) <= 4_000_000
+    with pytest.raises(ValueError, match="head size must be 64"):
+        tiny.tiny_llama_config(FakeTokenizer(), TinyConfig(hidden_size=96, num_heads=1))
 
 
 def test_tokenizer_covers_the_prompts_and_round_trips(folder):
