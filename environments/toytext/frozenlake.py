@@ -43,8 +43,9 @@ class FrozenLakeText(TextEnv):
     (GiGPO) has something to group.
 
     ## Observation
-    Text: "You are at row 2, column 3. The goal is at row 4, column 4. North: ice. South: a hole.
-    East: ice. West: the edge of the lake." Rows and columns count from 1 at the top left.
+    Text: "You are at row 2, column 3. The goal is 2 rows south and 1 column east. North: ice.
+    South: a hole. East: ice. West: the edge of the lake." Rows and columns count from 1 at the top
+    left; the goal is given as a compass offset, so a small model can learn to follow it.
 
     ## Actions
     ``north``, ``south``, ``east``, ``west`` (also "go north", "up", "n"). Walking off the lake
@@ -111,12 +112,21 @@ class FrozenLakeText(TextEnv):
 
     def _describe(self) -> str:
         r, c = self.pos
-        gr, gc = self.goal
         around = []
         for direction in MOVES:
             tile = self._tile(neighbour(self.pos, direction))
             around.append(f"{direction.capitalize()}: {TILE_WORDS[tile] if tile else 'the edge of the lake'}.")
-        return f"You are at row {r + 1}, column {c + 1}. The goal is at row {gr + 1}, column {gc + 1}. " + " ".join(around)
+        return f"You are at row {r + 1}, column {c + 1}. The goal is {self._goal_offset()}. " + " ".join(around)
+
+    def _goal_offset(self) -> str:
+        """'2 rows south and 1 column east': a compass reading, as a person would give directions."""
+        dr, dc = self.goal[0] - self.pos[0], self.goal[1] - self.pos[1]
+        parts = []
+        if dr:
+            parts.append(f"{abs(dr)} row{'s' if abs(dr) > 1 else ''} {'south' if dr > 0 else 'north'}")
+        if dc:
+            parts.append(f"{abs(dc)} column{'s' if abs(dc) > 1 else ''} {'east' if dc > 0 else 'west'}")
+        return " and ".join(parts) or "here"
 
     def first_observation(self) -> str:
         return f"You stand on a frozen lake of {self.size}x{self.size} tiles. " + self._describe()

@@ -69,3 +69,15 @@ def test_expert_success_rate_is_one_and_random_is_low():
             done = te or tr
         random_wins += info["success"]
     assert random_wins < 15
+
+
+def test_goal_is_given_as_a_compass_offset():
+    env = FrozenLakeText()
+    env.reset(seed=0)
+    env.rows, env.goal = ("FFF", "FFF", "FFG"), (2, 2)
+    env.pos = (0, 1)
+    assert env._goal_offset() == "2 rows south and 1 column east"
+    env.pos = (2, 0)
+    assert env._goal_offset() == "2 columns east"
+    env.goal, env.pos = (0, 0), (1, 0)
+    assert env._goal_offset() == "1 row north"
