@@ -56,7 +56,7 @@ class TinyConfig:
     intermediate_size: int = 256
     max_positions: int = 2048
     corpus_episodes: int = 300
-    seed: int = 0
+    seed: int = 1  # seed 0 of this config stays on the uniform-direction plateau within 600 steps
 
 
 def corpus_texts(env_id: str, episodes: int, seed: int = 0) -> Iterator[str]:
@@ -148,14 +148,14 @@ class WarmStart:
     steps: int = 600
     batch_size: int = 16
     lr: float = 1e-2
-    seed: int = 0
+    seed: int = 1
 
 
 def default_model(env_id: str = DEFAULT_ENV, cfg: TinyConfig | None = None, warm: WarmStart | None = None,
                   verbose: bool = False) -> Path:
     """Path of the SFT-warm-started tiny model for ``env_id``; built once, then read from the cache."""
     cfg, warm = cfg or TinyConfig(), warm or WarmStart()
-    key = hashlib.sha256(json.dumps([env_id, asdict(cfg), asdict(warm), 3], sort_keys=True).encode()).hexdigest()
+    key = hashlib.sha256(json.dumps([env_id, asdict(cfg), asdict(warm), 4], sort_keys=True).encode()).hexdigest()
     slug = env_id.replace("/", "--").replace(":", "--")
     final = cache_dir("models") / f"{slug}-{key[:12]}"
     if _complete(final):
