@@ -44,7 +44,7 @@ class SFTConfig:
     warmup: int = 10
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
-    seed: int = 0
+    seed: int = 1  # as policies.tiny.WarmStart
     verbose: bool = True
 
 
