@@ -34,17 +34,17 @@ class SFTConfig:
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     model: str | None = None  # model folder; None = a freshly built tiny model for `env`
     out: str = "runs/sft"
-    episodes: int = 400
+    episodes: int = 300  # as policies.tiny.WarmStart
     explore: float = 0.25
     history_len: int = 2
-    steps: int | None = 600  # optimizer steps; None = `epochs` passes over the examples
+    steps: int | None = 150  # optimizer steps; None = `epochs` passes over the examples
     epochs: int = 1
-    batch_size: int = 16
-    lr: float = 1e-2
+    batch_size: int = 32
+    lr: float = 3e-3
     warmup: int = 10
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
-    seed: int = 1  # as policies.tiny.WarmStart
+    seed: int = 0
     verbose: bool = True
 
 

@@ -43,20 +43,21 @@ PIECE_PATTERN = r"\d|[^\w\s]|\n"
 class TinyConfig:
     """Size of the tiny model; head size stays 64 (supported by every attention kernel).
 
-    The default (about 0.16M parameters) is sized so the SFT warm start learns FrozenLake in about a
-    minute of 2-core CPU time; wider configs (e.g. hidden 256, 4 layers: 3.3M) did not get past
-    the uniform-direction plateau within that budget. Pass a bigger config when time allows.
+    The default (about 0.46M parameters: hidden 128, 2 layers, 2 heads) learns FrozenLake's
+    compass-style observations in 150 SFT steps (greedy held-out success 0.45 valid_seen / 0.21
+    valid_unseen with seed 0) and is small enough for RL on a 2-core CPU. Larger configs (hidden 256,
+    4 layers: 3.3M) need many more steps to leave the uniform-direction plateau; pass one when time allows.
     """
 
-    vocab_size: int = 2048
-    hidden_size: int = 64
+    vocab_size: int = 1024
+    hidden_size: int = 128
     num_layers: int = 2
-    num_heads: int = 1
+    num_heads: int = 2
     num_kv_heads: int = 1
-    intermediate_size: int = 256
+    intermediate_size: int = 384
     max_positions: int = 2048
-    corpus_episodes: int = 300
-    seed: int = 1  # seed 0 of this config stays on the uniform-direction plateau within 600 steps
+    corpus_episodes: int = 150
+    seed: int = 0
 
 
 def corpus_texts(env_id: str, episodes: int, seed: int = 0) -> Iterator[str]:
@@ -141,21 +142,21 @@ def count_parameters(model) -> int:
 # ---- the cached default model ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class WarmStart:
-    """How ``default_model`` fine-tunes the tiny model (sized for about a minute on 2 CPU cores)."""
+    """How ``default_model`` fine-tunes the tiny model (a few minutes of 2-core CPU time)."""
 
-    episodes: int = 400
+    episodes: int = 300
     explore: float = 0.25
-    steps: int = 600
-    batch_size: int = 16
-    lr: float = 1e-2
-    seed: int = 1
+    steps: int = 150
+    batch_size: int = 32
+    lr: float = 3e-3
+    seed: int = 0
 
 
 def default_model(env_id: str = DEFAULT_ENV, cfg: TinyConfig | None = None, warm: WarmStart | None = None,
                   verbose: bool = False) -> Path:
     """Path of the SFT-warm-started tiny model for ``env_id``; built once, then read from the cache."""
     cfg, warm = cfg or TinyConfig(), warm or WarmStart()
-    key = hashlib.sha256(json.dumps([env_id, asdict(cfg), asdict(warm), 4], sort_keys=True).encode()).hexdigest()
+    key = hashlib.sha256(json.dumps([env_id, asdict(cfg), asdict(warm), 5], sort_keys=True).encode()).hexdigest()
     slug = env_id.replace("/", "--").replace(":", "--")
     final = cache_dir("models") / f"{slug}-{key[:12]}"
     if _complete(final):
