@@ -124,31 +124,19 @@ def train(policy, examples: list[Example], cfg: SFTConfig) -> list[float]:
 
 def greedy_success(policy, env_id: str, split: str, episodes: int, history_len: int = 2,
                    max_new_tokens: int = 16, env_kwargs: dict[str, Any] | None = None) -> float:
-    """Share of the split's first ``episodes`` tasks solved by greedy decoding (episodes run batched)."""
-    import agentgym
+    """Share of the split's first ``episodes`` tasks solved by greedy decoding (the trainer's evaluation)."""
+    from agentgym.evaluation import evaluate
     from agentgym.policy import SamplingParams
-    from agentgym.prompts import parse_action
+    from agentgym.rollout import EnvPool, PromptConfig
 
-    envs = [agentgym.make(env_id, split=split, **(env_kwargs or {})) for _ in range(episodes)]
-    task_ids = envs[0].unwrapped.task_ids()[:episodes]
-    state = []
-    for env, task_id in zip(envs, task_ids):
-        obs, info = env.reset(seed=0, options={"task_id": task_id})
-        state.append({"obs": obs, "info": info, "history": [], "done": False, "success": False})
-    sampling = SamplingParams(greedy=True, max_new_tokens=max_new_tokens)
-    while active := [i for i, s in enumerate(state) if not s["done"]]:
-        prompts = [build_messages(state[i]["info"].get("task"), state[i]["obs"], state[i]["history"],
-                                  state[i]["info"].get("admissible_actions"), history_len) for i in active]
-        generations = policy.generate(prompts, sampling, infos=[state[i]["info"] for i in active])
-        for i, gen in zip(active, generations):
-            action = parse_action(gen.text)
-            obs, _, terminated, truncated, info = envs[i].step(action if action is not None else gen.text)
-            s = state[i]
-            s["history"].append(HistoryItem(action if action is not None else "(no valid action)", obs))
-            s.update(obs=obs, info=info, done=terminated or truncated, success=bool(info.get("success")))
-    for env in envs:
-        env.close()
-    return sum(s["success"] for s in state) / max(1, len(state))
+    pool = EnvPool(env_id, split, min(episodes, 64), env_kwargs)
+    try:
+        result = evaluate(policy, pool, split, episodes, SamplingParams(greedy=True, temperature=0.0,
+                                                                        max_new_tokens=max_new_tokens),
+                          PromptConfig(history_len=history_len))
+    finally:
+        pool.close()
+    return result.metrics("")["success_rate"]
 
 
 def run_sft(cfg: SFTConfig) -> dict[str, Any]:
