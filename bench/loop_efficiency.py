@@ -15,7 +15,6 @@ import copy
 import tempfile
 import time
 
-import numpy as np
 import torch
 
 from agentgym import credit, train
@@ -57,7 +56,7 @@ def one_iteration(trainer) -> dict[str, float]:
         batch = credit.get_shaper(name)(batch, **config.shaper_params.get(name, {}))
     adv = credit.get(config.credit)(batch, **config.credit_params)
     credit_s = time.perf_counter() - tick
-    samples = train._update_samples(trainer, steps, adv, np.ones(len(steps), bool))
+    samples = train._update_samples(trainer, steps, adv)
     tokens = sum(len(s.response_ids) for s in samples)
     bare_s = bare_loop(trainer.policy, samples, config.micro_batch_size, config.lr)
     settings = train._update_settings(config)
