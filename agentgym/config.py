@@ -45,6 +45,13 @@ class TrainConfig:
     modifier_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     shapers: list[str] = field(default_factory=lambda: ["invalid_action"])
     shaper_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # progress attribution (SPA-RL): built only when a shaper needs the 'progress' column (shapers=[progress])
+    progress_estimator: str = "policy"  # encoder: policy (frozen copy, head only) | separate (own LM, fine-tuned)
+    progress_model: str | None = None  # separate encoder's model folder; None = the policy's starting model
+    progress_explore_batches: int = 2  # rollout batches of the starting policy the estimator is fitted on
+    progress_refresh_every: int = 0  # refit on recent rollouts every N iterations; 0 = fit once
+    progress_buffer: int = 1024  # trajectories kept for refits
+    progress_params: dict[str, Any] = field(default_factory=dict)  # rewards.progress.ProgressSettings fields
     filter_zero_variance_groups: bool = False  # dynamic sampling: drop groups whose returns are all equal
     # --- update ---
     lr: float = 2e-4

@@ -32,6 +32,7 @@ from agentgym.evaluation import evaluate, summarise
 from agentgym.metrics import MetricsLogger
 from agentgym.plots import plot_learning_curve
 from agentgym.policy import SamplingParams
+from agentgym.progress_attribution import ProgressAttribution
 from agentgym.rollout import EnvPool, PromptConfig, collect
 from agentgym.types import StepBatch, Trajectory
 from agentgym.update import UpdateSample, UpdateSettings, ppo_update, score_no_grad
@@ -56,6 +57,7 @@ class Trainer:
     task_rng: np.random.Generator
     shuffle_rng: torch.Generator
     logger: MetricsLogger
+    progress: ProgressAttribution | None = None  # the progress estimator, when a shaper needs one
     iteration: int = 0
     env_steps: int = 0  # environment steps collected so far (the budget benchmarks compare at)
 
@@ -90,6 +92,10 @@ def setup(config: TrainConfig) -> Trainer:
         task_rng=np.random.default_rng(config.seed), shuffle_rng=torch.Generator().manual_seed(config.seed),
         logger=MetricsLogger(run_dir, config.tensorboard, config.wandb_project, config.to_dict()),
     )
+    if _needs_column(config, "progress"):
+        trainer.progress = ProgressAttribution.build(
+            config.progress_estimator, policy, config.progress_model or model_path, config.progress_params,
+            config.progress_refresh_every, config.progress_buffer, run_dir)
     if resume_from is not None:
         _restore(trainer, resume_from)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
@@ -100,6 +106,11 @@ def _default_model(env_id: str) -> str:
     from policies.tiny import default_model
 
     return str(default_model(env_id=env_id))
+
+
+def _needs_column(config: TrainConfig, column: str) -> bool:
+    """Whether a configured shaper reads ``column`` (declared by the shaper as ``requires``)."""
+    return any(column in getattr(credit.get_shaper(name), "requires", ()) for name in config.shapers)
 
 
 def _pool(config: TrainConfig, split: str, size: int) -> EnvPool:
@@ -120,6 +131,8 @@ def _restore(trainer: Trainer, path: Path) -> None:
         trainer.critic_optimizer.load_state_dict(state["critic_optimizer"])
     if trainer.epo is not None:
         trainer.epo.load_state_dict(state["epo"])
+    if trainer.progress is not None:
+        trainer.progress.load_state_dict(state["progress"])
     trainer.task_rng.bit_generator.state = state["task_rng"]
     trainer.shuffle_rng.set_state(state["shuffle_rng"])
     trainer.iteration = state["iteration"]
@@ -138,6 +151,8 @@ def _save(trainer: Trainer) -> Path:
         state["critic_optimizer"] = trainer.critic_optimizer.state_dict()
     if trainer.epo is not None:
         state["epo"] = trainer.epo.state_dict()
+    if trainer.progress is not None:
+        state["progress"] = trainer.progress.state_dict()
     return checkpoint.save(trainer.config.run_dir, trainer.iteration, state, trainer.policy.save,
                            keep=trainer.config.keep_checkpoints)
 
@@ -145,16 +160,11 @@ def _save(trainer: Trainer) -> Path:
 # ------------------------------------------------------------------------------------- one iteration
 def train_iteration(trainer: Trainer) -> dict[str, float]:
     config, start = trainer.config, time.perf_counter()
-    # rollout: num_groups tasks x group_size rollouts, each group on one task and reset seed
-    seeds = trainer.task_rng.integers(0, 2**31 - 1, size=config.num_groups)
-    sampling = SamplingParams(temperature=config.temperature, top_p=config.top_p,
-                              max_new_tokens=config.max_new_tokens)
-    trajectories, stats = collect(trainer.train_pool, trainer.policy, [{"seed": int(s)} for s in seeds],
-                                  config.group_size, sampling, _prompt_config(config))
+    trajectories, stats = _rollout(trainer)
     # shape, then credit, on the unpadded step batch (dynamic sampling drops flat groups first)
     tick = time.perf_counter()
-    batch = _step_batch(trainer, trajectories)
-    rollout_metrics = _rollout_metrics(trajectories, batch)
+    batch, progress_metrics = _step_batch(trainer, trajectories)
+    rollout_metrics = {**_rollout_metrics(trajectories, batch), **progress_metrics}
     keep = _nonconstant_groups(batch) if config.filter_zero_variance_groups else np.ones(len(batch), bool)
     steps = [s for s, kept in zip((s for t in trajectories for s in t.steps), keep) if kept]
     batch = batch.subset(keep)
@@ -178,6 +188,16 @@ def train_iteration(trainer: Trainer) -> dict[str, float]:
     return metrics
 
 
+def _rollout(trainer: Trainer):
+    """num_groups tasks x group_size rollouts, each group on one task and reset seed."""
+    config = trainer.config
+    seeds = trainer.task_rng.integers(0, 2**31 - 1, size=config.num_groups)
+    sampling = SamplingParams(temperature=config.temperature, top_p=config.top_p,
+                              max_new_tokens=config.max_new_tokens)
+    return collect(trainer.train_pool, trainer.policy, [{"seed": int(s)} for s in seeds], config.group_size,
+                   sampling, _prompt_config(config))
+
+
 def _advantages(batch: StepBatch, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
     """(estimator advantages, the same after the modifiers); empty when dynamic sampling dropped all."""
     if len(batch) == 0:
@@ -193,16 +213,20 @@ def _prompt_config(config: TrainConfig) -> PromptConfig:
     return PromptConfig(history_len=config.history_len, show_admissible=config.show_admissible)
 
 
-def _step_batch(trainer: Trainer, trajectories: list[Trajectory]) -> StepBatch:
-    """Columns for credit: identity, shaped reward, entropy, success flags and critic values."""
-    batch = StepBatch.from_trajectories(trajectories)
-    batch = batch.with_extras(traj_success=[t.success for t in trajectories for _ in t.steps])
+def _step_batch(trainer: Trainer, trajectories: list[Trajectory]) -> tuple[StepBatch, dict[str, float]]:
+    """Columns for credit (identity, shaped reward, entropy, success flags, critic values, progress)."""
+    batch, metrics = StepBatch.from_trajectories(trajectories), {}
+    batch = batch.with_extras(traj_success=[t.success for t in trajectories for _ in t.steps],
+                              env_reward=batch.reward.copy())
     if trainer.critic is not None:
         prompts = [s.prompt_ids for t in trajectories for s in t.steps]
         batch = batch.with_extras(value=np.asarray(trainer.critic.values(prompts), dtype=np.float64))
+    if trainer.progress is not None:
+        contributions, metrics = trainer.progress.annotate(trajectories)
+        batch = batch.with_extras(progress=contributions)
     for name in trainer.config.shapers:
         batch = credit.get_shaper(name)(batch, **trainer.config.shaper_params.get(name, {}))
-    return batch
+    return batch, metrics
 
 
 def _nonconstant_groups(batch: StepBatch) -> np.ndarray:
@@ -293,14 +317,19 @@ def run(config: TrainConfig) -> dict[str, float]:
     trainer = setup(config)
     metrics: dict[str, float] = {}
     try:
+        if trainer.progress is not None and not trainer.progress.fitted:
+            metrics.update(_progress_warm_up(trainer))
         if trainer.iteration == 0 and config.eval_at_start and trainer.eval_pool is not None:
-            metrics = evaluate_now(trainer)
-            trainer.logger.log(0, metrics)
+            metrics.update(evaluate_now(trainer))
+        if metrics:
+            trainer.logger.log(trainer.iteration, metrics)
         bar = tqdm(range(trainer.iteration, config.iterations), initial=trainer.iteration, total=config.iterations,
                    desc="train", disable=not config.progress, dynamic_ncols=True)
         for _ in bar:
             metrics = train_iteration(trainer)
             trainer.iteration += 1
+            if trainer.progress is not None and trainer.progress.due(trainer.iteration):
+                metrics.update(trainer.progress.fit(trainer.policy))
             budget_spent = config.max_env_steps is not None and trainer.env_steps >= config.max_env_steps
             last = trainer.iteration == config.iterations or budget_spent
             if config.eval_every > 0 and (trainer.iteration % config.eval_every == 0 or last):
@@ -314,6 +343,18 @@ def run(config: TrainConfig) -> dict[str, float]:
         _finish(trainer, metrics)
     finally:
         _close(trainer)
+    return metrics
+
+
+def _progress_warm_up(trainer: Trainer) -> dict[str, float]:
+    """Exploration rollouts of the starting policy, then the first fit (their env steps count to the budget)."""
+    tick = time.perf_counter()
+    for _ in range(trainer.config.progress_explore_batches):
+        trajectories, stats = _rollout(trainer)
+        trainer.progress.remember(trajectories)
+        trainer.env_steps += stats.steps
+    metrics = trainer.progress.fit(trainer.policy)
+    metrics.update({"rollout/env_steps_total": float(trainer.env_steps), "time/progress_fit_s": time.perf_counter() - tick})
     return metrics
 
 

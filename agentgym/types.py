@@ -154,6 +154,12 @@ class StepBatch:
         """A copy with more (or replaced) extra columns."""
         return replace(self, extras={**self.extras, **{k: np.asarray(v) for k, v in columns.items()}})
 
+    def flag(self, name: str) -> np.ndarray:
+        """A boolean extra column such as ``action_valid``; a missing column or a None value reads True."""
+        if name not in self.extras:
+            return np.ones(len(self), dtype=bool)
+        return np.array([True if v is None else bool(v) for v in self.extras[name]], dtype=bool)
+
     def trajectory_returns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(traj ids, their group ids, their returns), one entry per trajectory, sorted by traj id."""
         traj_ids, inverse = np.unique(self.traj_id, return_inverse=True)

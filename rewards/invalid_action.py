@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from agentgym.credit.registry import SHAPERS
 from agentgym.types import StepBatch
 
@@ -17,14 +15,8 @@ def invalid_action_penalty(batch: StepBatch, penalty: float = 0.1, on: str = "fo
     """
     if on not in ("format", "any"):
         raise ValueError(f"on must be 'format' or 'any', got {on!r}")
-    invalid = ~_flag(batch, "format_valid")
+    invalid = ~batch.flag("format_valid")
     if on == "any":
-        invalid |= ~_flag(batch, "action_valid")
+        invalid |= ~batch.flag("action_valid")
     return batch.with_reward(batch.reward - penalty * invalid)
 
-
-def _flag(batch: StepBatch, name: str) -> np.ndarray:
-    """A boolean column from ``extras`` (missing column or None -> True)."""
-    if name not in batch.extras:
-        return np.ones(len(batch), dtype=bool)
-    return np.array([True if v is None else bool(v) for v in batch.extras[name]], dtype=bool)

@@ -84,3 +84,29 @@ def test_resume_after_kill_matches_uninterrupted_run(micro_model, tmp_path):
     a, b = read_metrics(straight), read_metrics(killed)
     assert [r["iteration"] for r in b] == [0, 1, 2, 3]
     assert _comparable(a[3]) == pytest.approx(_comparable(b[3]), rel=1e-5, abs=1e-6)
+
+
+def test_progress_shaping_fits_before_rl_refreshes_and_checkpoints_its_estimator(micro_model, tmp_path):
+    main(_flags(micro_model, tmp_path, credit="grpo", shapers="invalid_action,progress",
+                **{"progress-explore-batches": "2", "progress-refresh-every": "1", "progress-params": "{epochs: 3}"}))
+    rows = read_metrics(tmp_path)
+    assert [r["iteration"] for r in rows] == [0, 1, 2]
+    assert rows[0]["progress/fit_trajectories"] == 8  # 2 exploration batches x 2 groups x 2 rollouts
+    assert rows[0]["rollout/env_steps_total"] > 0 and "eval/success_rate" in rows[0]
+    for key in ("progress/fit_loss", "progress/oracle_steps", "progress/contribution_mean"):
+        assert key in rows[-1], key
+    assert rows[-1]["rollout/env_steps_total"] > rows[0]["rollout/env_steps_total"]
+    assert (tmp_path / "progress_estimator" / "head.pt").exists()
+    state = checkpoint.load_state(checkpoint.latest(tmp_path))
+    assert state["progress"]["fitted"] and len(state["progress"]["buffer"]) == 16  # 8 explored + 2 x 4 trained
+
+
+def test_resume_with_progress_estimator_matches_uninterrupted_run(micro_model, tmp_path):
+    flags = {"credit": "grpo", "shapers": "invalid_action,progress", "seed": "5", "progress-explore-batches": "1",
+             "progress-refresh-every": "2", "progress-params": "{epochs: 3}"}
+    main(_flags(micro_model, tmp_path / "straight", iterations="3", **flags))
+    main(_flags(micro_model, tmp_path / "split", iterations="2", **flags))
+    main(_flags(micro_model, tmp_path / "split", iterations="3", resume="true", **flags))
+    a, b = read_metrics(tmp_path / "straight"), read_metrics(tmp_path / "split")
+    assert [r["iteration"] for r in b] == [0, 1, 2, 3]
+    assert _comparable(a[3]) == pytest.approx(_comparable(b[3]), rel=1e-5, abs=1e-6)

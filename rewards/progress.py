@@ -1,0 +1,201 @@
+"""Stepwise progress attribution (SPA-RL, arXiv 2505.20732): a learned estimator of each step's
+contribution c_t to its trajectory's final reward.
+
+The estimator never sees a step label. It is trained on whole trajectories so that the sum of its
+per-step predictions regresses the final reward, MSE(sum_t c_t, R) (the paper's definition; the
+released code overwrites the predictions with a leave-one-out trajectory advantage, which we do
+not copy). The ``progress`` shaper then turns c_t into a dense step reward.
+
+Encoders (``encoder=``):
+
+* ``"policy"``: a frozen copy of the policy's language model taken at fit time; only the value head
+  learns, on hidden states computed once per fit (cheap, and the policy's gradients are untouched).
+* ``"separate"``: a separate language model loaded by path, fine-tuned together with the head.
+
+Each step is read as its prompt followed by its response; the feature is the last layer's hidden
+state at the last token.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+ESTIMATOR_FILE = "progress_estimator.json"
+
+
+@dataclass
+class ProgressSettings:
+    """How the estimator is built and fitted (``TrainConfig.progress_params`` overrides these)."""
+
+    head_hidden: int = 64
+    epochs: int = 40
+    lr: float = 3e-3  # value head
+    encoder_lr: float = 1e-4  # ``separate`` encoder only
+    weight_decay: float = 0.01
+    batch_trajectories: int = 32  # trajectories per optimizer step
+    micro_batch_size: int = 64  # steps per encoder forward
+    val_frac: float = 0.1  # held-out trajectories for ``progress/val_loss``
+    seed: int = 0
+
+
+def trajectory_loss(contributions: torch.Tensor, traj_index: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
+    """Mean over trajectories of (sum_t c_t - R)^2; ``traj_index[i]`` is step i's row in ``returns``."""
+    predicted = torch.zeros_like(returns).index_add(0, traj_index, contributions)  # (n_traj,)
+    return torch.mean((predicted - returns) ** 2)
+
+
+class ProgressEstimator(nn.Module):
+    """A language-model encoder plus a small MLP head giving one contribution c_t per step."""
+
+    def __init__(self, encoder: nn.Module, pad_id: int, train_encoder: bool,
+                 settings: ProgressSettings | None = None):
+        super().__init__()
+        self.settings = settings or ProgressSettings()
+        self.encoder = encoder
+        self.pad_id = int(pad_id)
+        self.train_encoder = train_encoder
+        self.encoder.requires_grad_(train_encoder)
+        hidden = encoder.config.hidden_size
+        with torch.random.fork_rng(devices=[]):  # seeded head, without touching the run's global RNG
+            torch.manual_seed(self.settings.seed)
+            self.head = nn.Sequential(nn.Linear(hidden, self.settings.head_hidden), nn.Tanh(),
+                                      nn.Linear(self.settings.head_hidden, 1))
+        nn.init.zeros_(self.head[2].weight)
+        nn.init.zeros_(self.head[2].bias)
+
+    # ---- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_policy(cls, policy, settings: ProgressSettings | None = None) -> ProgressEstimator:
+        """Frozen copy of the policy's current weights as encoder (``encoder="policy"``)."""
+        encoder = copy.deepcopy(policy.model).eval()
+        return cls(encoder, policy.tokenizer.pad_token_id or 0, train_encoder=False, settings=settings)
+
+    @classmethod
+    def from_model(cls, path: str, pad_id: int, settings: ProgressSettings | None = None) -> ProgressEstimator:
+        """A separate language model, fine-tuned with the head (``encoder="separate"``)."""
+        from transformers import AutoModelForCausalLM
+
+        encoder = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+        return cls(encoder, pad_id, train_encoder=True, settings=settings)
+
+    def refresh_encoder(self, policy) -> None:
+        """Re-copy the policy's current weights (``policy`` encoders only), before a refit."""
+        if not self.train_encoder:
+            self.encoder.load_state_dict(policy.model.state_dict())
+
+    # ---- prediction ---------------------------------------------------------------------------
+    def _features(self, sequences: list[list[int]]) -> torch.Tensor:
+        """Last-layer hidden state at each sequence's last token, shape (B, hidden)."""
+        device = self.head[0].weight.device
+        width = max(1, max(len(s) for s in sequences))
+        ids = torch.full((len(sequences), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for i, row in enumerate(sequences):  # left padding: every last token sits in column width-1
+            ids[i, width - len(row):] = torch.as_tensor(row, dtype=torch.long)
+            mask[i, width - len(row):] = 1
+        ids, mask = ids.to(device), mask.to(device)
+        positions = (mask.cumsum(1) - 1).clamp(min=0)
+        out = self.encoder(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False,
+                           output_hidden_states=True, logits_to_keep=1)
+        return out.hidden_states[-1][:, -1, :].float()  # (B, hidden)
+
+    def _all_features(self, sequences: list[list[int]]) -> torch.Tensor:
+        size = self.settings.micro_batch_size
+        with torch.no_grad():
+            return torch.cat([self._features(sequences[i:i + size]) for i in range(0, len(sequences), size)])
+
+    def forward(self, sequences: list[list[int]]) -> torch.Tensor:
+        """Contributions c_t of a batch of steps (prompt + response ids), shape (B,)."""
+        return self.head(self._features(sequences)).squeeze(-1)
+
+    @torch.no_grad()
+    def predict(self, sequences: list[list[int]]) -> np.ndarray:
+        self.eval()
+        if not sequences:
+            return np.zeros(0)
+        return self.head(self._all_features(sequences)).squeeze(-1).double().cpu().numpy()
+
+    # ---- fitting ------------------------------------------------------------------------------
+    def fit(self, trajectories: list[list[list[int]]], returns: list[float]) -> dict[str, float]:
+        """Regress sum_t c_t onto each trajectory's final reward; returns fit diagnostics.
+
+        ``trajectories[j]`` holds the id sequences of trajectory j's steps; ``returns[j]`` its reward.
+        """
+        if len(trajectories) != len(returns) or not trajectories:
+            raise ValueError("fit needs one return per trajectory and at least one trajectory")
+        s = self.settings
+        rng = np.random.default_rng(s.seed)
+        order = rng.permutation(len(trajectories))
+        n_val = int(len(trajectories) * s.val_frac) if len(trajectories) >= 10 else 0
+        val, train = order[:n_val], order[n_val:]
+        steps = [seq for traj in trajectories for seq in traj]
+        traj_of_step = np.repeat(np.arange(len(trajectories)), [len(t) for t in trajectories])
+        rows_of = [np.flatnonzero(traj_of_step == j) for j in range(len(trajectories))]
+        target = torch.tensor(returns, dtype=torch.float32)
+        cached = None if self.train_encoder else self._all_features(steps)  # (n_steps, hidden)
+        params = [{"params": self.head.parameters(), "lr": s.lr}]
+        if self.train_encoder:
+            params.append({"params": self.encoder.parameters(), "lr": s.encoder_lr})
+        optimizer = torch.optim.AdamW(params, weight_decay=s.weight_decay)
+        self.train()
+        self.encoder.train(self.train_encoder)
+        for _ in range(s.epochs):
+            shuffled = rng.permutation(train)
+            for start in range(0, len(shuffled), s.batch_trajectories):
+                batch = shuffled[start:start + s.batch_trajectories]
+                loss = self._batch_loss(batch, rows_of, steps, cached, target)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+        self.eval()
+        with torch.no_grad():
+            metrics = {"progress/fit_loss": float(self._batch_loss(train, rows_of, steps, cached, target)),
+                       "progress/fit_trajectories": float(len(train))}
+            if len(val):
+                metrics["progress/val_loss"] = float(self._batch_loss(val, rows_of, steps, cached, target))
+        return metrics
+
+    def _batch_loss(self, trajs: np.ndarray, rows_of: list[np.ndarray], steps: list[list[int]],
+                    cached: torch.Tensor | None, target: torch.Tensor) -> torch.Tensor:
+        rows = np.concatenate([rows_of[j] for j in trajs])
+        local = torch.as_tensor(np.repeat(np.arange(len(trajs)), [len(rows_of[j]) for j in trajs]))
+        if cached is not None:
+            c = self.head(cached[torch.as_tensor(rows)]).squeeze(-1)
+        else:
+            size = self.settings.micro_batch_size
+            c = torch.cat([self([steps[r] for r in rows[i:i + size]]) for i in range(0, len(rows), size)])
+        return trajectory_loss(c, local, target[torch.as_tensor(trajs)])
+
+    # ---- persistence --------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> None:
+        """A folder (encoder as an HF model folder, head weights, settings), written atomically."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        self.encoder.save_pretrained(tmp / "encoder")
+        torch.save(self.head.state_dict(), tmp / "head.pt")
+        meta = {"pad_id": self.pad_id, "train_encoder": self.train_encoder, "settings": asdict(self.settings)}
+        (tmp / ESTIMATOR_FILE).write_text(json.dumps(meta, indent=2))
+        shutil.rmtree(path, ignore_errors=True)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> ProgressEstimator:
+        from transformers import AutoModelForCausalLM
+
+        path = Path(path)
+        meta = json.loads((path / ESTIMATOR_FILE).read_text())
+        encoder = AutoModelForCausalLM.from_pretrained(path / "encoder", dtype=torch.float32)
+        estimator = cls(encoder, meta["pad_id"], meta["train_encoder"], ProgressSettings(**meta["settings"]))
+        estimator.head.load_state_dict(torch.load(path / "head.pt", weights_only=True))
+        return estimator.eval()
