@@ -9,5 +9,11 @@ from agentgym.types import Step, StepBatch, Trajectory
 __version__ = "0.1.0"
 registry = list_envs
 
+# Built-in ids are registered on import, so ``gymnasium.make("agentgym/...")`` works right after
+# ``import agentgym`` (registration uses string entry points: no optional dependency is imported).
+from agentgym.registry import _load_builtins  # noqa: E402
+
+_load_builtins()
+
 __all__ = ["INFO_KEYS", "SPLITS", "FreeText", "Outcome", "Step", "StepBatch", "TextEnv", "Trajectory",
            "check_env", "list_envs", "make", "register", "registry", "spec"]

@@ -1,4 +1,4 @@
-"""Scripted policies (expert, random admissible, replay) behind the same ``Policy`` protocol.
+"""Scripted policies (expert, noisy expert, random admissible, replay) behind the same ``Policy`` protocol.
 
 They answer with ``format_action(action)`` and leave the token fields empty, so rollouts and
 evaluation treat them exactly like language models (baselines, demonstrations, smoke tests).
@@ -51,6 +51,31 @@ class RandomPolicy:
             actions = info.get("admissible_actions") or []
             action = str(actions[int(self.rng.integers(len(actions)))]) if actions else self.fallback
             out.append(Generation(text=format_action(action)))
+        return out
+
+
+class NoisyExpertPolicy:
+    """The expert, except that each step is a random admissible action with probability ``epsilon``.
+
+    Gives a mix of successes and failures of graded quality (exploration data for progress
+    estimators, baselines between random and expert).
+    """
+
+    def __init__(self, epsilon: float, seed: int | None = 0):
+        if not 0.0 <= epsilon <= 1.0:
+            raise ValueError(f"epsilon must lie in [0, 1], got {epsilon}")
+        self.epsilon = epsilon
+        self.rng = np.random.default_rng(seed)
+        self.expert, self.random = ExpertPolicy(), RandomPolicy(seed=None if seed is None else seed + 1)
+
+    def generate(self, prompts: list[Messages], sampling: SamplingParams | None = None,
+                 infos: list[dict[str, Any]] | None = None) -> list[Generation]:
+        infos = _need_infos(infos, len(prompts), "NoisyExpertPolicy")
+        explore = self.rng.random(len(prompts)) < self.epsilon
+        out = []
+        for prompt, info, noisy in zip(prompts, infos, explore):
+            who = self.random if noisy and info.get("admissible_actions") else self.expert
+            out.extend(who.generate([prompt], sampling, infos=[info]))
         return out
 
 

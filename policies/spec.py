@@ -4,6 +4,7 @@
 spec                               policy
 =================================  ==========================================================
 ``expert``                         ``ExpertPolicy`` (follows ``info["expert_action"]``)
+``expert:EPS``                     ``NoisyExpertPolicy``: a random admissible step with probability EPS
 ``random`` / ``random:SEED``       ``RandomPolicy`` over ``info["admissible_actions"]``
 ``replay:FILE``                    ``ReplayPolicy.from_file(FILE)``
 ``openai:MODEL@BASE_URL``          ``OpenAIPolicy`` (e.g. ``openai:qwen@http://localhost:8000/v1``)
@@ -29,6 +30,10 @@ def from_spec(spec: str, **kw: Any):
         from policies.scripted import ExpertPolicy
 
         return ExpertPolicy(**kw)
+    if kind == "expert" and rest:  # 'expert:0.3' = expert with 30% random admissible steps
+        from policies.scripted import NoisyExpertPolicy
+
+        return NoisyExpertPolicy(float(rest), **kw)
     if kind == "random":
         from policies.scripted import RandomPolicy
 

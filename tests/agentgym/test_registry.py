@@ -11,6 +11,17 @@ def test_make_and_gymnasium_make_agree():
     assert a.reset(seed=5) == b.reset(seed=5)
 
 
+def test_gymnasium_make_works_right_after_importing_agentgym():
+    """In a fresh interpreter: no agentgym.make/list_envs call may be needed to register the ids."""
+    import subprocess
+    import sys
+
+    code = ("import gymnasium, agentgym; env = gymnasium.make('agentgym/FrozenLake-v0', split='valid_seen'); "
+            "print(env.reset(seed=5)[1]['task_id'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == agentgym.make("agentgym/FrozenLake-v0", split="valid_seen").reset(seed=5)[1]["task_id"]
+
+
 def test_unknown_id_suggests_close_match():
     with pytest.raises(gymnasium.error.UnregisteredEnv, match="Did you mean: agentgym/FrozenLake-v0"):
         agentgym.make("agentgym/FrozenLak-v0")

@@ -31,7 +31,7 @@ def play(policy, task_index=0, split="valid_seen"):
             return info["success"], actions, task_id
 
 
-@pytest.mark.parametrize("spec", ["expert", "random", "random:3"])
+@pytest.mark.parametrize("spec", ["expert", "expert:0.3", "random", "random:3"])
 def test_protocol_and_spec(spec):
     policy = from_spec(spec)
     assert isinstance(policy, Policy)
@@ -49,6 +49,20 @@ def test_expert_text_and_missing_infos():
     assert ExpertPolicy().generate([[]], infos=[{"expert_action": None}])[0].text == "<action></action>"
     with pytest.raises(ValueError, match="infos"):
         ExpertPolicy().generate([[]])
+
+
+def test_noisy_expert_mixes_expert_and_random_steps_at_rate_epsilon():
+    from policies.scripted import NoisyExpertPolicy
+
+    infos = [{"expert_action": "north", "admissible_actions": ["east", "west"]}] * 2000
+    texts = [g.text for g in NoisyExpertPolicy(0.25, seed=0).generate([[]] * 2000, infos=infos)]
+    expert_share = texts.count("<action>north</action>") / len(texts)
+    assert 0.72 < expert_share < 0.78  # 1 - epsilon, within sampling noise (std ~0.01)
+    assert texts == [g.text for g in NoisyExpertPolicy(0.25, seed=0).generate([[]] * 2000, infos=infos)]
+    assert {g.text for g in NoisyExpertPolicy(1.0).generate([[]] * 2000, infos=infos)} == {
+        "<action>east</action>", "<action>west</action>"}
+    with pytest.raises(ValueError):
+        NoisyExpertPolicy(1.5)
 
 
 def test_random_picks_admissible_actions_reproducibly():
