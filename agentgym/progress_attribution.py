@@ -23,15 +23,15 @@ from rewards.progress_oracle import oracle_correlation
 ENCODERS = ("policy", "separate")
 
 
-def _sequences(traj: Trajectory) -> list[list[int]]:
-    return [list(s.prompt_ids) + list(s.response_ids) for s in traj.steps]
+def _step_ids(traj: Trajectory) -> list[tuple[list[int], list[int]]]:
+    return [(list(s.prompt_ids), list(s.response_ids)) for s in traj.steps]
 
 
 class ProgressAttribution:
     def __init__(self, estimator: ProgressEstimator, refresh_every: int, buffer_size: int, save_dir: Path):
         self.estimator = estimator
         self.refresh_every = refresh_every
-        self.buffer: deque[tuple[list[list[int]], float]] = deque(maxlen=buffer_size)
+        self.buffer: deque[tuple[list[tuple[list[int], list[int]]], float]] = deque(maxlen=buffer_size)
         self.save_dir = Path(save_dir)
         self.fitted = False
 
@@ -48,7 +48,7 @@ class ProgressAttribution:
         return cls(estimator, refresh_every, buffer_size, Path(run_dir) / "progress_estimator")
 
     def remember(self, trajectories: list[Trajectory]) -> None:
-        self.buffer.extend((_sequences(t), t.env_return) for t in trajectories if t.steps)
+        self.buffer.extend((_step_ids(t), t.env_return) for t in trajectories if t.steps)
 
     def fit(self, policy) -> dict[str, float]:
         """(Re)fit on the buffer; a ``policy`` encoder first re-copies the policy's current weights."""
@@ -60,11 +60,12 @@ class ProgressAttribution:
 
     def annotate(self, trajectories: list[Trajectory]) -> tuple[np.ndarray, dict[str, float]]:
         """c_t for every step (in order), the oracle check on these unseen trajectories, then remember them."""
-        contributions = self.estimator.predict([seq for t in trajectories for seq in _sequences(t)])
+        contributions = self.estimator.predict([seq for t in trajectories for seq in _step_ids(t)])
         metrics = {"progress/contribution_mean": float(contributions.mean()) if len(contributions) else 0.0}
         if any(s.info.get("expert_steps_left") is not None for t in trajectories for s in t.steps):
             metrics.update(oracle_correlation(trajectories, contributions))
-        self.remember(trajectories)
+        if self.refresh_every > 0:  # only refits read the buffer
+            self.remember(trajectories)
         return contributions, metrics
 
     def due(self, iteration: int) -> bool:

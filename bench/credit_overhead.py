@@ -6,13 +6,15 @@ small per-task state graph (so anchors repeat, as in ALFWorld), ALFWorld-length 
 not rely on order).
 
     python bench/credit_overhead.py                       # 1k, 10k, 100k, 1M steps
-    python bench/credit_overhead.py --sizes 1000 10000 --similarity 0.9 --iteration-seconds 360
+    python bench/credit_overhead.py --sizes 1000 10000 --similarity 0.9 --iteration-seconds 360 --json out.json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -68,28 +70,35 @@ def main() -> None:
                         help="also time GiGPO with similarity_thresh (sizes up to 100k)")
     parser.add_argument("--iteration-seconds", type=float, default=None,
                         help="a measured training-iteration time, to print GiGPO's share of it")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     args = parser.parse_args()
     grpo, gigpo = credit.get("grpo"), credit.get("gigpo")
     header = f"{'steps':>9} {'grpo s':>9} {'gigpo s':>9} {'gigpo cpu s':>11} {'gigpo/grpo':>10} {'singleton%':>10}"
     header += f" {'gigpo-sim s':>11}" if args.similarity else ""
     header += f" {'share of iter':>13}" if args.iteration_seconds else ""
     print(header)
+    rows = []
     for size in args.sizes:
         batch = make_batch(size)
         t_grpo, _ = best_time(lambda b=batch: grpo(b), args.repeats)
         t_gigpo, cpu_gigpo = best_time(lambda b=batch: gigpo(b), args.repeats)
         diag = credit.DIAGNOSTICS.get("gigpo")(batch, gigpo(batch))
+        rows.append({"steps": len(batch), "grpo_s": t_grpo, "gigpo_s": t_gigpo, "gigpo_cpu_s": cpu_gigpo,
+                     "singleton_frac": float(diag["credit/step_group_singleton_frac"])})
         row = (f"{len(batch):>9} {t_grpo:>9.4f} {t_gigpo:>9.4f} {cpu_gigpo:>11.4f} {t_gigpo / t_grpo:>10.1f} "
                f"{100 * diag['credit/step_group_singleton_frac']:>10.1f}")
         if args.similarity:
             if size <= 100_000:
                 t_sim, _ = best_time(lambda b=batch: gigpo(b, similarity_thresh=args.similarity), 1)
                 row += f" {t_sim:>11.3f}"
+                rows[-1]["gigpo_similarity_s"] = t_sim
             else:
                 row += f" {'-':>11}"
         if args.iteration_seconds:
             row += f" {100 * t_gigpo / args.iteration_seconds:>12.4f}%"
         print(row)
+    if args.json:
+        args.json.write_text(json.dumps({"repeats": args.repeats, "similarity": args.similarity, "rows": rows}, indent=2))
 
 
 if __name__ == "__main__":

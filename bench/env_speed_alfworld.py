@@ -1,6 +1,6 @@
 """ALFWorld-v0: generation time, expert and random play on a sample, and speed next to alfworld's raw env.
 
-    python bench/env_speed_alfworld.py --per-cell 2 --speed-games 6
+    python bench/env_speed_alfworld.py --per-cell 2 --speed-games 6 [--json PATH]
 
 1. Generates a stratified sample (``--per-cell`` games for each task type x split) into a fresh
    cache and times it (wall and CPU seconds per game, extrapolated to 1,000 games).
@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
@@ -131,6 +132,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--per-cell", type=int, default=2, help="games per (task type, split)")
     parser.add_argument("--speed-games", type=int, default=6)
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     args = parser.parse_args()
     os.environ["AGENTGYM_CACHE"] = tempfile.mkdtemp(prefix="alfworld-bench-")
 
@@ -157,6 +159,13 @@ def main() -> None:
         print(f"| {name} | {statistics.mean(times['reset']):.3f} | {statistics.mean(times['step']):.3f} |")
     overhead = statistics.mean(speed["ours"]["step"]) / statistics.mean(speed["raw"]["step"]) - 1
     print(f"step overhead of ALFWorld-v0 (oracle expert + state key) over the raw env: {100 * overhead:+.1f}%")
+    if args.json:
+        means = {name: {kind: statistics.mean(t) for kind, t in times.items()} for name, times in speed.items()}
+        args.json.write_text(json.dumps({
+            "games": n, "gen_wall_s_per_game": wall / n, "gen_cpu_s_per_game": cpu / n,
+            "expert_solved": sum(r["expert"] for r in rows.values()),
+            "random_solved": sum(r["random"] for r in rows.values()),
+            "speed_games": len(speed["ours"]["reset"]), "cpu_s": means, "step_overhead": overhead}, indent=2))
 
 
 if __name__ == "__main__":

@@ -8,18 +8,20 @@ infos, which shows what the rich infos themselves cost. Times are CPU seconds of
 distort them; generation also counts the Inform 7 compiler subprocesses (children's CPU time) and
 wall time. Usage:
 
-    python bench/env_speed_textworld.py --games 3 --repeats 3
+    python bench/env_speed_textworld.py --games 3 --repeats 3 [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import tempfile
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 FAMILIES = {
     "Simple": "agentgym/TextWorld-Simple-v0",
@@ -116,20 +118,25 @@ def main() -> None:
     parser.add_argument("--games", type=int, default=3, help="games per family (generated fresh)")
     parser.add_argument("--repeats", type=int, default=3, help="expert playthroughs per game and engine")
     parser.add_argument("--families", nargs="*", default=list(FAMILIES))
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     args = parser.parse_args()
     os.environ["AGENTGYM_CACHE"] = tempfile.mkdtemp(prefix="agentgym-bench-")  # measure generation, not the cache
     header = (f"{'family':<15}{'plan':>5}{'gen wall s':>11}{'gen cpu s':>10}{'reset raw ms':>13}{'reset ms':>9}"
               f"{'over':>7}{'step bare ms':>13}{'step raw ms':>12}{'step ms':>8}{'over':>7}")
     print(header)
     print("-" * len(header))
+    rows = []
     for name in args.families:
         row = bench_family(name, FAMILIES[name], args.games, args.repeats)
+        rows.append(row)
         print(f"{row['family']:<15}{row['plan']:>5.1f}{row['gen_wall_s']:>11.2f}{row['gen_cpu_s']:>10.2f}"
               f"{row['reset_raw_ms']:>13.2f}{row['reset_ms']:>9.2f}{row['reset_over']:>7.1%}"
               f"{row['step_bare_ms']:>13.2f}{row['step_raw_ms']:>12.2f}{row['step_ms']:>8.2f}{row['step_over']:>7.1%}",
               flush=True)
     print("\nraw = textworld.start with agentgym's EnvInfos; bare = textworld.start with default EnvInfos; "
           "times are medians of CPU time per call; 'over' = agentgym / raw - 1.")
+    if args.json:
+        args.json.write_text(json.dumps({"games": args.games, "repeats": args.repeats, "families": rows}, indent=2))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """WebShop throughput and leak check: N concurrent sessions x M steps, over HTTP and in-process ASGI.
 
     python bench/env_speed_webshop.py                       # 64 sessions x 1,000 steps, both modes
-    python bench/env_speed_webshop.py --sessions 8 --steps 200 --modes asgi
+    python bench/env_speed_webshop.py --sessions 8 --steps 200 --modes asgi --json out.json
 
 Each session is one environment driven by its own thread with a mixed policy (the expert half the
 time, a random admissible action otherwise, so searches, pages and purchases all occur). A monitor
@@ -12,6 +12,7 @@ shows them at 10% of the run, at the end of the run and (this process) after eve
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import sys
@@ -95,6 +96,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000, help="steps per session")
     parser.add_argument("--modes", nargs="+", default=["http", "asgi"], choices=["http", "asgi"])
     parser.add_argument("--num-products", type=int, default=20_000)
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     args = parser.parse_args()
     rows = [run(mode, args.sessions, args.steps, args.num_products) for mode in args.modes]
     print(f"\nWebShop env speed: {args.sessions} sessions x {args.steps} steps, {args.num_products} products, "
@@ -114,6 +116,9 @@ def main() -> None:
             print("  error:", error)
         if r["mode"] == "http":
             print(f"  server process still running after close: {r['server_alive_after_close']}")
+    if args.json:
+        figures = [{**r, "steps_per_s": r["steps"] / r["seconds"]} for r in rows]
+        args.json.write_text(json.dumps({"num_products": args.num_products, "modes": figures}, indent=2))
 
 
 if __name__ == "__main__":

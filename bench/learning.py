@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -60,24 +62,31 @@ def train_one(env_id: str, method: str, seed: int, args: argparse.Namespace) -> 
            "--eval-episodes", str(args.eval_episodes), "--checkpoint-every", "5", "--progress", "false",
            "--resume", "true", *method_flags(method), *args.train_flags]
     print("$", " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True)
+    subprocess.run(cmd, check=True, env=_child_env(args.jobs))
     return run_dir
 
 
-def final_eval(run_dir: Path, env_id: str, split: str, episodes: int) -> float:
+def _child_env(jobs: int) -> dict[str, str]:
+    """Parallel runs share the cores: each gets cores // jobs threads (torch would otherwise oversubscribe)."""
+    if jobs <= 1:
+        return dict(os.environ)
+    return {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // jobs))}
+
+
+def final_eval(run_dir: Path, env_id: str, split: str, episodes: int, args: argparse.Namespace) -> float:
     """Greedy success of the run's final policy on ``split`` (the eval CLI's report)."""
     out = run_dir / f"final_eval_{split}"
     if not (out / "report.json").exists():
         cmd = [sys.executable, "-m", "agentgym.eval", "--env", env_id, "--split", split, "--episodes", str(episodes),
                "--policy", str(run_dir / "final_policy"), "--out", str(out), "--overwrite"]
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=_child_env(args.jobs))
     report = json.loads((out / "report.json").read_text())
     return float(report["metrics"]["success_rate"]["mean"])
 
 
 def summarise_runs(env_id: str, method: str, runs: list[Path], args: argparse.Namespace) -> dict:
-    seen = [final_eval(r, env_id, "valid_seen", args.eval_episodes) for r in runs]
-    unseen = [final_eval(r, env_id, "valid_unseen", args.eval_episodes) for r in runs]
+    seen = [final_eval(r, env_id, "valid_seen", args.eval_episodes, args) for r in runs]
+    unseen = [final_eval(r, env_id, "valid_unseen", args.eval_episodes, args) for r in runs]
     steps_to_target, iter_s = [], []
     for run in runs:
         rows = read_metrics(run)
@@ -141,6 +150,7 @@ def main() -> None:
     parser.add_argument("--target", type=float, default=0.6, help="success level for 'steps to target'")
     parser.add_argument("--quick", action="store_true", help=f"a < 15 min check: {QUICK}")
     parser.add_argument("--rerun", action="store_true", help="retrain runs that already finished")
+    parser.add_argument("--jobs", type=int, default=1, help="training runs at once (each gets cores/jobs threads)")
     args, args.train_flags = parser.parse_known_args()
     if args.quick:
         for key, value in QUICK.items():
@@ -148,10 +158,15 @@ def main() -> None:
     envs = args.env or ["agentgym/FrozenLake-v0"]
     seeds = [int(s) for s in str(args.seeds).split(",")]
     for env_id in envs:
-        start, rows = time.time(), []
-        for method in args.methods.split(","):
-            runs = [train_one(env_id, method, seed, args) for seed in seeds]
-            rows.append(summarise_runs(env_id, method, runs, args))
+        start, methods = time.time(), args.methods.split(",")
+        if "--model" not in args.train_flags:  # build the shared tiny model once, before parallel runs wait on it
+            from policies.tiny import default_model
+
+            default_model(env_id)
+        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            runs = {m: [pool.submit(train_one, env_id, m, seed, args) for seed in seeds] for m in methods}
+            runs = {m: [f.result() for f in futures] for m, futures in runs.items()}
+        rows = [summarise_runs(env_id, m, runs[m], args) for m in methods]
         out = RESULTS / env_id.replace("/", "--")
         out.mkdir(parents=True, exist_ok=True)
         table = markdown(env_id, rows, args)

@@ -5,15 +5,17 @@ Prints the rollout split into policy time and environment time, and the update's
 teacher-forced forward, a masked log-likelihood loss, backward and an optimizer step, no PPO
 book-keeping. Goals (issue 4): policy >= 85% of rollout time; update >= 80% of the bare loop.
 
-    python bench/loop_efficiency.py [--iterations 3] [TrainConfig flags, e.g. --num-groups 16]
+    python bench/loop_efficiency.py [--iterations 3] [--json PATH] [TrainConfig flags, e.g. --num-groups 16]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import json
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 
@@ -71,6 +73,7 @@ def one_iteration(trainer) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iterations", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     args, rest = parser.parse_known_args()
     config = parse_args(rest + ["--run-dir", tempfile.mkdtemp(prefix="loop_eff_"), "--tensorboard", "false",
                                 "--eval-every", "0"])
@@ -87,11 +90,15 @@ def main() -> None:
               f"{r['tokens'] / r['update_s']:>12.0f} {r['tokens'] / r['bare_s']:>10.0f} "
               f"{r['bare_s'] / r['update_s']:>6.2f}")
     total = {k: sum(r[k] for r in rows) for k in rows[0]}
-    print(f"\npolicy share of rollout: {100 * total['policy_s'] / total['rollout_s']:.1f}% (goal >= 85%)")
-    print(f"environment share of rollout: {100 * total['env_s'] / total['rollout_s']:.1f}%")
-    print(f"update throughput vs bare loop: {100 * total['bare_s'] / total['update_s']:.1f}% (goal >= 80%)")
-    print(f"credit ({config.credit}) share of iteration: "
-          f"{100 * total['credit_s'] / (total['rollout_s'] + total['credit_s'] + total['update_s']):.3f}%")
+    shares = {"policy_share": total["policy_s"] / total["rollout_s"], "env_share": total["env_s"] / total["rollout_s"],
+              "update_vs_bare": total["bare_s"] / total["update_s"],
+              "credit_share": total["credit_s"] / (total["rollout_s"] + total["credit_s"] + total["update_s"])}
+    print(f"\npolicy share of rollout: {100 * shares['policy_share']:.1f}% (goal >= 85%)")
+    print(f"environment share of rollout: {100 * shares['env_share']:.1f}%")
+    print(f"update throughput vs bare loop: {100 * shares['update_vs_bare']:.1f}% (goal >= 80%)")
+    print(f"credit ({config.credit}) share of iteration: {100 * shares['credit_share']:.3f}%")
+    if args.json:
+        args.json.write_text(json.dumps({"credit": config.credit, "iterations": rows, **shares}, indent=2))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Throughput of the transformers policy on the tiny model: generation at batch 1/8/64 versus the raw
 ``model.generate`` call on the same inputs, and teacher-forced training-step tokens/s.
 
-    python bench/policy_throughput.py [--model DIR] [--new-tokens 32] [--repeats 3] [--threads N]
+    python bench/policy_throughput.py [--model DIR] [--new-tokens 32] [--repeats 3] [--threads N] [--json PATH]
 
 Both sides decode exactly ``--new-tokens`` tokens greedily (EOS disabled on both) from the same
 left-padded FrozenLake prompts, so the difference is the wrapper's own cost: chat templating,
@@ -11,8 +11,10 @@ per-token log-probs and entropies, bookkeeping. Prints a table; numbers depend o
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 
@@ -52,6 +54,7 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -64,6 +67,9 @@ def main() -> None:
     sampling = SamplingParams(greedy=True, max_new_tokens=args.new_tokens)
     print(f"model {model_dir}: {count_parameters(policy.model) / 1e6:.2f}M params, torch threads "
           f"{torch.get_num_threads()}, {args.new_tokens} new tokens, best of {args.repeats}")
+    figures = {"model": model_dir, "params": count_parameters(policy.model), "device": str(policy.device),
+               "threads": torch.get_num_threads(), "new_tokens": args.new_tokens, "repeats": args.repeats,
+               "generate": []}
     print(f"{'batch':>5} {'prompt tok':>10} {'policy tok/s':>13} {'raw generate tok/s':>19} {'overhead':>9}")
     for batch in (1, 8, 64):
         chunk = (prompts * (batch // len(prompts) + 1))[:batch]
@@ -73,6 +79,8 @@ def main() -> None:
         t_raw = best_of(args.repeats, lambda p=prompt_ids: raw_generate(policy, p, args.new_tokens))
         tokens = batch * args.new_tokens
         mean_prompt = sum(map(len, prompt_ids)) / batch
+        figures["generate"].append({"batch": batch, "prompt_tokens": mean_prompt, "policy_tok_s": tokens / t_policy,
+                                    "raw_tok_s": tokens / t_raw, "overhead": t_policy / t_raw - 1})
         print(f"{batch:>5} {mean_prompt:>10.0f} {tokens / t_policy:>13.1f} {tokens / t_raw:>19.1f} "
               f"{100 * (t_policy / t_raw - 1):>8.1f}%")
     batch = 32
@@ -83,6 +91,10 @@ def main() -> None:
     t_train = best_of(args.repeats, lambda: train_step(policy, prompt_ids, response_ids))
     print(f"training step (score with entropy + backward), batch {batch}: {seen / t_train:.0f} tokens/s "
           f"({sum(map(len, response_ids)) / t_train:.0f} response tokens/s, {t_train:.2f} s/step)")
+    figures["train_step"] = {"batch": batch, "tok_s": seen / t_train,
+                             "response_tok_s": sum(map(len, response_ids)) / t_train, "s_per_step": t_train}
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

@@ -48,10 +48,10 @@ def rollouts(env_id: str, split: str, policy, tasks: int, group_size: int, seed:
     return out
 
 
-def sequences(policy: HFPolicy, trajectory) -> list[list[int]]:
-    """Step inputs as the estimator reads them, tokenised by the model whatever policy acted."""
+def sequences(policy: HFPolicy, trajectory) -> list[tuple[list[int], list[int]]]:
+    """(prompt, response) ids of each step, tokenised by the model whatever policy acted."""
     prompts = policy.encode_prompts([s.prompt for s in trajectory.steps])
-    return [p + policy.encode_response(s.response) for p, s in zip(prompts, trajectory.steps)]
+    return [(p, policy.encode_response(s.response)) for p, s in zip(prompts, trajectory.steps)]
 
 
 def main() -> None:

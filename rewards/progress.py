@@ -12,8 +12,9 @@ Encoders (``encoder=``):
   learns, on hidden states computed once per fit (cheap, and the policy's gradients are untouched).
 * ``"separate"``: a separate language model loaded by path, fine-tuned together with the head.
 
-Each step is read as its prompt followed by its response; the feature is the last layer's hidden
-state at the last token.
+Each step is read as its prompt followed by its response. Its feature joins two last-layer hidden
+states: at the prompt's last token (the state, as the policy sees it before acting) and the mean over
+the response tokens (the action taken).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import torch
 from torch import nn
 
 ESTIMATOR_FILE = "progress_estimator.json"
+StepIds = tuple[list[int], list[int]]  # (prompt ids, response ids) of one step
 
 
 @dataclass
@@ -64,7 +66,7 @@ class ProgressEstimator(nn.Module):
         self.pad_id = int(pad_id)
         self.train_encoder = train_encoder
         self.encoder.requires_grad_(train_encoder)
-        hidden = encoder.config.hidden_size
+        hidden = 2 * encoder.config.hidden_size  # [state ; action] features
         with torch.random.fork_rng(devices=[]):  # seeded head, without touching the run's global RNG
             torch.manual_seed(self.settings.seed)
             self.head = nn.Sequential(nn.Linear(hidden, self.settings.head_hidden), nn.Tanh(),
@@ -93,42 +95,51 @@ class ProgressEstimator(nn.Module):
             self.encoder.load_state_dict(policy.model.state_dict())
 
     # ---- prediction ---------------------------------------------------------------------------
-    def _features(self, sequences: list[list[int]]) -> torch.Tensor:
-        """Last-layer hidden state at each sequence's last token, shape (B, hidden)."""
+    def _features(self, steps: list[StepIds]) -> torch.Tensor:
+        """[hidden at the prompt's last token ; mean hidden over the response], shape (B, 2 * hidden)."""
         device = self.head[0].weight.device
-        width = max(1, max(len(s) for s in sequences))
-        ids = torch.full((len(sequences), width), self.pad_id, dtype=torch.long)
+        rows = [list(p) + list(r) for p, r in steps]
+        width = max(1, max(len(row) for row in rows))
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros_like(ids)
-        for i, row in enumerate(sequences):  # left padding: every last token sits in column width-1
+        response = torch.zeros((len(rows), width), dtype=torch.float32)  # (B, L): 1 on response tokens
+        state_col = torch.zeros(len(rows), dtype=torch.long)
+        for i, (row, (_, r)) in enumerate(zip(rows, steps)):  # left padding: every row ends in column width-1
             ids[i, width - len(row):] = torch.as_tensor(row, dtype=torch.long)
             mask[i, width - len(row):] = 1
-        ids, mask = ids.to(device), mask.to(device)
+            response[i, width - len(r):] = 1.0 if r else 0.0
+            state_col[i] = max(width - len(r) - 1, width - len(row))
+        ids, mask, response, state_col = ids.to(device), mask.to(device), response.to(device), state_col.to(device)
         positions = (mask.cumsum(1) - 1).clamp(min=0)
         out = self.encoder(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False,
                            output_hidden_states=True, logits_to_keep=1)
-        return out.hidden_states[-1][:, -1, :].float()  # (B, hidden)
+        hidden = out.hidden_states[-1].float()  # (B, L, H)
+        state = hidden[torch.arange(len(rows), device=device), state_col]  # (B, H)
+        count = response.sum(1, keepdim=True)  # (B, 1)
+        action = torch.where(count > 0, (hidden * response[..., None]).sum(1) / count.clamp(min=1), state)
+        return torch.cat([state, action], dim=-1)  # (B, 2H)
 
-    def _all_features(self, sequences: list[list[int]]) -> torch.Tensor:
+    def _all_features(self, steps: list[StepIds]) -> torch.Tensor:
         size = self.settings.micro_batch_size
         with torch.no_grad():
-            return torch.cat([self._features(sequences[i:i + size]) for i in range(0, len(sequences), size)])
+            return torch.cat([self._features(steps[i:i + size]) for i in range(0, len(steps), size)])
 
-    def forward(self, sequences: list[list[int]]) -> torch.Tensor:
-        """Contributions c_t of a batch of steps (prompt + response ids), shape (B,)."""
-        return self.head(self._features(sequences)).squeeze(-1)
+    def forward(self, steps: list[StepIds]) -> torch.Tensor:
+        """Contributions c_t of a batch of steps, shape (B,)."""
+        return self.head(self._features(steps)).squeeze(-1)
 
     @torch.no_grad()
-    def predict(self, sequences: list[list[int]]) -> np.ndarray:
+    def predict(self, steps: list[StepIds]) -> np.ndarray:
         self.eval()
-        if not sequences:
+        if not steps:
             return np.zeros(0)
-        return self.head(self._all_features(sequences)).squeeze(-1).double().cpu().numpy()
+        return self.head(self._all_features(steps)).squeeze(-1).double().cpu().numpy()
 
     # ---- fitting ------------------------------------------------------------------------------
-    def fit(self, trajectories: list[list[list[int]]], returns: list[float]) -> dict[str, float]:
+    def fit(self, trajectories: list[list[StepIds]], returns: list[float]) -> dict[str, float]:
         """Regress sum_t c_t onto each trajectory's final reward; returns fit diagnostics.
 
-        ``trajectories[j]`` holds the id sequences of trajectory j's steps; ``returns[j]`` its reward.
+        ``trajectories[j]`` holds the (prompt, response) ids of trajectory j's steps; ``returns[j]`` its reward.
         """
         if len(trajectories) != len(returns) or not trajectories:
             raise ValueError("fit needs one return per trajectory and at least one trajectory")
@@ -141,7 +152,7 @@ class ProgressEstimator(nn.Module):
         traj_of_step = np.repeat(np.arange(len(trajectories)), [len(t) for t in trajectories])
         rows_of = [np.flatnonzero(traj_of_step == j) for j in range(len(trajectories))]
         target = torch.tensor(returns, dtype=torch.float32)
-        cached = None if self.train_encoder else self._all_features(steps)  # (n_steps, hidden)
+        cached = None if self.train_encoder else self._all_features(steps)  # (n_steps, 2 * hidden)
         params = [{"params": self.head.parameters(), "lr": s.lr}]
         if self.train_encoder:
             params.append({"params": self.encoder.parameters(), "lr": s.encoder_lr})
@@ -164,7 +175,7 @@ class ProgressEstimator(nn.Module):
                 metrics["progress/val_loss"] = float(self._batch_loss(val, rows_of, steps, cached, target))
         return metrics
 
-    def _batch_loss(self, trajs: np.ndarray, rows_of: list[np.ndarray], steps: list[list[int]],
+    def _batch_loss(self, trajs: np.ndarray, rows_of: list[np.ndarray], steps: list[StepIds],
                     cached: torch.Tensor | None, target: torch.Tensor) -> torch.Tensor:
         rows = np.concatenate([rows_of[j] for j in trajs])
         local = torch.as_tensor(np.repeat(np.arange(len(trajs)), [len(rows_of[j]) for j in trajs]))

@@ -83,26 +83,29 @@ def _encoder(seed=0):
 
 
 def _synthetic(n_traj=60, seed=0):
-    """Steps ending in token 5 are worth 1/2 each, all other steps nothing; R = their sum."""
+    """Steps whose response is token 5 are worth 1/2 each, all other steps nothing; R = their sum."""
     rng = np.random.default_rng(seed)
     trajs, returns = [], []
     for _ in range(n_traj):
-        steps = [list(rng.integers(1, 16, size=rng.integers(2, 6))) for _ in range(rng.integers(1, 5))]
+        steps = [([int(x) for x in rng.integers(1, 16, size=rng.integers(2, 6))], [int(rng.integers(1, 16))])
+                 for _ in range(rng.integers(1, 5))]
         trajs.append(steps)
-        returns.append(0.5 * sum(s[-1] == 5 for s in steps))
+        returns.append(0.5 * sum(r == [5] for _, r in steps))
     return trajs, returns
 
 
 def test_fit_learns_step_contributions_from_trajectory_returns_only():
-    trajs, returns = _synthetic()
+    trajs, returns = _synthetic(n_traj=200)
     estimator = ProgressEstimator(_encoder(), pad_id=0, train_encoder=False,
-                                  settings=ProgressSettings(epochs=300, lr=1e-2, batch_trajectories=16))
+                                  settings=ProgressSettings(epochs=100, lr=1e-2, batch_trajectories=16))
     before = estimator.predict([s for t in trajs for s in t])
     assert np.allclose(before, 0.0)  # zero-initialised output layer
     metrics = estimator.fit(trajs, returns)
-    assert metrics["progress/fit_loss"] < 0.01 and metrics["progress/val_loss"] < 0.05
-    c = estimator.predict([[3, 9, 5], [3, 9, 7], [5]])
-    assert c[0] == pytest.approx(0.5, abs=0.1) and c[1] == pytest.approx(0.0, abs=0.1)
+    assert metrics["progress/fit_loss"] < 0.01 and metrics["progress/val_loss"] < 0.01
+    unseen = [step for traj in _synthetic(n_traj=40, seed=1)[0] for step in traj]
+    c = estimator.predict(unseen)
+    worth = np.array([r == [5] for _, r in unseen])
+    assert c[worth].mean() == pytest.approx(0.5, abs=0.1) and c[~worth].mean() == pytest.approx(0.0, abs=0.1)
 
 
 def test_building_does_not_touch_the_global_rng_and_fitting_keeps_a_frozen_encoder():
@@ -137,3 +140,16 @@ def test_save_load_gives_the_same_predictions(tmp_path):
     np.testing.assert_allclose(loaded.predict(steps), estimator.predict(steps), atol=1e-6)
     assert loaded.train_encoder and loaded.settings.epochs == 3
     assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_features_are_the_prompt_state_and_the_mean_response_state_whatever_the_padding():
+    encoder = _encoder()
+    estimator = ProgressEstimator(encoder, pad_id=0, train_encoder=False)
+    steps = [([3, 4, 5, 6, 7], [8, 9]), ([2], [11, 12, 13])]
+    with torch.no_grad():
+        batched = estimator._features(steps)
+        for i, (prompt, response) in enumerate(steps):
+            hidden = encoder(input_ids=torch.tensor([prompt + response]),
+                             output_hidden_states=True).hidden_states[-1][0]  # (L, H)
+            expected = torch.cat([hidden[len(prompt) - 1], hidden[len(prompt):].mean(0)])
+            torch.testing.assert_close(batched[i], expected, atol=1e-5, rtol=1e-4)
