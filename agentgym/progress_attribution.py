@@ -55,6 +55,8 @@ class ProgressAttribution:
         self.estimator.refresh_encoder(policy)
         metrics = self.estimator.fit([seqs for seqs, _ in self.buffer], [ret for _, ret in self.buffer])
         self.fitted = True
+        if self.refresh_every == 0:  # fitted once for the whole run: nothing will read the buffer again
+            self.buffer.clear()
         self.estimator.save(self.save_dir)
         return metrics
 

@@ -354,7 +354,8 @@ def _progress_warm_up(trainer: Trainer) -> dict[str, float]:
         trainer.progress.remember(trajectories)
         trainer.env_steps += stats.steps
     metrics = trainer.progress.fit(trainer.policy)
-    metrics.update({"rollout/env_steps_total": float(trainer.env_steps), "time/progress_fit_s": time.perf_counter() - tick})
+    metrics.update({"rollout/env_steps_total": float(trainer.env_steps),
+                    "time/progress_fit_s": time.perf_counter() - tick})
     return metrics
 
 

@@ -149,8 +149,8 @@ class ProgressEstimator(nn.Module):
         n_val = int(len(trajectories) * s.val_frac) if len(trajectories) >= 10 else 0
         val, train = order[:n_val], order[n_val:]
         steps = [seq for traj in trajectories for seq in traj]
-        traj_of_step = np.repeat(np.arange(len(trajectories)), [len(t) for t in trajectories])
-        rows_of = [np.flatnonzero(traj_of_step == j) for j in range(len(trajectories))]
+        offsets = np.cumsum([0, *(len(t) for t in trajectories)])
+        rows_of = [np.arange(offsets[j], offsets[j + 1]) for j in range(len(trajectories))]
         target = torch.tensor(returns, dtype=torch.float32)
         cached = None if self.train_encoder else self._all_features(steps)  # (n_steps, 2 * hidden)
         params = [{"params": self.head.parameters(), "lr": s.lr}]
@@ -188,7 +188,7 @@ class ProgressEstimator(nn.Module):
 
     # ---- persistence --------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
-        """A folder (encoder as an HF model folder, head weights, settings), written atomically."""
+        """A folder (encoder as an HF model folder, head weights, settings), written aside and renamed in."""
         path = Path(path)
         tmp = path.with_name(f".{path.name}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -197,8 +197,12 @@ class ProgressEstimator(nn.Module):
         torch.save(self.head.state_dict(), tmp / "head.pt")
         meta = {"pad_id": self.pad_id, "train_encoder": self.train_encoder, "settings": asdict(self.settings)}
         (tmp / ESTIMATOR_FILE).write_text(json.dumps(meta, indent=2))
-        shutil.rmtree(path, ignore_errors=True)
+        old = path.with_name(f".{path.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if path.exists():
+            os.replace(path, old)
         os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ProgressEstimator:

@@ -139,7 +139,7 @@ def test_save_load_gives_the_same_predictions(tmp_path):
     steps = [s for t in trajs for s in t]
     np.testing.assert_allclose(loaded.predict(steps), estimator.predict(steps), atol=1e-6)
     assert loaded.train_encoder and loaded.settings.epochs == 3
-    assert not list(tmp_path.glob(".*tmp"))
+    assert not list(tmp_path.glob(".*tmp")) and not list(tmp_path.glob(".*old"))
 
 
 def test_features_are_the_prompt_state_and_the_mean_response_state_whatever_the_padding():
