@@ -9,7 +9,7 @@ progress sum_{k<=t} c_k is compared with the expert planner's oracle progress 1 
 
 ``--explorer model`` samples the model itself (temperature 1); a policy spec such as ``expert:0.4``
 (expert with 40% random admissible steps) explores instead, for models too weak to succeed alone.
-Writes ``bench/results/progress_oracle/<env>.json`` and prints a Markdown table.
+Writes ``bench/results/progress_oracle/<env>-<explorer>-<encoder>-seed<k>.json`` and prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -103,7 +103,8 @@ def main() -> None:
         print(f"| {r['split']} | {r['trajectories']} | {r['success']:.2f} | {r['progress/oracle_steps']:.0f} "
               f"| {r['progress/oracle_spearman']:.3f} |")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / (args.env.replace("/", "--") + f"-{args.explorer.replace(':', '')}.json")
+    name = f"{args.env.replace('/', '--')}-{args.explorer.replace(':', '')}-{args.encoder}-seed{args.seed}.json"
+    out = RESULTS / name
     out.write_text(json.dumps({"args": vars(args), "fit": fit, "rows": rows}, indent=2))
     print(f"\nwrote {out}")
 
