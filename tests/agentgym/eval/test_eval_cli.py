@@ -63,7 +63,7 @@ from agentgym.prompts import format_action
 
 class SlowExpert:
     def generate(self, prompts, sampling, infos=None):
-        time.sleep(0.02)
+        time.sleep(0.1)  # 40 episodes take seconds: room to interrupt even on a loaded machine
         return [Generation(text=format_action(i["expert_action"])) for i in infos]
 
 cli.load_policy = lambda spec: SlowExpert()
