@@ -4,6 +4,10 @@ r_t = alpha * c_t + beta * grounding_t, where c_t is the progress estimator's co
 (``batch.extras["progress"]``, put there by the trainer) and grounding_t = 1 when the step's action
 was parsed and executed by the environment. Only the environment's own reward (``env_reward``) is
 replaced: what earlier shapers added or subtracted (e.g. the invalid-action penalty) is kept.
+
+Beware: beta * grounding_t is paid on every valid step, so under an undiscounted trajectory return
+(GRPO, RLOO, GiGPO's episode level) a longer episode earns more; on FrozenLake GRPO + progress learned
+to stall until truncation in one of three seeds (docs/benchmarks.md). ``beta=0`` removes the incentive.
 """
 
 from __future__ import annotations
