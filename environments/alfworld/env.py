@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from agentgym.env import Outcome, TextEnv
-from environments.alfworld.engine import make_engine, memoized_translation
+from environments.alfworld.engine import ENGINE_LOCK, make_engine, memoized_translation
 from environments.alfworld.gamefiles import ensure_game
 from environments.alfworld.official import find_games, task_type_of
 from environments.alfworld.oracle import oracle_plan
@@ -118,6 +118,10 @@ class ALFWorldEnv(TextEnv):
         return find_games(str(self.data_dir), self.split)[task_id]
 
     def load_task(self, task_id: str) -> None:
+        with ENGINE_LOCK:
+            self._load_task(task_id)
+
+    def _load_task(self, task_id: str) -> None:
         path = self.game_path(task_id)
         if self._engine is None:
             self._engine = make_engine(self.expert if self.expert in ("planner", "handcoded") else None)
@@ -142,7 +146,8 @@ class ALFWorldEnv(TextEnv):
         if command not in self._state["admissible_commands"]:
             self._observation = INVALID_FEEDBACK
             return Outcome(INVALID_FEEDBACK, action_valid=False)
-        self._state, _, _ = self._engine.step(command)
+        with ENGINE_LOCK:
+            self._state, _, _ = self._engine.step(command)
         self._plan_cache, self._world = None, None
         self._observation = str(self._state.feedback)
         won = bool(self._state["won"])

@@ -252,3 +252,19 @@ def test_expert_solves_a_sample_of_200_generated_games_and_random_play_rarely_do
         random_wins += bool(info["success"])
     assert not failures, failures
     assert random_wins <= 0.25 * len(sample), random_wins
+
+
+def test_threaded_resets_generate_and_play_new_games_concurrently():
+    """The rollout's EnvPool resets and steps on threads; textworld's PDDL parser and fast_downward's
+    translator are not thread-safe (a race here crashed game generation before ENGINE_LOCK)."""
+    from agentgym.rollout import EnvPool
+
+    pool = EnvPool(ENV_ID, "valid_unseen", 3, {"num_tasks": 40}, workers=3)
+    try:
+        ids = pool.task_ids()[-3:]  # games no other test generates
+        results = pool.reset([0, 1, 2], [{"options": {"task_id": t}} for t in ids])
+        assert [info["task_id"] for _, info in results] == ids
+        stepped = pool.step([0, 1, 2], [info["expert_action"] for _, info in results])
+        assert all(info["action_valid"] for *_, info in stepped)
+    finally:
+        pool.close()
