@@ -124,8 +124,8 @@ def plot(env_id: str, rows: list[dict], out: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for r in rows:
         for i, run in enumerate(r["runs"]):
-            points = [(m["rollout/env_steps_total"], m["eval/success_rate"]) for m in read_metrics(run)
-                      if "eval/success_rate" in m and "rollout/env_steps_total" in m]
+            points = [(m.get("rollout/env_steps_total", 0.0), m["eval/success_rate"]) for m in read_metrics(run)
+                      if "eval/success_rate" in m]  # iteration 0 (before any rollout) sits at 0 steps
             if points:
                 xs, ys = zip(*points)
                 ax.plot(xs, ys, color=f"C{rows.index(r)}", alpha=0.8, label=r["method"] if i == 0 else None)
