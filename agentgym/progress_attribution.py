@@ -20,8 +20,6 @@ from agentgym.types import Trajectory
 from rewards.progress import ProgressEstimator, ProgressSettings
 from rewards.progress_oracle import oracle_correlation
 
-ENCODERS = ("policy", "separate")
-
 
 def _step_ids(traj: Trajectory) -> list[tuple[list[int], list[int]]]:
     return [(list(s.prompt_ids), list(s.response_ids)) for s in traj.steps]
@@ -38,13 +36,7 @@ class ProgressAttribution:
     @classmethod
     def build(cls, encoder: str, policy, model_path: str, params: dict[str, Any], refresh_every: int,
               buffer_size: int, run_dir: str | Path) -> ProgressAttribution:
-        if encoder not in ENCODERS:
-            raise ValueError(f"progress_estimator must be one of {ENCODERS}, got {encoder!r}")
-        settings = ProgressSettings(**params)
-        if encoder == "policy":
-            estimator = ProgressEstimator.from_policy(policy, settings)
-        else:
-            estimator = ProgressEstimator.from_model(model_path, policy.tokenizer.pad_token_id or 0, settings)
+        estimator = ProgressEstimator.build(encoder, policy, model_path, ProgressSettings(**params))
         return cls(estimator, refresh_every, buffer_size, Path(run_dir) / "progress_estimator")
 
     def remember(self, trajectories: list[Trajectory]) -> None:

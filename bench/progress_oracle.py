@@ -78,17 +78,15 @@ def main() -> None:
     tick = time.time()
     train = rollouts(args.env, "train", explorer, args.explore_tasks, args.group_size, args.seed, args.max_new_tokens)
     explore_s = time.time() - tick
-    if args.encoder == "policy":
-        estimator = ProgressEstimator.from_policy(policy, settings)
-    else:
-        estimator = ProgressEstimator.from_model(args.model, policy.tokenizer.pad_token_id or 0, settings)
+    estimator = ProgressEstimator.build(args.encoder, policy, args.model, settings)
+    train_steps = [sequences(policy, t) for t in train]  # tokenised once: fitted on, then scored
     tick = time.time()
-    fit = estimator.fit([sequences(policy, t) for t in train], [t.env_return for t in train])
+    fit = estimator.fit(train_steps, [t.env_return for t in train])
     fit_s = time.time() - tick
 
     rows = [{"split": "train (fitted on)", "trajectories": len(train),
              "success": float(np.mean([t.success for t in train])),
-             **oracle_correlation(train, estimator.predict([s for t in train for s in sequences(policy, t)]))}]
+             **oracle_correlation(train, estimator.predict([s for steps in train_steps for s in steps]))}]
     for i, split in enumerate(("valid_seen", "valid_unseen")):
         held = rollouts(args.env, split, explorer, args.eval_tasks, args.group_size, args.seed + 1 + i,
                         args.max_new_tokens)

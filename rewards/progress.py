@@ -89,6 +89,16 @@ class ProgressEstimator(nn.Module):
         encoder = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
         return cls(encoder, pad_id, train_encoder=True, settings=settings)
 
+    @classmethod
+    def build(cls, encoder: str, policy, model_path: str, settings: ProgressSettings | None = None
+              ) -> ProgressEstimator:
+        """``encoder="policy"`` (frozen copy of ``policy``) or ``"separate"`` (the model at ``model_path``)."""
+        if encoder == "policy":
+            return cls.from_policy(policy, settings)
+        if encoder == "separate":
+            return cls.from_model(model_path, policy.tokenizer.pad_token_id or 0, settings)
+        raise ValueError(f"progress encoder must be 'policy' or 'separate', got {encoder!r}")
+
     def refresh_encoder(self, policy) -> None:
         """Re-copy the policy's current weights (``policy`` encoders only), before a refit."""
         if not self.train_encoder:
