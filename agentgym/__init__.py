@@ -2,7 +2,7 @@
 
 from agentgym.checker import check_env
 from agentgym.env import INFO_KEYS, Outcome, TextEnv
-from agentgym.registry import SPLITS, list_envs, make, register, spec
+from agentgym.registry import SPLITS, list_envs, make, prompt_history_len, register, spec
 from agentgym.spaces import FreeText
 from agentgym.types import Step, StepBatch, Trajectory
 
@@ -16,4 +16,4 @@ from agentgym.registry import _load_builtins  # noqa: E402
 _load_builtins()
 
 __all__ = ["INFO_KEYS", "SPLITS", "FreeText", "Outcome", "Step", "StepBatch", "TextEnv", "Trajectory",
-           "check_env", "list_envs", "make", "register", "registry", "spec"]
+           "check_env", "list_envs", "make", "prompt_history_len", "register", "registry", "spec"]

@@ -32,7 +32,7 @@ class TrainConfig:
     num_groups: int = 16  # tasks per iteration
     group_size: int = 8  # rollouts per task (same task, same reset seed)
     max_steps: int | None = None  # None = the environment's own step limit
-    history_len: int = 2  # past (action, observation) pairs shown in each prompt
+    history_len: int | None = None  # past (action, observation) pairs per prompt; None = the env's prompt_history_len
     show_admissible: bool = True
     temperature: float = 1.0
     top_p: float = 1.0

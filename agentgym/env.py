@@ -48,13 +48,16 @@ class TextEnv(gymnasium.Env[str, str]):
     """A gymnasium environment whose observations and actions are text.
 
     Subclasses implement ``task_ids``, ``load_task``, ``first_observation``, ``apply`` and
-    ``state_info``; they may set ``has_expert`` / ``has_admissible_actions`` for the env table.
+    ``state_info``; they may set ``has_expert`` / ``has_admissible_actions`` for the env table, and
+    ``prompt_history_len``: how many past steps a prompt should show by default (0 for a fully
+    observed environment, whose observation already holds everything a decision needs).
     """
 
     metadata: dict[str, Any] = {"render_modes": ["ansi", "human"]}
     has_expert = True
     has_admissible_actions = True
     default_max_steps = 50
+    prompt_history_len = 2
 
     def __init__(self, split: str = "train", max_steps: int | None = None, render_mode: str | None = None):
         if split not in SPLITS:

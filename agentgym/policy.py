@@ -42,8 +42,9 @@ class Generation:
 class Policy(Protocol):
     def generate(self, prompts: list[Messages], sampling: SamplingParams,
                  infos: list[dict[str, Any]] | None = None) -> list[Generation]:
-        """Sample one response per prompt. ``infos`` are the environments' current info dicts
-        (scripted policies read ``expert_action`` / ``admissible_actions`` from them; LLMs ignore them)."""
+        """Sample one response per prompt. ``infos`` are the environments' current info dicts plus
+        ``"step"``, the episode's step index (scripted policies read ``expert_action`` /
+        ``admissible_actions`` / ``step`` from them; LLMs ignore them)."""
         ...
 
 

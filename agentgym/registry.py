@@ -12,10 +12,11 @@ import importlib
 from typing import Any
 
 import gymnasium
-from gymnasium.envs.registration import EnvSpec
+from gymnasium.envs.registration import EnvSpec, load_env_creator
 
 NAMESPACE = "agentgym"
 SPLITS = ("train", "valid_seen", "valid_unseen")
+DEFAULT_HISTORY_LEN = 2  # past steps shown in a prompt when neither the run nor the environment says otherwise
 
 
 def register(id: str, entry_point: Any, max_episode_steps: int | None = None, **kwargs: Any) -> None:
@@ -74,6 +75,20 @@ def spec(env_id: str) -> EnvSpec:
     if env_id not in gymnasium.registry:
         raise gymnasium.error.UnregisteredEnv(_unknown_message(env_id))
     return gymnasium.registry[env_id]
+
+
+def prompt_history_len(env_id: str, history_len: int | None = None) -> int:
+    """``history_len`` when given, else the environment class's ``prompt_history_len`` (2 if it has none).
+
+    Trainer, SFT and evaluation resolve ``None`` here, so a model is always evaluated with the history
+    it was trained on unless a run says otherwise.
+    """
+    if history_len is not None:
+        return int(history_len)
+    entry = spec(env_id).entry_point
+    if isinstance(entry, str):
+        entry = load_env_creator(entry)
+    return int(getattr(entry, "prompt_history_len", DEFAULT_HISTORY_LEN))
 
 
 def _unknown_message(env_id: str) -> str:

@@ -95,7 +95,7 @@ def collect(pool: EnvPool, policy: Policy, group_resets: list[dict[str, Any]], g
     while active := [ep for ep in episodes if not ep.done]:
         messages = [_messages(ep, prompt) for ep in active]
         tick = time.perf_counter()
-        generations = policy.generate(messages, sampling, infos=[ep.info for ep in active])
+        generations = policy.generate(messages, sampling, infos=[{**ep.info, "step": len(ep.traj.steps)} for ep in active])
         stats.policy_s += time.perf_counter() - tick
         stats.policy_calls += 1
         parsed = [parse_action(g.text) for g in generations]

@@ -1,7 +1,7 @@
 """Supervised fine-tuning on expert trajectories: ``python -m agentgym.sft --env ID --episodes N --out DIR``.
 
 The examples are built with the very prompts the RL rollout shows
-(``agentgym.prompts.build_messages`` with ``HistoryItem(action, next observation)``, history of 2)
+(``agentgym.prompts.build_messages`` with ``HistoryItem(action, next observation)``, the environment's history length)
 and the target is ``format_action(info["expert_action"])`` plus EOS; the loss covers response
 tokens only. ``explore > 0`` lets a random admissible action drive the episode with that
 probability while the label stays the expert's (DAgger-style), so the model also sees states an
@@ -36,7 +36,7 @@ class SFTConfig:
     out: str = "runs/sft"
     episodes: int = 300  # as policies.tiny.WarmStart
     explore: float = 0.25
-    history_len: int = 2
+    history_len: int | None = None  # None = the environment's prompt_history_len (as the trainer)
     steps: int | None = 150  # optimizer steps; None = `epochs` passes over the examples
     epochs: int = 1
     batch_size: int = 32
@@ -49,10 +49,11 @@ class SFTConfig:
 
 
 def collect_examples(env_id: str, episodes: int, seed: int = 0, explore: float = 0.0, split: str = "train",
-                     history_len: int = 2, env_kwargs: dict[str, Any] | None = None) -> list[Example]:
+                     history_len: int | None = None, env_kwargs: dict[str, Any] | None = None) -> list[Example]:
     """(prompt, expert response) for every step of ``episodes`` episodes that has an expert action."""
     import agentgym
 
+    history_len = agentgym.prompt_history_len(env_id, history_len)
     env = agentgym.make(env_id, split=split, **(env_kwargs or {}))
     rng = np.random.default_rng(seed)
     examples = []
@@ -122,18 +123,19 @@ def train(policy, examples: list[Example], cfg: SFTConfig) -> list[float]:
     return losses
 
 
-def greedy_success(policy, env_id: str, split: str, episodes: int, history_len: int = 2,
+def greedy_success(policy, env_id: str, split: str, episodes: int, history_len: int | None = None,
                    max_new_tokens: int = 16, env_kwargs: dict[str, Any] | None = None) -> float:
     """Share of the split's first ``episodes`` tasks solved by greedy decoding (the trainer's evaluation)."""
     from agentgym.evaluation import evaluate
     from agentgym.policy import SamplingParams
+    from agentgym.registry import prompt_history_len
     from agentgym.rollout import EnvPool, PromptConfig
 
     pool = EnvPool(env_id, split, min(episodes, 64), env_kwargs)
     try:
         result = evaluate(policy, pool, split, episodes, SamplingParams(greedy=True, temperature=0.0,
                                                                         max_new_tokens=max_new_tokens),
-                          PromptConfig(history_len=history_len))
+                          PromptConfig(history_len=prompt_history_len(env_id, history_len)))
     finally:
         pool.close()
     return result.metrics("")["success_rate"]

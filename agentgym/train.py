@@ -8,6 +8,7 @@ FrozenLake, trained with GiGPO.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import time
@@ -33,6 +34,7 @@ from agentgym.metrics import MetricsLogger
 from agentgym.plots import plot_learning_curve
 from agentgym.policy import SamplingParams
 from agentgym.progress_attribution import ProgressAttribution
+from agentgym.registry import prompt_history_len
 from agentgym.rollout import EnvPool, PromptConfig, collect
 from agentgym.types import StepBatch, Trajectory
 from agentgym.update import UpdateSample, UpdateSettings, ppo_update, score_no_grad
@@ -64,6 +66,7 @@ class Trainer:
 
 # ---------------------------------------------------------------------------------------------- setup
 def setup(config: TrainConfig) -> Trainer:
+    config = dataclasses.replace(config, history_len=prompt_history_len(config.env, config.history_len))
     run_dir = Path(config.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     resume_from = checkpoint.latest(run_dir) if config.resume else None

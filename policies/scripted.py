@@ -82,7 +82,7 @@ class NoisyExpertPolicy:
 def step_index(messages: Messages) -> int:
     """Index of the current step, read from the prompt's "Step k: you did ..." history lines.
 
-    Needs ``history_len >= 1`` (the rollout default is 2); with no history lines it is step 0.
+    Needs ``history_len >= 1``; with no history lines it is step 0 (rollouts also pass ``info["step"]``).
     Stateless on purpose: batched rollouts reset and reorder episodes freely.
     """
     user = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
@@ -93,7 +93,8 @@ def step_index(messages: Messages) -> int:
 class ReplayPolicy:
     """Replays fixed actions: one list for every episode, or ``{task_id: [...]}`` per task.
 
-    The step is read from the prompt (see ``step_index``); past the end of its list the policy
+    The step is the rollout's ``info["step"]``, else read from the prompt's history lines (see
+    ``step_index``); past the end of its list the policy
     repeats ``after_end`` (default: the last action).
     """
 
@@ -123,7 +124,8 @@ class ReplayPolicy:
         out = []
         for i, messages in enumerate(prompts):
             script = self._script(infos[i] if infos else None)
-            t = step_index(messages)
+            info = infos[i] if infos else {}
+            t = int(info["step"]) if info.get("step") is not None else step_index(messages)
             if t < len(script):
                 action = script[t]
             else:

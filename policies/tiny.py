@@ -156,7 +156,8 @@ def default_model(env_id: str = DEFAULT_ENV, cfg: TinyConfig | None = None, warm
                   verbose: bool = False) -> Path:
     """Path of the SFT-warm-started tiny model for ``env_id``; built once, then read from the cache."""
     cfg, warm = cfg or TinyConfig(), warm or WarmStart()
-    key = hashlib.sha256(json.dumps([env_id, asdict(cfg), asdict(warm), 5], sort_keys=True).encode()).hexdigest()
+    # the last item versions how models are built (6: prompts use the environment's prompt_history_len)
+    key = hashlib.sha256(json.dumps([env_id, asdict(cfg), asdict(warm), 6], sort_keys=True).encode()).hexdigest()
     slug = env_id.replace("/", "--").replace(":", "--")
     final = cache_dir("models") / f"{slug}-{key[:12]}"
     if _complete(final):

@@ -62,7 +62,7 @@ def run_config_near(spec: str) -> dict[str, Any]:
 
 
 def settings_from_args(args: argparse.Namespace) -> EvalSettings:
-    prompt = {"history_len": 2, "show_admissible": True, "max_new_tokens": 64}
+    prompt = {"history_len": None, "show_admissible": True, "max_new_tokens": 64}  # None: the env decides
     from_run = {k: v for k, v in run_config_near(args.policy).items() if k in PROMPT_FIELDS}
     if from_run:
         print(f"prompt settings from the policy's training run: {from_run}", file=sys.stderr)

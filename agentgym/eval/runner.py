@@ -19,6 +19,7 @@ from agentgym.eval.episodes import EpisodeLog, episode_record
 from agentgym.eval.report import write_outputs
 from agentgym.eval.splits import fingerprint, split_task_ids
 from agentgym.policy import Policy, SamplingParams
+from agentgym.registry import prompt_history_len
 from agentgym.rollout import EnvPool, PromptConfig, collect
 from agentgym.types import Trajectory
 
@@ -36,11 +37,14 @@ class EvalSettings:
     temperature: float = 0.0  # 0 = greedy
     top_p: float = 1.0
     max_new_tokens: int = 64
-    history_len: int = 2
+    history_len: int | None = None  # None = the environment's prompt_history_len
     show_admissible: bool = True
     pass_k: tuple[int, ...] = ()
     batch_size: int = 16  # environments stepped together (one policy call per step for the batch)
     env_workers: int = 4
+
+    def __post_init__(self) -> None:
+        self.history_len = prompt_history_len(self.env_id, self.history_len)
 
     def sampling(self, seed: int) -> SamplingParams:
         greedy = self.temperature <= 0

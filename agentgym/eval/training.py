@@ -18,7 +18,7 @@ from agentgym.eval.runner import EvalSettings, make_plan
 
 def write_training_eval(run_dir: str | Path, iteration: int, result: Any, env_id: str,
                         env_kwargs: dict[str, Any] | None = None, max_steps: int | None = None,
-                        history_len: int = 2, show_admissible: bool = True, max_new_tokens: int = 64,
+                        history_len: int | None = None, show_admissible: bool = True, max_new_tokens: int = 64,
                         policy_spec: str | None = None) -> dict[str, Any]:
     """Write ``run_dir/eval/iter_{iteration}/`` from an ``EvalResult``; returns the report."""
     settings = EvalSettings(env_id, split=result.split, episodes=len(result.task_ids), seeds=1,

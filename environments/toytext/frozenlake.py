@@ -68,9 +68,16 @@ class FrozenLakeText(TextEnv):
     ## Arguments
     ``split``, ``max_steps``, ``hole_prob`` (0.2), ``sizes`` (override map sizes), ``num_tasks``.
 
+    ## Prompts
+    Prompts show no history by default (``prompt_history_len = 0``): the observation is the whole
+    decision state. With two history lines the tiny default model walked into an adjacent hole
+    about 40% of the time, against about 20% without them, and each update was about 4x slower.
+
     ## Version History
     * v0: initial version.
     """
+
+    prompt_history_len = 0  # fully observed: position, goal offset and the four neighbours are in every observation
 
     def __init__(self, split: str = "train", max_steps: int | None = None, hole_prob: float = 0.2,
                  sizes: Sequence[int] | None = None, num_tasks: int | None = None, render_mode: str | None = None):

@@ -3,6 +3,7 @@ import pytest
 
 import agentgym
 from agentgym.envs import describe, format_table
+from agentgym.registry import DEFAULT_HISTORY_LEN
 
 
 def test_make_and_gymnasium_make_agree():
@@ -20,6 +21,12 @@ def test_gymnasium_make_works_right_after_importing_agentgym():
             "print(env.reset(seed=5)[1]['task_id'])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == agentgym.make("agentgym/FrozenLake-v0", split="valid_seen").reset(seed=5)[1]["task_id"]
+
+
+def test_prompt_history_len_comes_from_the_environment_unless_given():
+    assert agentgym.prompt_history_len("agentgym/FrozenLake-v0") == 0  # fully observed grid
+    assert agentgym.prompt_history_len("agentgym/WebShop-v0") == DEFAULT_HISTORY_LEN == 2
+    assert agentgym.prompt_history_len("agentgym/FrozenLake-v0", 3) == 3
 
 
 def test_unknown_id_suggests_close_match():

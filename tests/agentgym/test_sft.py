@@ -14,14 +14,16 @@ SMALL = TinyConfig(hidden_size=64, num_layers=2, num_heads=1, num_kv_heads=1, in
                    corpus_episodes=16)
 
 
-def test_examples_use_the_rollout_prompts_and_expert_targets():
-    examples = collect_examples(ENV, 2, seed=5)
+@pytest.mark.parametrize("history_len", [None, 2])
+def test_examples_use_the_rollout_prompts_and_expert_targets(history_len):
+    examples = collect_examples(ENV, 2, seed=5, history_len=history_len)
+    shown = agentgym.prompt_history_len(ENV, history_len)  # None: FrozenLake's own 0
     env = agentgym.make(ENV, split="train")
     obs, info = env.reset(seed=5)
     history, expected = [], []
     done = False
     while not done:  # the expert walk, prompted exactly as agentgym.rollout does
-        expected.append((build_messages(info["task"], obs, history, info["admissible_actions"], 2),
+        expected.append((build_messages(info["task"], obs, history, info["admissible_actions"], shown),
                          format_action(info["expert_action"])))
         action = info["expert_action"]
         obs, _, terminated, truncated, info = env.step(action)
@@ -29,7 +31,7 @@ def test_examples_use_the_rollout_prompts_and_expert_targets():
         done = terminated or truncated
     assert [(e.messages, e.response) for e in examples[:len(expected)]] == expected
     assert len(examples) > len(expected)  # the second episode follows
-    assert "Step 1: you did" in examples[2].messages[1]["content"]
+    assert ("Step 1: you did" in examples[2].messages[1]["content"]) == (shown > 0)
 
 
 def test_exploration_keeps_expert_labels_on_visited_states():

@@ -95,6 +95,22 @@ def test_replay_reproduces_an_expert_episode(tmp_path):
     assert play(from_spec(f"replay:{lines}"), task_index=2)[:2] == (True, actions)
 
 
+def test_replay_follows_the_rollouts_step_index_when_prompts_show_no_history(tmp_path):
+    """FrozenLake prompts carry no history lines; the rollout's ``info["step"]`` keeps replay in step."""
+    from agentgym.rollout import EnvPool, PromptConfig, collect
+
+    success, actions, task_id = play(ExpertPolicy(), task_index=2)
+    assert success and len(actions) > 1
+    pool = EnvPool(ENV, "valid_seen", 1)
+    try:
+        [traj], _ = collect(pool, ReplayPolicy({task_id: actions}), [{"seed": 0, "options": {"task_id": task_id}}],
+                            group_size=1, sampling=SamplingParams(), prompt=PromptConfig(history_len=0))
+    finally:
+        pool.close()
+    assert [s.action for s in traj.steps] == actions and traj.success
+    assert not any("Step 1:" in s.prompt[-1]["content"] for s in traj.steps)
+
+
 def test_replay_after_the_end_and_unknown_task():
     policy = ReplayPolicy(["north"], after_end="wait")
     history = [HistoryItem("north", "x")]

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from agentgym import StepBatch, credit
+from agentgym.credit.groups import TrajectoryLayout
 
 EPS = 1e-6
 
@@ -59,6 +60,16 @@ def test_row_order_does_not_matter(name):
     shuffled = make_batch([ROWS[i] for i in perm])
     fn = credit.get(name)
     np.testing.assert_allclose(fn(shuffled), fn(batch)[perm], rtol=1e-12)
+
+
+@pytest.mark.parametrize("offset", [0, -7, 10**12])
+def test_layout_sorts_by_trajectory_then_t_for_any_id_range(offset):
+    rng = np.random.default_rng(1)
+    pairs = [(traj + offset, t) for traj in range(20) for t in range(15)]
+    pairs = [pairs[i] for i in rng.permutation(len(pairs))]
+    batch = StepBatch.from_records([dict(group_id=0, traj_id=a, t=b, reward=0.0, state_key="s") for a, b in pairs])
+    order = TrajectoryLayout.of(batch).order
+    np.testing.assert_array_equal(order, np.lexsort(([b for _, b in pairs], [a for a, _ in pairs])))
 
 
 def test_duplicated_step_is_refused():

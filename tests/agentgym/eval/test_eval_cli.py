@@ -51,7 +51,8 @@ def test_prompt_settings_come_from_the_policys_training_run(tmp_path):
     settings = cli.settings_from_args(args)
     assert (settings.history_len, settings.show_admissible, settings.max_new_tokens) == (1, False, 96)
     plain = cli.settings_from_args(cli.build_parser().parse_args(["--env", ENV, "--policy", "expert"]))
-    assert (plain.history_len, plain.show_admissible, plain.max_new_tokens) == (2, True, 64)
+    # no run and no flag: the environment's prompt_history_len (FrozenLake is fully observed: 0)
+    assert (plain.history_len, plain.show_admissible, plain.max_new_tokens) == (0, True, 64)
     assert cli.default_out(args).parts[:2] == ("runs", "eval")
 
 
