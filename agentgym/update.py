@@ -130,10 +130,10 @@ def _micro_batch_loss(policy, micro: list[UpdateSample], settings: UpdateSetting
         ref = _padded([s.ref_logprobs or [] for s in micro], width).to(device)
         kl = losses.aggregate(losses.kl_penalty(logprobs, ref, kind=settings.kl_kind), mask, settings.loss_agg)
         loss = loss + settings.kl_coef * kl
-        metrics["loss/kl"] = float(kl)
+        metrics["loss/kl"] = float(kl.detach())
     if want_entropy:
         bonus = losses.entropy_bonus(entropies, mask, settings.loss_agg)
         loss = loss - settings.entropy_coef * bonus
-        metrics["loss/entropy"] = float(bonus)
-    metrics["loss/total"] = float(loss)
+        metrics["loss/entropy"] = float(bonus.detach())
+    metrics["loss/total"] = float(loss.detach())
     return loss, entropies, mask, metrics
