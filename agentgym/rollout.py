@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import gymnasium
 
 from agentgym.policy import Policy, SamplingParams
 from agentgym.prompts import HistoryItem, build_messages, parse_action
-from agentgym.registry import make
+from agentgym.registry import make, prompt_history_len
 from agentgym.types import Step, Trajectory
 
 
@@ -32,7 +32,7 @@ class RolloutStats:
 
 @dataclass
 class PromptConfig:
-    history_len: int = 2
+    history_len: int | None = None  # None = the environment's prompt_history_len
     show_admissible: bool = True
 
 
@@ -56,6 +56,7 @@ class EnvPool:
         kwargs = dict(env_kwargs or {})
         if max_steps is not None:
             kwargs["max_steps"] = max_steps
+        self.env_id = env_id
         self.envs: list[gymnasium.Env] = [make(env_id, split=split, **kwargs) for _ in range(size)]
         self.executor = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="env")
 
@@ -86,6 +87,8 @@ def collect(pool: EnvPool, policy: Policy, group_resets: list[dict[str, Any]], g
     ``{"options": {"task_id": ...}}``); trajectory ``traj_id = g * group_size + j``.
     """
     prompt = prompt or PromptConfig()
+    if prompt.history_len is None:
+        prompt = replace(prompt, history_len=prompt_history_len(pool.env_id))
     n = len(group_resets) * group_size
     if n > len(pool):
         raise ValueError(f"{n} rollouts need {n} environments; the pool has {len(pool)}")

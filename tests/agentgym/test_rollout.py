@@ -34,7 +34,8 @@ def test_groups_share_tasks_and_policy_calls_are_batched():
 
 def test_step_records_state_before_action_and_format_validity():
     pool = EnvPool("agentgym/FrozenLake-v0", "train", size=1, workers=1)
-    trajectories, _ = collect(pool, CountingPolicy(), [{"seed": 5}], group_size=1, sampling=SamplingParams())
+    trajectories, _ = collect(pool, CountingPolicy(), [{"seed": 5}], group_size=1, sampling=SamplingParams(),
+                              prompt=PromptConfig(history_len=2))  # FrozenLake's own default shows no history
     start_key = pool.envs[0].reset(seed=5)[1]["state_key"]
     pool.close()
     steps = trajectories[0].steps
@@ -44,3 +45,11 @@ def test_step_records_state_before_action_and_format_validity():
     assert broken.state_key == steps[3].state_key  # the invalid action did not move the agent
     assert steps[0].entropy == 2.0
     assert "Step 3: you did '(no valid action)'" in steps[3].prompt[1]["content"]
+
+
+def test_prompt_history_defaults_to_the_environments_own():
+    pool = EnvPool("agentgym/FrozenLake-v0", "train", size=1, workers=1)
+    trajectories, _ = collect(pool, CountingPolicy(), [{"seed": 5}], group_size=1, sampling=SamplingParams())
+    pool.close()
+    assert len(trajectories[0].steps) > 1
+    assert not any("Step 1: you did" in s.prompt[1]["content"] for s in trajectories[0].steps)
