@@ -128,14 +128,13 @@ def greedy_success(policy, env_id: str, split: str, episodes: int, history_len: 
     """Share of the split's first ``episodes`` tasks solved by greedy decoding (the trainer's evaluation)."""
     from agentgym.evaluation import evaluate
     from agentgym.policy import SamplingParams
-    from agentgym.registry import prompt_history_len
     from agentgym.rollout import EnvPool, PromptConfig
 
     pool = EnvPool(env_id, split, min(episodes, 64), env_kwargs)
     try:
         result = evaluate(policy, pool, split, episodes, SamplingParams(greedy=True, temperature=0.0,
                                                                         max_new_tokens=max_new_tokens),
-                          PromptConfig(history_len=prompt_history_len(env_id, history_len)))
+                          PromptConfig(history_len=history_len))  # None: the environment's own
     finally:
         pool.close()
     return result.metrics("")["success_rate"]

@@ -94,8 +94,7 @@ class ReplayPolicy:
     """Replays fixed actions: one list for every episode, or ``{task_id: [...]}`` per task.
 
     The step is the rollout's ``info["step"]``, else read from the prompt's history lines (see
-    ``step_index``); past the end of its list the policy
-    repeats ``after_end`` (default: the last action).
+    ``step_index``); past the end of its list the policy repeats ``after_end`` (default: the last action).
     """
 
     def __init__(self, actions: Sequence[str] | Mapping[str, Sequence[str]], after_end: str | None = None):
