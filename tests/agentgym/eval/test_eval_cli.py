@@ -57,7 +57,10 @@ def test_prompt_settings_come_from_the_policys_training_run(tmp_path):
 
 
 SLOW_EXPERT_CLI = """
-import sys, time
+import signal, sys, time
+# a shell starts background jobs with SIGINT ignored, and children inherit that; the CLI under test
+# must see Ctrl-C however pytest itself was launched
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from agentgym.eval import cli
 from agentgym.policy import Generation
 from agentgym.prompts import format_action

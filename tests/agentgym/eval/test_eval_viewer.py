@@ -65,8 +65,9 @@ def test_viewer_filters_and_step_tables(tmp_path, browser):
     page.fill("#search", "")
     failing = page.locator("details.episode.failure").first
     failing.locator("summary").click()
-    assert failing.locator("tr.step").count() == 12  # truncated after max_steps=12
-    assert failing.locator("tr.invalid").count() == 12
+    expect = pytest.importorskip("playwright.sync_api").expect  # waits: steps render when an episode opens
+    expect(failing.locator("tr.step")).to_have_count(12)  # truncated after max_steps=12
+    expect(failing.locator("tr.invalid")).to_have_count(12)
     assert "entropy" in failing.locator("table").inner_text()  # policy gave token entropies
     assert "Task: Walk to the goal" in failing.inner_text()
     shot = tmp_path / "viewer.png"
