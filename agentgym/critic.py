@@ -64,7 +64,7 @@ def critic_update(critic: Critic, optimizer: torch.optim.Optimizer, prompt_ids: 
         loss, _ = losses.value_loss(values, old, target, torch.ones_like(values), clip=clip, agg="token-mean")
         weight = len(values) / len(prompt_ids)
         (loss * weight).backward()
-        total += float(loss) * weight
+        total += float(loss.detach()) * weight
     grad_norm = torch.nn.utils.clip_grad_norm_(critic.parameters(), max_grad_norm)
     optimizer.step()
     return {"loss/value": total, "loss/value_grad_norm": float(grad_norm)}
