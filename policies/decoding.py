@@ -9,6 +9,8 @@ would.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -101,8 +103,8 @@ def decode(model, prompt_ids: Sequence[Sequence[int]], sampling: SamplingParams,
     eos = torch.as_tensor(list(eos_ids), dtype=torch.long, device=device)
     cache = DynamicCache(config=model.config)
     pos = positions(mask)
-    out = model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True,
-                logits_to_keep=1)
+    cache_kw = {_cache_keyword(model): cache}
+    out = model(input_ids=ids, attention_mask=mask, position_ids=pos, **cache_kw, use_cache=True, logits_to_keep=1)
     b_tok: list[torch.Tensor] = []  # each (B,)
     b_logp: list[torch.Tensor] = []
     b_ent: list[torch.Tensor] = []
@@ -128,8 +130,7 @@ def decode(model, prompt_ids: Sequence[Sequence[int]], sampling: SamplingParams,
             break
         mask = torch.cat([mask, torch.ones((batch, 1), dtype=mask.dtype, device=device)], dim=1)
         pos = pos[:, -1:] + 1
-        out = model(input_ids=token[:, None], attention_mask=mask, position_ids=pos, past_key_values=cache,
-                    use_cache=True)
+        out = model(input_ids=token[:, None], attention_mask=mask, position_ids=pos, **cache_kw, use_cache=True)
     if not b_tok:
         return Decoded([[] for _ in range(batch)], [[] for _ in range(batch)], [[] for _ in range(batch)],
                        ["length"] * batch)
@@ -139,3 +140,15 @@ def decode(model, prompt_ids: Sequence[Sequence[int]], sampling: SamplingParams,
     ents = [r[:n] for r, n in zip(torch.stack(b_ent, 1).tolist(), lengths)]
     reasons = ["stop" if f else "length" for f in finished.tolist()]
     return Decoded(token_ids=rows, logprobs=logps, entropies=ents, finish_reasons=reasons)
+
+
+def _cache_keyword(model) -> str:
+    """``cache`` where the model's forward takes it (transformers 5 renamed ``past_key_values``, which goes
+    in 5.40), else ``past_key_values``. A PEFT wrapper passes keywords through to its base model."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return _forward_cache_keyword(type(base))
+
+
+@functools.cache
+def _forward_cache_keyword(model_class: type) -> str:
+    return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
