@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from agentgym.paths import cache_dir
+from agentgym.paths import cache_dir, replace_dir
 
 DEFAULT_ENV = "agentgym/FrozenLake-v0"
 PAD, IM_START, IM_END = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
@@ -170,9 +170,7 @@ def default_model(env_id: str = DEFAULT_ENV, cfg: TinyConfig | None = None, warm
         try:
             _build_warm(tmp, env_id, cfg, warm, verbose)
             (tmp / "COMPLETE").write_text("ok\n")
-            if final.exists():
-                shutil.rmtree(final)
-            os.rename(tmp, final)  # atomic: readers see the old state or the complete folder
+            replace_dir(tmp, final)  # readers see the old folder or the complete new one
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return final

@@ -30,6 +30,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from agentgym.paths import replace_dir
+
 ESTIMATOR_FILE = "progress_estimator.json"
 StepIds = tuple[list[int], list[int]]  # (prompt ids, response ids) of one step
 
@@ -207,12 +209,7 @@ class ProgressEstimator(nn.Module):
         torch.save(self.head.state_dict(), tmp / "head.pt")
         meta = {"pad_id": self.pad_id, "train_encoder": self.train_encoder, "settings": asdict(self.settings)}
         (tmp / ESTIMATOR_FILE).write_text(json.dumps(meta, indent=2))
-        old = path.with_name(f".{path.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        if path.exists():
-            os.replace(path, old)
-        os.replace(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_dir(tmp, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ProgressEstimator:
