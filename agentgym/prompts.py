@@ -30,14 +30,19 @@ class HistoryItem:
 def build_messages(task: str | None, observation: str, history: Sequence[HistoryItem] = (),
                    admissible_actions: Sequence[str] | None = None, history_len: int = 2,
                    system_prompt: str = SYSTEM_PROMPT) -> Messages:
-    """The chat for one step; ``history`` is every earlier (action, observation) of the episode."""
+    """The chat for one step; ``history`` is every earlier (action, observation that followed) of the episode.
+
+    The last step's observation is ``observation`` itself, so its line shows only the action: a long
+    observation (a TextWorld room, a WebShop page) appears once per prompt, not twice.
+    """
     lines = []
     if task:
         lines.append(f"Task: {task}")
     recent = list(history)[-history_len:] if history_len > 0 else []
     first = len(history) - len(recent)
     for i, item in enumerate(recent, start=first + 1):
-        lines.append(f"Step {i}: you did {item.action!r}. You saw: {item.observation}")
+        seen = f" You saw: {item.observation}" if i < len(history) else ""
+        lines.append(f"Step {i}: you did {item.action!r}.{seen}")
     lines.append(f"Now: {observation}")
     if admissible_actions:
         shown = list(admissible_actions)[:MAX_ADMISSIBLE_SHOWN]

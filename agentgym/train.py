@@ -72,7 +72,7 @@ def setup(config: TrainConfig) -> Trainer:
     resume_from = checkpoint.latest(run_dir) if config.resume else None
     if resume_from is None:
         _seed_everything(config.seed)
-    model_path = config.model or _default_model(config.env)
+    model_path = config.model or _default_model(config.env, config.env_kwargs)
     from policies import from_spec
 
     policy = from_spec(str(resume_from / "policy") if resume_from else model_path)
@@ -105,10 +105,10 @@ def setup(config: TrainConfig) -> Trainer:
     return trainer
 
 
-def _default_model(env_id: str) -> str:
+def _default_model(env_id: str, env_kwargs: dict[str, Any]) -> str:
     from policies.tiny import default_model
 
-    return str(default_model(env_id=env_id))
+    return str(default_model(env_id=env_id, env_kwargs=env_kwargs))
 
 
 def _needs_column(config: TrainConfig, column: str) -> bool:

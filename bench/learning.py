@@ -8,6 +8,10 @@ rest are modifiers (``empg``) or shapers (``progress``) found in the registries.
 
     python bench/learning.py --quick                                     # < 15 min on 2 cores
     python bench/learning.py --env agentgym/FrozenLake-v0 --methods grpo,gigpo --seeds 0,1,2 --env-steps 30000
+    python bench/learning.py --env agentgym/TextWorld-CoinCollector-v0 --env-kwargs '{"num_tasks": 200}' --max-steps 25
+
+``--env-kwargs`` and ``--max-steps`` reach the tiny model's build, training and the final evaluations alike
+(``num_tasks`` bounds how many TextWorld games are generated; the held-out splits use their first tasks).
 
 Writes ``bench/results/learning/<env>/<method>/seed<k>/`` (runs), ``summary.json``, ``summary.md`` and
 ``curves.png`` (held-out success against environment steps).
@@ -60,10 +64,16 @@ def train_one(env_id: str, method: str, seed: int, args: argparse.Namespace) -> 
     cmd = [sys.executable, "-m", "agentgym.train", "--env", env_id, "--seed", str(seed), "--run-dir", str(run_dir),
            "--iterations", "100000", "--max-env-steps", str(args.env_steps), "--eval-every", str(args.eval_every),
            "--eval-episodes", str(args.eval_episodes), "--checkpoint-every", "5", "--progress", "false",
-           "--resume", "true", *method_flags(method), *args.train_flags]
+           "--resume", "true", *method_flags(method), *_env_flags(args), *args.train_flags]
     print("$", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, env=_child_env(args.jobs))
     return run_dir
+
+
+def _env_flags(args: argparse.Namespace) -> list[str]:
+    """The environment's construction flags, shared by the trainer and the eval CLI."""
+    flags = ["--env-kwargs", json.dumps(args.env_kwargs)] if args.env_kwargs else []
+    return flags + (["--max-steps", str(args.max_steps)] if args.max_steps else [])
 
 
 def _child_env(jobs: int) -> dict[str, str]:
@@ -78,7 +88,7 @@ def final_eval(run_dir: Path, env_id: str, split: str, episodes: int, args: argp
     out = run_dir / f"final_eval_{split}"
     if not (out / "report.json").exists():
         cmd = [sys.executable, "-m", "agentgym.eval", "--env", env_id, "--split", split, "--episodes", str(episodes),
-               "--policy", str(run_dir / "final_policy"), "--out", str(out), "--overwrite"]
+               "--policy", str(run_dir / "final_policy"), "--out", str(out), "--overwrite", *_env_flags(args)]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=_child_env(args.jobs))
     report = json.loads((out / "report.json").read_text())
     return float(report["metrics"]["success_rate"]["mean"])
@@ -147,6 +157,8 @@ def main() -> None:
     parser.add_argument("--env-steps", type=int, default=30000)
     parser.add_argument("--eval-every", type=int, default=5)
     parser.add_argument("--eval-episodes", type=int, default=100)
+    parser.add_argument("--env-kwargs", type=json.loads, default={}, help='JSON, e.g. \'{"num_tasks": 200}\'')
+    parser.add_argument("--max-steps", type=int, default=None, help="episode step limit (default: the env's)")
     parser.add_argument("--target", type=float, default=0.6, help="success level for 'steps to target'")
     parser.add_argument("--quick", action="store_true", help=f"a < 15 min check: {QUICK}")
     parser.add_argument("--rerun", action="store_true", help="retrain runs that already finished")
@@ -162,7 +174,7 @@ def main() -> None:
         if "--model" not in args.train_flags:  # build the shared tiny model once, before parallel runs wait on it
             from policies.tiny import default_model
 
-            default_model(env_id)
+            default_model(env_id, verbose=True, env_kwargs=args.env_kwargs or None)
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             runs = {m: [pool.submit(train_one, env_id, m, seed, args) for seed in seeds] for m in methods}
             runs = {m: [f.result() for f in futures] for m, futures in runs.items()}

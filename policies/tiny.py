@@ -22,6 +22,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from agentgym.paths import cache_dir, replace_dir
 
@@ -61,13 +62,14 @@ class TinyConfig:
     seed: int = 0
 
 
-def corpus_texts(env_id: str, episodes: int, seed: int = 0) -> Iterator[str]:
+def corpus_texts(env_id: str, episodes: int, seed: int = 0,
+                 env_kwargs: dict[str, Any] | None = None) -> Iterator[str]:
     """Rendered chats (prompt + expert response) of expert and random-behaviour train episodes."""
     from agentgym.sft import collect_examples
 
     half = max(1, episodes // 2)
     for explore in (0.0, 1.0):
-        for example in collect_examples(env_id, half, seed=seed, explore=explore):
+        for example in collect_examples(env_id, half, seed=seed, explore=explore, env_kwargs=env_kwargs):
             turns = [*example.messages, {"role": "assistant", "content": example.response}]
             yield "\n".join(f"{m['role']}\n{m['content']}" for m in turns)
 
@@ -117,22 +119,25 @@ def tiny_llama_config(tokenizer, cfg: TinyConfig):
     )
 
 
-def build_tiny_model(out_dir: str | os.PathLike, env_id: str = DEFAULT_ENV, cfg: TinyConfig | None = None) -> Path:
-    """Train the tokenizer on ``env_id`` text, initialise the model, save both as an HF folder."""
+def build_tiny_model(out_dir: str | os.PathLike, env_id: str = DEFAULT_ENV, cfg: TinyConfig | None = None,
+                     env_kwargs: dict[str, Any] | None = None) -> Path:
+    """Train the tokenizer on ``env_id`` text (made with ``env_kwargs``), initialise the model, save both
+    as an HF folder."""
     import torch
     from transformers import GenerationConfig, LlamaForCausalLM
 
     cfg = cfg or TinyConfig()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tokenizer = train_tokenizer(corpus_texts(env_id, cfg.corpus_episodes, cfg.seed), cfg.vocab_size)
+    tokenizer = train_tokenizer(corpus_texts(env_id, cfg.corpus_episodes, cfg.seed, env_kwargs), cfg.vocab_size)
     torch.manual_seed(cfg.seed)
     model = LlamaForCausalLM(tiny_llama_config(tokenizer, cfg))
     model.generation_config = GenerationConfig(eos_token_id=model.config.eos_token_id,
                                                pad_token_id=tokenizer.pad_token_id)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    (out / "agentgym_tiny.json").write_text(json.dumps({"env_id": env_id, **asdict(cfg)}, indent=2))
+    meta = {"env_id": env_id, **({"env_kwargs": env_kwargs} if env_kwargs else {}), **asdict(cfg)}
+    (out / "agentgym_tiny.json").write_text(json.dumps(meta, indent=2))
     return out
 
 
@@ -154,11 +159,17 @@ class WarmStart:
 
 
 def default_model(env_id: str = DEFAULT_ENV, cfg: TinyConfig | None = None, warm: WarmStart | None = None,
-                  verbose: bool = False) -> Path:
-    """Path of the SFT-warm-started tiny model for ``env_id``; built once, then read from the cache."""
+                  verbose: bool = False, env_kwargs: dict[str, Any] | None = None) -> Path:
+    """Path of the SFT-warm-started tiny model for ``env_id``; built once, then read from the cache.
+
+    ``env_kwargs`` reach every environment the build makes (e.g. ``{"num_tasks": 200}`` bounds how
+    many TextWorld games the corpus and the SFT episodes generate)."""
     cfg, warm = cfg or TinyConfig(), warm or WarmStart()
-    # the last item versions how models are built (6: prompts use the environment's prompt_history_len)
-    key = hashlib.sha256(json.dumps([env_id, asdict(cfg), asdict(warm), 6], sort_keys=True).encode()).hexdigest()
+    # the last item versions how models are built (6: prompts use the environment's prompt_history_len;
+    # 7: the latest history line no longer repeats the current observation);
+    # env_kwargs join the key only when given, so models built without them keep their folders
+    parts = [env_id, asdict(cfg), asdict(warm), 7, *([env_kwargs] if env_kwargs else [])]
+    key = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
     slug = env_id.replace("/", "--").replace(":", "--")
     final = cache_dir("models") / f"{slug}-{key[:12]}"
     if _complete(final):
@@ -168,7 +179,7 @@ def default_model(env_id: str = DEFAULT_ENV, cfg: TinyConfig | None = None, warm
             return final
         tmp = Path(tempfile.mkdtemp(prefix=final.name + ".tmp-", dir=final.parent))
         try:
-            _build_warm(tmp, env_id, cfg, warm, verbose)
+            _build_warm(tmp, env_id, cfg, warm, verbose, env_kwargs or {})
             (tmp / "COMPLETE").write_text("ok\n")
             replace_dir(tmp, final)  # readers see the old folder or the complete new one
         finally:
@@ -176,13 +187,14 @@ def default_model(env_id: str = DEFAULT_ENV, cfg: TinyConfig | None = None, warm
     return final
 
 
-def _build_warm(out: Path, env_id: str, cfg: TinyConfig, warm: WarmStart, verbose: bool) -> None:
+def _build_warm(out: Path, env_id: str, cfg: TinyConfig, warm: WarmStart, verbose: bool,
+                env_kwargs: dict[str, Any]) -> None:
     from agentgym.sft import SFTConfig, run_sft
 
-    build_tiny_model(out, env_id, cfg)
+    build_tiny_model(out, env_id, cfg, env_kwargs)
     run_sft(SFTConfig(env=env_id, model=str(out), out=str(out), episodes=warm.episodes, explore=warm.explore,
                       steps=warm.steps, batch_size=warm.batch_size, lr=warm.lr, seed=warm.seed,
-                      verbose=verbose))
+                      verbose=verbose, env_kwargs=dict(env_kwargs)))
 
 
 def _complete(path: Path) -> bool:

@@ -6,8 +6,11 @@ textworld's state tracker, debug commands (``tw-...``) that drive that tracker, 
 commands in one line ("take knife. open fridge"). A policy must play one in-world command per
 step, so those are refused here with an explanation, before they reach the game.
 
-Feedback: the first observation opens with a large ASCII-art banner and the last one ends with an
-interpreter prompt (RESTART, RESTORE, QUIT or UNDO); both are noise to an agent and are removed.
+Feedback: the first observation opens with a large ASCII-art banner, every one ends with the
+command prompt ``>`` carrying the interpreter's status bar (room name, score/moves, e.g.
+``-= Attic =-0/2``), and the last one ends with an interpreter question (RESTART, RESTORE, QUIT or
+UNDO); all are noise to an agent (the move counter would even make equal states read differently)
+and are removed.
 """
 
 from __future__ import annotations
@@ -65,6 +68,8 @@ def clean_feedback(text: str) -> str:
     text = _END_PROMPT.sub("", text or "")
     lines = [line.rstrip() for line in text.splitlines()]
     kept = [line for line in lines if not (line.strip() and set(line) <= _BANNER_CHARS)]
+    while kept and (not kept[-1] or kept[-1].startswith(">")):  # the command prompt, with the status bar on it
+        kept.pop()
     cleaned = "\n".join(kept)
     cleaned = re.sub(r"\n{3,}", "\n\n", cleaned).strip()
     return cleaned or "Nothing happens."

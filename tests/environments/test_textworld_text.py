@@ -52,6 +52,14 @@ def test_feedback_loses_banner_and_end_prompt():
     assert clean_feedback("") == "Nothing happens."
 
 
+def test_feedback_loses_the_command_prompt_and_its_status_bar():
+    raw = ("\n\n-= Kitchenette =-\nYou arrive in a kitchenette.\n\nThere is an exit to the west.\n\n\n\n"
+           ">" + " " * 60 + "-= Kitchenette =-0/2")
+    assert clean_feedback(raw) == "-= Kitchenette =-\nYou arrive in a kitchenette.\n\nThere is an exit to the west."
+    assert clean_feedback("> " + " " * 40 + "-= Attic =-1/7") == "Nothing happens."
+    assert clean_feedback("Taken.\n>quoted line stays\nDone.") == "Taken.\n>quoted line stays\nDone."
+
+
 def test_state_key_lists_changes_since_start_sorted():
     start = frozenset({"at(P, kitchen)", "closed(fridge)", "on(knife, table)"})
     now = frozenset({"at(P, kitchen)", "open(fridge)", "in(knife, I)"})

@@ -94,3 +94,34 @@ def test_default_model_builds_once_under_concurrency(tmp_path, monkeypatch):
     assert final.parent == tmp_path / "models"
     assert [p.name for p in final.parent.iterdir() if ".tmp-" in p.name] == []
     assert tiny.default_model(cfg=SMALL, warm=warm) == final and len(builds) == 1
+
+
+def test_env_kwargs_reach_the_build_and_key_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("AGENTGYM_CACHE", str(tmp_path))
+    seen = []
+
+    def fake_build(out, env_id, cfg, warm, verbose, env_kwargs):
+        seen.append(env_kwargs)
+        (out / "config.json").write_text("{}")
+
+    monkeypatch.setattr(tiny, "_build_warm", fake_build)
+    plain = tiny.default_model(cfg=SMALL)
+    assert tiny.default_model(cfg=SMALL, env_kwargs={}) == plain  # no kwargs = the same model as before
+    bounded = tiny.default_model(cfg=SMALL, env_kwargs={"num_tasks": 20})
+    other = tiny.default_model(cfg=SMALL, env_kwargs={"num_tasks": 30})
+    assert len({plain, bounded, other}) == 3
+    assert seen == [{}, {"num_tasks": 20}, {"num_tasks": 30}]
+
+
+def test_corpus_uses_the_env_kwargs(monkeypatch):
+    import agentgym.sft
+
+    calls = []
+
+    def fake_collect(env_id, episodes, seed=0, explore=0.0, env_kwargs=None):
+        calls.append((episodes, explore, env_kwargs))
+        return []
+
+    monkeypatch.setattr(agentgym.sft, "collect_examples", fake_collect)
+    assert list(tiny.corpus_texts("agentgym/FrozenLake-v0", 4, env_kwargs={"num_tasks": 1})) == []
+    assert calls == [(2, 0.0, {"num_tasks": 1}), (2, 1.0, {"num_tasks": 1})]  # expert half, random half
