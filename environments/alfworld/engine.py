@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import sys
-import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,11 +23,14 @@ import textworld
 from alfworld.agents.environment.alfred_tw_env import AlfredDemangler, AlfredExpert, AlfredInfos
 from textworld.envs import PddlEnv
 
+from environments.textworld.lock import TEXTWORLD_LOCK
+
 # textworld's PDDL grammar parser (tatsu) and fast_downward's translator (a patched module global that
 # also rewrites sys.argv) are process-wide and not thread-safe, while the rollout's EnvPool resets and
-# steps environments on threads: every engine call holds this lock. The GIL serialises that Python
-# work anyway, so the lock costs no throughput.
-ENGINE_LOCK = threading.RLock()
+# steps environments on threads: every engine call holds this lock. It is textworld's own lock (the
+# TextWorld families parse with the same tatsu grammars). The GIL serialises that Python work anyway,
+# so the lock costs no throughput.
+ENGINE_LOCK = TEXTWORLD_LOCK
 TRANSLATION_CACHE_SIZE = 16  # games; a kitchen's two translations take ~2 MB
 _translations: OrderedDict[tuple[str, bool], tuple] = OrderedDict()
 _original_pddl2sas = fast_downward.pddl2sas

@@ -13,6 +13,7 @@ import warnings
 from typing import Any
 
 from agentgym.env import Outcome, TextEnv
+from environments.textworld.lock import TEXTWORLD_LOCK
 from environments.textworld.state import fact_set, state_key
 from environments.textworld.text import clean_feedback, to_command
 
@@ -59,6 +60,10 @@ class TextWorldEnv(TextEnv):
 
     # ---- TextEnv ------------------------------------------------------------------------------
     def load_task(self, task_id: str) -> None:
+        with TEXTWORLD_LOCK:  # generation and textworld's game parser are not thread-safe (see lock.py)
+            self._load_task(task_id)
+
+    def _load_task(self, task_id: str) -> None:
         path = str(self.game_file(task_id))
         if path != self._game_path:
             self.close()
@@ -83,7 +88,8 @@ class TextWorldEnv(TextEnv):
             return Outcome(problem, action_valid=False)
         before = self._state
         try:
-            self._state, _, _ = self._game.step(command)
+            with TEXTWORLD_LOCK:
+                self._state, _, _ = self._game.step(command)
         except Exception as exc:  # noqa: BLE001 - the interpreter must not take the episode down
             self._state = before
             return Outcome(f"The game could not process {command[:80]!r} ({type(exc).__name__}). Nothing happened.",
@@ -132,6 +138,7 @@ class TextWorldEnv(TextEnv):
 
     def close(self) -> None:
         if self._game is not None:
-            self._game.close()
+            with TEXTWORLD_LOCK:
+                self._game.close()
         self._game = None
         self._game_path = None

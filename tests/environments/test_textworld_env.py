@@ -116,3 +116,21 @@ def test_gymnasium_make_works_once_agentgym_is_imported():
     obs, info = env.reset(seed=0)
     assert isinstance(obs, str) and info["task_id"] == "custom-rooms3+objects6+quest4-0"
     env.close()
+
+
+def test_threaded_pool_loads_different_games_at_once():
+    """The rollout's EnvPool resets on threads; textworld's game parser is not thread-safe (loading
+    several games at once crashed in tatsu before TEXTWORLD_LOCK)."""
+    from agentgym.rollout import EnvPool
+
+    pool = EnvPool("agentgym/TextWorld-Custom-v0", "train", 4, {"num_tasks": 4}, workers=4)
+    try:
+        ids = pool.task_ids()
+        for shift in range(3):  # every round loads a different game into every environment
+            order = ids[shift:] + ids[:shift]
+            results = pool.reset([0, 1, 2, 3], [{"options": {"task_id": t}} for t in order])
+            assert [info["task_id"] for _, info in results] == order
+            stepped = pool.step([0, 1, 2, 3], [info["expert_action"] for _, info in results])
+            assert all(info["action_valid"] for *_, info in stepped)
+    finally:
+        pool.close()
