@@ -7,6 +7,12 @@ folder and moved into place (the ``.json`` first, then the ``.z8`` that marks th
 so parallel workers asking for the same game never read a half-written one. Generation is
 deterministic: a playthrough is identical across processes and hash seeds (checked in the tests).
 
+Every new game is played once by textworld's planner before it is kept: about 3% of large Custom
+worlds (6 rooms, 12 objects, quests of 8) name two objects so that Inform 7's parser cannot tell them
+apart ("Which do you mean, the chest or the fresh laundry scented chest?"), and the walkthrough can
+never be completed. Such a game is regenerated with the next derived seed, like a quest-generation
+dead end, so every task of every split can be won.
+
 Run ``python -m environments.textworld.generation ENV_ID --split train -n 200`` to fill the cache
 ahead of training.
 """
@@ -72,7 +78,8 @@ def game_path(spec: GameSpec) -> Path:
 
 
 def _generate(spec: GameSpec, path: Path) -> Path:
-    """Make and compile the game; on a quest-generation dead end, retry with derived seeds."""
+    """Make and compile the game; on a quest-generation dead end or an unwinnable game, retry with
+    derived seeds."""
     import textworld
     from textworld.generator import QuestGenerationError, compile_game
 
@@ -89,8 +96,33 @@ def _generate(spec: GameSpec, path: Path) -> Path:
         except QuestGenerationError as exc:
             error = exc
             continue
-        return Path(compile_game(game, options))
+        compiled = Path(compile_game(game, options))
+        if _planner_wins(compiled):
+            return compiled
+        error = RuntimeError(f"attempt {attempt}: the planner's walkthrough does not win the compiled game")
+        for stale in (compiled, compiled.with_suffix(".json")):  # textworld refuses to overwrite a different game
+            stale.unlink(missing_ok=True)
     raise RuntimeError(f"textworld could not generate {spec.task_id} in {MAX_ATTEMPTS} attempts: {error}")
+
+
+def _planner_wins(path: Path) -> bool:
+    """Whether following textworld's planner (replanned every step, as ``expert_action`` does) wins
+    within the environment's default step limit."""
+    import textworld
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        game = textworld.start(str(path), textworld.EnvInfos(policy_commands=True, won=True, lost=True))
+    try:
+        state = game.reset()
+        limit = max(50, 2 * len(state["policy_commands"] or ()))
+        for _ in range(limit):
+            if state["won"] or state["lost"] or not state["policy_commands"]:
+                break
+            state, _, _ = game.step(state["policy_commands"][0])
+        return bool(state["won"])
+    finally:
+        game.close()
 
 
 @contextmanager

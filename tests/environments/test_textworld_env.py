@@ -134,3 +134,21 @@ def test_threaded_pool_loads_different_games_at_once():
             assert all(info["action_valid"] for *_, info in stepped)
     finally:
         pool.close()
+
+
+def test_games_the_planner_cannot_win_are_regenerated(tmp_path, monkeypatch):
+    """Seed 2000011 of this Custom setting names a 'chest' and a 'fresh laundry scented chest': Inform 7
+    asks "Which do you mean" forever, so generation must reject it and keep the next derived seed."""
+    from environments.textworld import generation
+
+    monkeypatch.setenv("AGENTGYM_CACHE", str(tmp_path))
+    verdicts = []
+    real = generation._planner_wins
+    monkeypatch.setattr(generation, "_planner_wins", lambda path: verdicts.append(real(path)) or verdicts[-1])
+    spec = generation.GameSpec("custom", {"rooms": 6, "objects": 12, "quest": 8}, 2_000_011)
+    path = generation.game_path(spec)
+    assert verdicts == [False, True]
+    env = agentgym.make("agentgym/TextWorld-v0", game_files=[str(path)])
+    _, infos, _, terminated, truncated = play_expert(env)
+    assert terminated and not truncated and infos[-1]["success"] and infos[-1]["score"] == 1.0
+    env.close()
