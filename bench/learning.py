@@ -8,7 +8,7 @@ rest are modifiers (``empg``) or shapers (``progress``) found in the registries.
 
     python bench/learning.py --quick                                     # < 15 min on 2 cores
     python bench/learning.py --env agentgym/FrozenLake-v0 --methods grpo,gigpo --seeds 0,1,2 --env-steps 30000
-    python bench/learning.py --env agentgym/TextWorld-CoinCollector-v0 --env-kwargs '{"num_tasks": 200}' --max-steps 25
+    python bench/learning.py --env agentgym/TextWorld-CoinCollector-v0 --env-kwargs '{"num_tasks": 200}' --max-steps 15
 
 ``--env-kwargs`` and ``--max-steps`` reach the tiny model's build, training and the final evaluations alike
 (``num_tasks`` bounds how many TextWorld games are generated; the held-out splits use their first tasks).

@@ -6,7 +6,7 @@ Every subprocess's peak memory is recorded too; the ``memory`` section is a shor
 Prints the Markdown table and writes ``bench/results/speed.json`` and ``bench/results/speed.md``.
 
     python bench/speed.py --quick                        # small sizes: a smoke check, a few minutes
-    python bench/speed.py                                # docs/benchmarks.md's sizes (most of an hour)
+    python bench/speed.py                                # docs/benchmarks.md's sizes (about 12 min on a quiet 2-core machine)
     python bench/speed.py --quick --only credit,env-textworld --timeout 300
 
 Sections: policy, loop, credit, env-webshop, env-alfworld, env-textworld (``env`` = all three), memory.
