@@ -6,7 +6,8 @@ final policies are then evaluated greedily on ``valid_seen`` and ``valid_unseen`
 ``+``-joined list of names: the first is a credit estimator (or ``ppo`` = GAE with a critic), the
 rest are modifiers (``empg``) or shapers (``progress``) found in the registries.
 
-    python bench/learning.py --quick                                     # < 15 min on 2 cores
+    python bench/learning.py --quick                                     # < 15 min on 2 cores (4 min measured)
+    python bench/learning.py --jobs 2                                    # the full table: about 3-3.5 h on 2 cores
     python bench/learning.py --env agentgym/FrozenLake-v0 --methods grpo,gigpo --seeds 0,1,2 --env-steps 30000
     python bench/learning.py --env agentgym/TextWorld-CoinCollector-v0 --env-kwargs '{"num_tasks": 200}' --max-steps 15
 
