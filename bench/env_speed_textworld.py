@@ -19,7 +19,6 @@ import os
 import statistics
 import tempfile
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -54,14 +53,6 @@ def generation_times(env, task_ids: list[str]) -> tuple[list[float], list[float]
     return walls, cpus
 
 
-def start_raw(path: str, infos):
-    import textworld
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return textworld.start(path, infos)
-
-
 def play_raw(game, commands: list[str]) -> tuple[list[float], list[float]]:
     """One playthrough on a started textworld environment: (reset times, step times)."""
     reset = timed(game.reset)
@@ -77,7 +68,7 @@ def bench_family(name: str, env_id: str, n_games: int, repeats: int) -> dict[str
     import textworld
 
     import agentgym
-    from environments.textworld.game_env import request_infos
+    from environments.textworld.game_env import request_infos, start_game
 
     env = agentgym.make(env_id, split="valid_seen", max_steps=1000).unwrapped
     task_ids = list(env.task_ids()[:n_games])
@@ -91,7 +82,7 @@ def bench_family(name: str, env_id: str, n_games: int, repeats: int) -> dict[str
             info = env.step(info["expert_action"])[4]
         lengths.append(len(commands))
         path = env.game_file(task_id)
-        raw, bare = start_raw(path, request_infos()), start_raw(path, textworld.EnvInfos())
+        raw, bare = start_game(path, request_infos()), start_game(path, textworld.EnvInfos())
         for _ in range(repeats):  # interleaved, so all three see the same load on the machine
             for (resets, steps), (r_out, s_out) in (
                 (play_raw(raw, commands), (raw_r, raw_s)),

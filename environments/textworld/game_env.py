@@ -21,6 +21,20 @@ REWARD_MODES = ("score", "success")
 NO_GOAL = "Explore the game and find out how to win it."
 
 
+def start_game(path: str, infos: Any) -> Any:
+    """``textworld.start`` without jericho's "not fully supported" warning (textworld tracks the score itself)."""
+    import textworld
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return textworld.start(str(path), infos)
+
+
+def default_step_limit(plan_length: int) -> int:
+    """Steps an episode gets unless ``max_steps`` is given: max(50, 2 x the expert's plan at the start)."""
+    return max(TextWorldEnv.default_max_steps, 2 * plan_length)
+
+
 def request_infos() -> Any:
     """The textworld infos the contract needs (the benchmark asks raw textworld for the same)."""
     from textworld import EnvInfos
@@ -67,17 +81,13 @@ class TextWorldEnv(TextEnv):
         path = str(self.game_file(task_id))
         if path != self._game_path:
             self.close()
-            import textworld
-
-            with warnings.catch_warnings():  # jericho's "not fully supported": textworld tracks the score itself
-                warnings.simplefilter("ignore")
-                self._game = textworld.start(path, request_infos())
+            self._game = start_game(path, request_infos())
             self._game_path = path
         self._task_type = self.task_type_of(task_id)
         self._state = self._game.reset()
         self._initial_facts = fact_set(self._state["facts"])
         plan = len(self._state["policy_commands"] or ())
-        self.max_steps = int(self._fixed_max_steps or max(self.default_max_steps, 2 * plan))
+        self.max_steps = int(self._fixed_max_steps or default_step_limit(plan))
 
     def first_observation(self) -> str:
         return clean_feedback(self._state.feedback)

@@ -110,13 +110,12 @@ def _planner_wins(path: Path) -> bool:
     within the environment's default step limit."""
     import textworld
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        game = textworld.start(str(path), textworld.EnvInfos(policy_commands=True, won=True, lost=True))
+    from environments.textworld.game_env import default_step_limit, start_game
+
+    game = start_game(str(path), textworld.EnvInfos(policy_commands=True, won=True, lost=True))
     try:
         state = game.reset()
-        limit = max(50, 2 * len(state["policy_commands"] or ()))
-        for _ in range(limit):
+        for _ in range(default_step_limit(len(state["policy_commands"] or ()))):
             if state["won"] or state["lost"] or not state["policy_commands"]:
                 break
             state, _, _ = game.step(state["policy_commands"][0])
