@@ -110,10 +110,10 @@ class ReplayPolicy:
         except json.JSONDecodeError:
             return cls([line.strip() for line in text.splitlines() if line.strip()])
 
-    def _script(self, info: dict[str, Any] | None) -> list[str]:
+    def _script(self, info: dict[str, Any]) -> list[str]:
         if isinstance(self.actions, list):
             return self.actions
-        task_id = (info or {}).get("task_id")
+        task_id = info.get("task_id")
         if task_id not in self.actions:
             raise KeyError(f"ReplayPolicy has no actions for task {task_id!r}")
         return self.actions[task_id]
@@ -122,8 +122,8 @@ class ReplayPolicy:
                  infos: list[dict[str, Any]] | None = None) -> list[Generation]:
         out = []
         for i, messages in enumerate(prompts):
-            script = self._script(infos[i] if infos else None)
             info = infos[i] if infos else {}
+            script = self._script(info)
             t = int(info["step"]) if info.get("step") is not None else step_index(messages)
             if t < len(script):
                 action = script[t]
