@@ -175,7 +175,7 @@ def main() -> None:
         if "--model" not in args.train_flags:  # build the shared tiny model once, before parallel runs wait on it
             from policies.tiny import default_model
 
-            default_model(env_id, verbose=True, env_kwargs=args.env_kwargs or None)
+            default_model(env_id, verbose=True, env_kwargs=args.env_kwargs)
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             runs = {m: [pool.submit(train_one, env_id, m, seed, args) for seed in seeds] for m in methods}
             runs = {m: [f.result() for f in futures] for m, futures in runs.items()}
