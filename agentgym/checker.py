@@ -1,4 +1,4 @@
-"""``check_env``: gymnasium's own checker plus the text-environment contract of DESIGN.md section 3."""
+"""``check_env``: gymnasium's own checker plus the text-env contract (docs/architecture.md, "Contracts")."""
 
 from __future__ import annotations
 

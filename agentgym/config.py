@@ -8,82 +8,178 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import typing
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from agentgym.cli_options import add_options
+
 
 @dataclass
-class TrainConfig:
-    # --- run ---
+class RunSettings:
+    """run: what is trained, where it is written, how long it runs"""
+
     env: str = "agentgym/FrozenLake-v0"
+    """Environment id (``python -m agentgym.envs`` lists them; ``module:namespace/Name-vN`` imports module)."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
-    model: str | None = None  # model folder / hub id; None = the offline tiny model, SFT-warm-started on `env`
+    """Keyword arguments for the environment's constructor, e.g. '{num_tasks: 200}'."""
+    model: str | None = None
+    """Model folder or hub id to train; None = the offline tiny model for `env`, SFT-warm-started on its expert."""
     run_dir: str = "runs/default"
+    """Folder for metrics, checkpoints, evaluation reports and the final policy."""
     seed: int = 0
+    """Seeds Python, numpy and torch, the task sampler and the update's shuffling."""
     iterations: int = 30
-    max_env_steps: int | None = None  # stop early once this many environment steps were collected (equal budgets)
+    """Rollout-and-update iterations."""
+    max_env_steps: int | None = None
+    """Stop early once this many environment steps were collected (compare methods at equal budgets)."""
     resume: bool = False
-    # --- rollout ---
-    num_groups: int = 16  # tasks per iteration
-    group_size: int = 8  # rollouts per task (same task, same reset seed)
-    max_steps: int | None = None  # None = the environment's own step limit
-    history_len: int | None = None  # past (action, observation) pairs per prompt; None = the env's prompt_history_len
+    """Continue from the latest checkpoint in `run_dir` (the same run, exactly)."""
+
+
+@dataclass
+class RolloutSettings:
+    """rollout: how each iteration's trajectories are collected"""
+
+    num_groups: int = 16
+    """Tasks per iteration."""
+    group_size: int = 8
+    """Rollouts per task (same task, same reset seed): the group credit statistics are taken over."""
+    max_steps: int | None = None
+    """Step limit of an episode; None = the environment's own."""
+    history_len: int | None = None
+    """Past (action, observation) pairs in each prompt; None = the environment's prompt_history_len."""
     show_admissible: bool = True
+    """List the admissible actions in each prompt (where the environment gives them)."""
     temperature: float = 1.0
+    """Sampling temperature of rollouts."""
     top_p: float = 1.0
+    """Nucleus sampling threshold of rollouts (1 = off)."""
     max_new_tokens: int = 24
-    env_workers: int = 4  # threads stepping environments
-    # --- credit assignment (looked up by name in agentgym.credit; never branched on) ---
+    """Longest response per step, in tokens."""
+    env_workers: int = 4
+    """Threads stepping environments."""
+
+
+@dataclass
+class CreditSettings:
+    """credit assignment: estimators, modifiers and shapers, looked up by name (agentgym.credit)"""
+
     credit: str = "gigpo"
+    """Advantage estimator: gigpo | grpo | rloo | reinforce_pp | gae (gae needs critic=true)."""
     credit_params: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments of the estimator, e.g. '{gamma: 0.95, omega: 1.0}' (checked against its signature)."""
     modifiers: list[str] = field(default_factory=list)
+    """Advantage modifiers applied in order after the estimator, comma-separated (empg)."""
     modifier_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Keyword arguments per modifier, e.g. '{empg: {zeta: 0.1}}'."""
     shapers: list[str] = field(default_factory=lambda: ["invalid_action"])
+    """Reward shapers applied in order before credit, comma-separated (invalid_action, progress)."""
     shaper_params: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # progress attribution (SPA-RL): built only when a shaper needs the 'progress' column (shapers=[progress])
-    progress_estimator: str = "policy"  # encoder: policy (frozen copy, head only) | separate (own LM, fine-tuned)
-    progress_model: str | None = None  # separate encoder's model folder; None = the policy's starting model
-    progress_explore_batches: int = 2  # rollout batches of the starting policy the estimator is fitted on
-    progress_refresh_every: int = 0  # refit on recent rollouts every N iterations; 0 = fit once
-    progress_buffer: int = 1024  # trajectories kept for refits
-    progress_params: dict[str, Any] = field(default_factory=dict)  # rewards.progress.ProgressSettings fields
-    filter_zero_variance_groups: bool = False  # dynamic sampling: drop groups whose returns are all equal
-    # --- update ---
+    """Keyword arguments per shaper, e.g. '{invalid_action: {penalty: 0.2}}'."""
+    filter_zero_variance_groups: bool = False
+    """Dynamic sampling: drop groups whose trajectory returns are all equal before the update."""
+
+
+@dataclass
+class UpdateSettings:
+    """update: the clipped policy-gradient update (agentgym.update reads these fields)"""
+
     lr: float = 2e-4
+    """AdamW learning rate of the policy."""
     weight_decay: float = 0.0
+    """AdamW weight decay of the policy."""
     ppo_epochs: int = 1
-    mini_batch_size: int = 512  # steps per optimizer step
-    micro_batch_size: int = 128  # steps per forward/backward (gradient accumulation)
+    """Passes over each iteration's samples."""
+    mini_batch_size: int = 512
+    """Step samples per optimizer step."""
+    micro_batch_size: int = 128
+    """Step samples per forward/backward pass (gradient accumulation up to mini_batch_size)."""
     clip_low: float = 0.2
+    """Lower clip range of the probability ratio (1 - clip_low)."""
     clip_high: float = 0.2
+    """Upper clip range of the probability ratio (1 + clip_high; DAPO's clip-higher when larger)."""
     dual_clip: float | None = 3.0
-    loss_agg: str = "token-mean"  # token-mean | seq-mean-token-mean | seq-mean-token-sum
-    kl_coef: float = 0.01  # 0 disables the reference model entirely
+    """Dual-clip bound on the loss of negative-advantage tokens; None = off."""
+    loss_agg: str = "token-mean"
+    """Loss aggregation over a mini-batch: token-mean | seq-mean-token-mean | seq-mean-token-sum."""
+    kl_coef: float = 0.01
+    """Weight of the KL penalty to the starting model; 0 = no reference model at all."""
     kl_kind: str = "low_var_kl"
+    """KL estimator of the penalty: k1 | k2 | abs | low_var_kl (k3, clamped)."""
     entropy_coef: float = 0.0
-    epo_coef: float = 0.0  # EPO entropy regularisation (paper: 0.001); 0 = off
-    epo_params: dict[str, Any] = field(default_factory=dict)  # kappa_l, kappa_r, gamma, alpha
+    """Weight of the token-entropy bonus."""
     max_grad_norm: float = 1.0
-    recompute_old_logprobs: bool = False  # rescore rollouts before the update instead of using sampling log-probs
-    critic: bool = False  # train a value model and put its values in the batch (needed by credit=gae)
+    """Gradient-norm clip of each optimizer step."""
+    recompute_old_logprobs: bool = False
+    """Rescore rollouts with the current weights before the update instead of using the sampling log-probs."""
+
+
+@dataclass
+class FeatureSettings:
+    """trainer features: optional parts that are built only when these fields ask for them"""
+
+    critic: bool = False
+    """Train a value model and put its values in the batch (needed by credit=gae, i.e. PPO)."""
     critic_lr: float = 1e-4
+    """AdamW learning rate of the value model."""
     value_clip: float = 0.2
-    # --- evaluation, checkpoints, logging ---
+    """Clip range of the value model's update around its old values."""
+    epo_coef: float = 0.0
+    """EPO entropy regularisation weight (paper: 0.001); 0 = off."""
+    epo_params: dict[str, Any] = field(default_factory=dict)
+    """EPO settings: kappa_l, kappa_r, gamma, alpha (agentgym.epo.EPORegularizer)."""
+    progress_estimator: str = "policy"
+    """Progress attribution (shapers=progress) encoder: policy (frozen copy, head only) | separate (own LM)."""
+    progress_model: str | None = None
+    """Model folder of a separate progress encoder; None = the policy's starting model."""
+    progress_explore_batches: int = 2
+    """Rollout batches of the starting policy the progress estimator is first fitted on."""
+    progress_refresh_every: int = 0
+    """Refit the progress estimator on recent rollouts every N iterations; 0 = fit once."""
+    progress_buffer: int = 1024
+    """Trajectories kept for progress refits."""
+    progress_params: dict[str, Any] = field(default_factory=dict)
+    """Progress estimator settings (rewards.progress.ProgressSettings fields), e.g. '{epochs: 20}'."""
+
+
+@dataclass
+class OutputSettings:
+    """evaluation, checkpoints, logging"""
+
     eval_split: str = "valid_seen"
+    """Held-out split of the periodic greedy evaluation."""
     eval_every: int = 10
+    """Evaluate every N iterations (and after the last); 0 = never."""
     eval_episodes: int = 100
+    """Tasks of the periodic evaluation (the first N of eval_split)."""
     eval_at_start: bool = True
-    train_eval_episodes: int = 0  # >0: also evaluate greedily on this many train tasks (learning curves)
+    """Also evaluate the starting policy, before the first iteration."""
+    train_eval_episodes: int = 0
+    """>0: also evaluate greedily on this many train tasks (train curves beside held-out ones)."""
     checkpoint_every: int = 10
+    """Write a checkpoint every N iterations (and after the last); 0 = never."""
     keep_checkpoints: int = 2
+    """Checkpoints kept in run_dir (older ones are deleted)."""
     tensorboard: bool = True
+    """Also write TensorBoard event files."""
     wandb_project: str | None = None
-    progress: bool = True
+    """Also log to this Weights & Biases project."""
+    progress_bar: bool = True
+    """Show a progress bar over iterations."""
+
+
+@dataclass
+class TrainConfig(OutputSettings, FeatureSettings, UpdateSettings, CreditSettings, RolloutSettings, RunSettings):
+    """Every setting of one training run; the single source of their defaults.
+
+    The bases only group the fields (for ``--help`` and for the parts that read one group, such as
+    ``agentgym.update`` taking ``UpdateSettings``); a ``TrainConfig`` is a flat set of fields, listed
+    from ``RunSettings`` to ``OutputSettings``.
+    """
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -100,54 +196,20 @@ def apply_overrides(config: TrainConfig, overrides: dict[str, Any]) -> TrainConf
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(overrides) - known)
     if unknown:
-        raise ValueError(f"Unknown config keys {unknown}; see agentgym/config.py for the fields")
+        hints = {k: difflib.get_close_matches(k, known, n=1) for k in unknown}
+        said = ", ".join(f"{k!r}" + (f" (did you mean {h[0]!r}?)" if h else "") for k, h in hints.items())
+        raise ValueError(f"Unknown config keys {said}; `python -m agentgym.train --help` lists the fields")
     return dataclasses.replace(config, **overrides)
-
-
-def _parser_for(hint: Any):
-    """A string -> value converter for one field's type hint."""
-    origin = typing.get_origin(hint)
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and len(args) == 1:
-        inner = _parser_for(args[0])
-        return lambda s: None if s.lower() in ("none", "null") else inner(s)
-    if hint is bool:
-        return _parse_bool
-    if hint in (int, float, str):
-        return hint
-    if origin is list:
-        return lambda s: [x for x in (p.strip() for p in s.split(",")) if x]
-    if origin is dict:
-        return _parse_mapping
-    return str
-
-
-def _parse_bool(text: str) -> bool:
-    lowered = text.lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected a boolean, got {text!r}")
-
-
-def _parse_mapping(text: str) -> dict[str, Any]:
-    value = yaml.safe_load(text) if text.strip() else {}
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"expected a mapping like '{{gamma: 0.9}}', got {text!r}")
-    return json.loads(json.dumps(value))
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
     """``--config PRESET.yaml`` then ``--field value`` flags, each overriding the dataclass default."""
-    hints = typing.get_type_hints(TrainConfig)
-    parser = argparse.ArgumentParser(prog="python -m agentgym.train", description="Train an LLM agent with RL.")
-    parser.add_argument("--config", action="append", default=[], help="YAML preset(s), applied in order")
-    for f in dataclasses.fields(TrainConfig):
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        flag = "--" + f.name.replace("_", "-")
-        parser.add_argument(flag, dest=f.name, type=_parser_for(hints[f.name]), default=argparse.SUPPRESS,
-                            help=f"default: {default!r}")
+    parser = argparse.ArgumentParser(
+        prog="python -m agentgym.train", description="Train an LLM agent with RL on one shared rollout-and-update "
+        "loop. Every option overrides a field of agentgym.config.TrainConfig; presets (--config) are applied first.")
+    parser.add_argument("--config", action="append", default=[], metavar="PRESET.yaml",
+                        help="YAML preset(s) of TrainConfig fields, applied in order (e.g. configs/frozenlake_grpo.yaml)")
+    add_options(parser, TrainConfig, grouped=True)
     args = vars(parser.parse_args(argv))
     config = TrainConfig()
     for preset in args.pop("config"):

@@ -1,4 +1,4 @@
-"""Base class for multi-turn text environments (the contract of DESIGN.md section 3).
+"""Base class for multi-turn text environments (the contract in docs/architecture.md, "Contracts").
 
 An environment author implements five small methods: which tasks a split holds, how to load one,
 the first observation, how an action changes the game, and the per-state info (state key, expert,
@@ -14,8 +14,9 @@ from typing import Any
 
 import gymnasium
 
-from agentgym.registry import SPLITS
 from agentgym.spaces import FreeText
+
+SPLITS = ("train", "valid_seen", "valid_unseen")  # train | held-out same distribution | held-out shifted
 
 INFO_KEYS = (
     "task",

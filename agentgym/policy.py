@@ -1,4 +1,4 @@
-"""The one protocol every policy implements (DESIGN.md section 6).
+"""The one protocol every policy implements (docs/architecture.md, "Contracts").
 
 Rollouts and evaluation only call ``generate``; the trainer additionally needs a
 ``TrainablePolicy`` that can re-score responses with gradients.

@@ -14,8 +14,10 @@ from typing import Any
 import gymnasium
 from gymnasium.envs.registration import EnvSpec, load_env_creator
 
+from agentgym import plugins
+from agentgym.env import SPLITS, TextEnv
+
 NAMESPACE = "agentgym"
-SPLITS = ("train", "valid_seen", "valid_unseen")
 DEFAULT_HISTORY_LEN = 2  # past steps shown in a prompt when neither the run nor the environment says otherwise
 
 
@@ -46,7 +48,6 @@ def _import_module_of(env_id: str) -> str:
 
 def list_envs(namespace: str | None = None) -> list[str]:
     """Ids of registered text environments (all agentgym-style envs, or one namespace)."""
-    _load_builtins()
     ids = []
     for env_id, spec in gymnasium.registry.items():
         if namespace is not None and spec.namespace != namespace:
@@ -58,19 +59,16 @@ def list_envs(namespace: str | None = None) -> list[str]:
 
 
 def _is_text_env(spec: EnvSpec) -> bool:
-    if spec.namespace == NAMESPACE:
+    if spec.namespace == NAMESPACE or spec.id in plugins.entry_points(plugins.ENVS):
         return True
     entry = spec.entry_point
     if isinstance(entry, str):
         return False
-    from agentgym.env import TextEnv
-
     return isinstance(entry, type) and issubclass(entry, TextEnv)
 
 
 def spec(env_id: str) -> EnvSpec:
     """The gymnasium ``EnvSpec`` of ``env_id``, with a "did you mean" error for unknown ids."""
-    _load_builtins()
     env_id = _import_module_of(env_id)
     if env_id not in gymnasium.registry:
         raise gymnasium.error.UnregisteredEnv(_unknown_message(env_id))
@@ -106,12 +104,15 @@ def make(env_id: str, split: str = "train", **kwargs: Any) -> gymnasium.Env:
     return gymnasium.make(env_spec.id, split=split, **kwargs)
 
 
-_BUILTINS_LOADED = False
+def register_entry_points() -> None:
+    """Register every id of the ``agentgym.envs`` entry-point group with its ``module:Class`` string.
+
+    Nothing is imported: gymnasium loads the class on the first ``make``. Ids registered by hand
+    (``register``) take precedence over an entry point of the same id.
+    """
+    for env_id, point in plugins.entry_points(plugins.ENVS).items():
+        if env_id not in gymnasium.registry:
+            register(env_id, entry_point=point.value)
 
 
-def _load_builtins() -> None:
-    """Import the built-in environment package once so its ids are registered."""
-    global _BUILTINS_LOADED
-    if not _BUILTINS_LOADED:
-        _BUILTINS_LOADED = True
-        importlib.import_module("environments")
+register_entry_points()

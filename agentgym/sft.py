@@ -1,11 +1,9 @@
 """Supervised fine-tuning on expert trajectories: ``python -m agentgym.sft --env ID --episodes N --out DIR``.
 
-The examples are built with the very prompts the RL rollout shows
-(``agentgym.prompts.build_messages`` with ``HistoryItem(action, next observation)``, the environment's history length)
-and the target is ``format_action(info["expert_action"])`` plus EOS; the loss covers response
-tokens only. ``explore > 0`` lets a random admissible action drive the episode with that
-probability while the label stays the expert's (DAgger-style), so the model also sees states an
-imperfect policy reaches. Tasks come from the "train" split.
+The examples (``agentgym.sft_data``) use the very prompts the RL rollout shows; the target is the
+expert's formatted action plus EOS, and the loss covers response tokens only. Tasks come from the
+"train" split. Models are found through the ``agentgym.policies`` entry points (``plugins``), so this
+core module names no policy backend.
 """
 
 from __future__ import annotations
@@ -18,70 +16,56 @@ from typing import Any
 
 import numpy as np
 
-from agentgym.prompts import HistoryItem, build_messages, format_action
-from agentgym.types import Messages
+from agentgym import plugins
+from agentgym.cli_options import add_options
+from agentgym.sft_data import Example, collect_examples
 
 
 @dataclass
-class Example:
-    messages: Messages
-    response: str
+class SFTSettings:
+    """fine-tuning: the expert episodes and the optimiser (also the tiny model's warm start)"""
 
-
-@dataclass
-class SFTConfig:
-    env: str = "agentgym/FrozenLake-v0"
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
-    model: str | None = None  # model folder; None = a freshly built tiny model for `env`
-    out: str = "runs/sft"
-    episodes: int = 300  # as policies.tiny.WarmStart
+    episodes: int = 300
+    """Expert episodes on the train split whose steps become examples."""
     explore: float = 0.25
-    history_len: int | None = None  # None = the environment's prompt_history_len (as the trainer)
-    steps: int | None = 150  # optimizer steps; None = `epochs` passes over the examples
+    """Probability that a random admissible action drives the episode (the label stays the expert's)."""
+    steps: int | None = 150
+    """Optimizer steps; None = `epochs` passes over the examples."""
     epochs: int = 1
+    """Passes over the examples when steps is None."""
     batch_size: int = 32
+    """Examples per optimizer step."""
     lr: float = 3e-3
+    """Peak AdamW learning rate (linear warm-up, then cosine decay to 10%)."""
     warmup: int = 10
+    """Warm-up steps."""
     weight_decay: float = 0.0
+    """AdamW weight decay."""
     max_grad_norm: float = 1.0
+    """Gradient-norm clip of each step."""
     seed: int = 0
+    """Seeds torch, the episodes' reset seeds and the example order."""
+
+
+@dataclass
+class SFTConfig(SFTSettings):
+    """what is fine-tuned, on which environment, and where it is saved"""
+
+    env: str = "agentgym/FrozenLake-v0"
+    """Environment id whose expert gives the labels (it must fill info['expert_action'])."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments for the environment's constructor, e.g. '{num_tasks: 200}'."""
+    model: str | None = None
+    """Model folder to fine-tune; None = a freshly built (untrained) tiny model for `env`."""
+    out: str = "runs/sft"
+    """Folder the fine-tuned model is saved to."""
+    history_len: int | None = None
+    """Past steps per prompt; None = the environment's prompt_history_len (as the trainer)."""
     verbose: bool = True
+    """Print the loss every 20 steps."""
 
 
-def collect_examples(env_id: str, episodes: int, seed: int = 0, explore: float = 0.0, split: str = "train",
-                     history_len: int | None = None, env_kwargs: dict[str, Any] | None = None) -> list[Example]:
-    """(prompt, expert response) for every step of ``episodes`` episodes that has an expert action."""
-    import agentgym
-
-    history_len = agentgym.prompt_history_len(env_id, history_len)
-    env = agentgym.make(env_id, split=split, **(env_kwargs or {}))
-    rng = np.random.default_rng(seed)
-    examples = []
-    try:
-        for episode in range(episodes):
-            obs, info = env.reset(seed=seed + episode)
-            history: list[HistoryItem] = []
-            done = False
-            while not done:
-                expert = info.get("expert_action")
-                admissible = info.get("admissible_actions")
-                if expert is not None:
-                    messages = build_messages(info.get("task"), obs, history, admissible, history_len)
-                    examples.append(Example(messages, format_action(expert)))
-                action = expert
-                if admissible and (expert is None or rng.random() < explore):
-                    action = str(admissible[int(rng.integers(len(admissible)))])
-                if action is None:
-                    break
-                obs, _, terminated, truncated, info = env.step(action)
-                history.append(HistoryItem(action, obs))
-                done = terminated or truncated
-    finally:
-        env.close()
-    return examples
-
-
-def _lr_at(step: int, total: int, cfg: SFTConfig) -> float:
+def _lr_at(step: int, total: int, cfg: SFTSettings) -> float:
     """Linear warm-up then cosine decay to 10%."""
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
@@ -89,7 +73,7 @@ def _lr_at(step: int, total: int, cfg: SFTConfig) -> float:
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def train(policy, examples: list[Example], cfg: SFTConfig) -> list[float]:
+def train(policy, examples: list[Example], cfg: SFTSettings, verbose: bool = True) -> list[float]:
     """Minimise the mean response-token NLL with AdamW; returns the loss of every step."""
     import torch
 
@@ -116,7 +100,7 @@ def train(policy, examples: list[Example], cfg: SFTConfig) -> list[float]:
         torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
         optimizer.step()
         losses.append(float(loss.detach()))
-        if cfg.verbose and (step % 20 == 0 or step == total - 1):
+        if verbose and (step % 20 == 0 or step == total - 1):
             print(f"sft step {step + 1}/{total}  loss {loss.item():.4f}  {time.perf_counter() - start:.0f}s",
                   flush=True)
     policy.model.eval()
@@ -144,36 +128,27 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
     """Build/load the model, collect expert examples on the train split, fine-tune, save to ``cfg.out``."""
     import torch
 
-    from policies.hf import HFPolicy
-    from policies.tiny import build_tiny_model
-
     torch.manual_seed(cfg.seed)
-    model_path = cfg.model or str(build_tiny_model(cfg.out, cfg.env))
-    policy = HFPolicy.from_pretrained(model_path, device="cpu" if not torch.cuda.is_available() else None)
+    model_path = cfg.model or str(plugins.load(plugins.POLICIES, "build_model")(cfg.out, cfg.env))
+    policy = plugins.policy_from_spec(model_path, device="cpu" if not torch.cuda.is_available() else None)
     examples = collect_examples(cfg.env, cfg.episodes, seed=cfg.seed, explore=cfg.explore,
                                 history_len=cfg.history_len, env_kwargs=cfg.env_kwargs)
     if not examples:
         raise ValueError(f"{cfg.env} gave no expert actions; SFT needs an environment with info['expert_action']")
-    losses = train(policy, examples, cfg)
+    losses = train(policy, examples, cfg, verbose=cfg.verbose)
     policy.save(cfg.out)
     return {"examples": len(examples), "steps": len(losses), "first_loss": losses[0], "final_loss": losses[-1]}
 
 
+def parse_args(argv: list[str] | None = None) -> SFTConfig:
+    parser = argparse.ArgumentParser(prog="python -m agentgym.sft", description="Supervised fine-tuning of a policy on an "
+                                     "environment's expert trajectories (the trainer's warm start).")
+    add_options(parser, SFTConfig, grouped=True)
+    return SFTConfig(**vars(parser.parse_args(argv)))
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    defaults = SFTConfig()
-    parser.add_argument("--env", default=defaults.env)
-    parser.add_argument("--model", default=None, help="model folder (default: build a tiny model for --env)")
-    parser.add_argument("--out", default=defaults.out)
-    parser.add_argument("--episodes", type=int, default=defaults.episodes)
-    parser.add_argument("--explore", type=float, default=defaults.explore)
-    parser.add_argument("--steps", type=int, default=defaults.steps)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--lr", type=float, default=defaults.lr)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    args = parser.parse_args(argv)
-    cfg = SFTConfig(env=args.env, model=args.model, out=args.out, episodes=args.episodes, explore=args.explore,
-                    steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    cfg = parse_args(argv)
     stats = run_sft(cfg)
     print(f"saved {cfg.out}: {stats}")
     return stats

@@ -12,7 +12,7 @@ import dataclasses
 import json
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,23 +21,21 @@ import torch
 import yaml
 from tqdm.auto import tqdm
 
-import rewards  # noqa: F401 - registers the reward shapers
-from agentgym import checkpoint, credit
+from agentgym import checkpoint, credit, features, plugins
 from agentgym.config import TrainConfig, parse_args
 from agentgym.credit.entropy_diagnostics import entropy_diagnostics
-from agentgym.credit.gae import gae_value_targets
-from agentgym.critic import Critic, critic_update
-from agentgym.epo import EPORegularizer
 from agentgym.eval.training import write_training_eval
 from agentgym.evaluation import evaluate, summarise
+from agentgym.features import SetupContext, TrainerFeature
+from agentgym.losses import AGG_MODES, KL_KINDS
 from agentgym.metrics import MetricsLogger
+from agentgym.params import check_choice, check_params
 from agentgym.plots import plot_learning_curve
 from agentgym.policy import SamplingParams
-from agentgym.progress_attribution import ProgressAttribution
-from agentgym.registry import prompt_history_len
+from agentgym.registry import SPLITS, prompt_history_len
 from agentgym.rollout import EnvPool, PromptConfig, collect
 from agentgym.types import StepBatch, Trajectory
-from agentgym.update import UpdateSample, UpdateSettings, ppo_update, score_no_grad
+from agentgym.update import UpdateSample, ppo_update, score_no_grad
 
 EVAL_POOL_SIZE = 64
 
@@ -48,24 +46,38 @@ class Trainer:
 
     config: TrainConfig
     policy: Any
-    reference: Any | None
     optimizer: torch.optim.Optimizer
-    critic: Critic | None
-    critic_optimizer: torch.optim.Optimizer | None
     train_pool: EnvPool
     eval_pool: EnvPool | None
     train_eval_pool: EnvPool | None
-    epo: EPORegularizer | None
     task_rng: np.random.Generator
     shuffle_rng: torch.Generator
     logger: MetricsLogger
-    progress: ProgressAttribution | None = None  # the progress estimator, when a shaper needs one
+    features: list[TrainerFeature] = field(default_factory=list)  # optional parts, hooked in by one protocol
     iteration: int = 0
     env_steps: int = 0  # environment steps collected so far (the budget benchmarks compare at)
 
 
 # ---------------------------------------------------------------------------------------------- setup
+def check_config(config: TrainConfig) -> None:
+    """Every name and ``*_params`` key of the config against its target, before anything is built."""
+    check_params(credit.get(config.credit), config.credit_params, f"credit_params of {config.credit!r}")
+    for kind, names, params, get, leading in (
+            ("modifier", config.modifiers, config.modifier_params, credit.get_modifier, 2),
+            ("shaper", config.shapers, config.shaper_params, credit.get_shaper, 1)):
+        for name in params:
+            if name not in names:
+                raise ValueError(f"{kind}_params has settings for {name!r}, which is not in {kind}s {names}")
+        for name in names:
+            check_params(get(name), params.get(name, {}), f"{kind}_params of {name!r}", leading=leading)
+    check_choice(config.eval_split, SPLITS, "eval_split")
+    check_choice(config.loss_agg, AGG_MODES, "loss_agg")
+    check_choice(config.kl_kind, KL_KINDS, "kl_kind")
+    features.check_config(config)
+
+
 def setup(config: TrainConfig) -> Trainer:
+    check_config(config)
     config = dataclasses.replace(config, history_len=prompt_history_len(config.env, config.history_len))
     run_dir = Path(config.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -73,32 +85,21 @@ def setup(config: TrainConfig) -> Trainer:
     if resume_from is None:
         _seed_everything(config.seed)
     model_path = config.model or _default_model(config.env, config.env_kwargs)
-    from policies import from_spec
-
-    policy = from_spec(str(resume_from / "policy") if resume_from else model_path)
-    reference = from_spec(model_path).frozen_copy() if config.kl_coef > 0 else None
+    policy = plugins.policy_from_spec(str(resume_from / "policy") if resume_from else model_path)
     optimizer = torch.optim.AdamW([p for p in policy.model.parameters() if p.requires_grad],
                                   lr=config.lr, weight_decay=config.weight_decay)
-    critic = critic_optimizer = None
-    if config.critic:
-        critic = Critic.from_pretrained(model_path, pad_id=policy.tokenizer.pad_token_id or 0)
-        critic_optimizer = torch.optim.AdamW(critic.parameters(), lr=config.critic_lr)
+    context = SetupContext(policy=policy, model_path=model_path, run_dir=run_dir,
+                           load_policy=plugins.policy_from_spec)
     trainer = Trainer(
-        config=config, policy=policy, reference=reference, optimizer=optimizer, critic=critic,
-        critic_optimizer=critic_optimizer, train_pool=_pool(config, "train", config.num_groups * config.group_size),
+        config=config, policy=policy, optimizer=optimizer, features=features.build(config, context),
+        train_pool=_pool(config, "train", config.num_groups * config.group_size),
         eval_pool=_pool(config, config.eval_split, min(config.eval_episodes, EVAL_POOL_SIZE))
         if config.eval_every > 0 else None,
         train_eval_pool=_pool(config, "train", min(config.train_eval_episodes, EVAL_POOL_SIZE))
         if config.train_eval_episodes > 0 else None,
-        epo=EPORegularizer(coef=config.epo_coef, total_iterations=config.iterations, **config.epo_params)
-        if config.epo_coef > 0 else None,
         task_rng=np.random.default_rng(config.seed), shuffle_rng=torch.Generator().manual_seed(config.seed),
         logger=MetricsLogger(run_dir, config.tensorboard, config.wandb_project, config.to_dict()),
     )
-    if _needs_column(config, "progress"):
-        trainer.progress = ProgressAttribution.build(
-            config.progress_estimator, policy, config.progress_model or model_path, config.progress_params,
-            config.progress_refresh_every, config.progress_buffer, run_dir)
     if resume_from is not None:
         _restore(trainer, resume_from)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
@@ -106,14 +107,7 @@ def setup(config: TrainConfig) -> Trainer:
 
 
 def _default_model(env_id: str, env_kwargs: dict[str, Any]) -> str:
-    from policies.tiny import default_model
-
-    return str(default_model(env_id=env_id, env_kwargs=env_kwargs))
-
-
-def _needs_column(config: TrainConfig, column: str) -> bool:
-    """Whether a configured shaper reads ``column`` (declared by the shaper as ``requires``)."""
-    return any(column in getattr(credit.get_shaper(name), "requires", ()) for name in config.shapers)
+    return str(plugins.load(plugins.POLICIES, "default_model")(env_id=env_id, env_kwargs=env_kwargs))
 
 
 def _pool(config: TrainConfig, split: str, size: int) -> EnvPool:
@@ -129,13 +123,13 @@ def _seed_everything(seed: int) -> None:
 def _restore(trainer: Trainer, path: Path) -> None:
     state = checkpoint.load_state(path)
     trainer.optimizer.load_state_dict(state["optimizer"])
-    if trainer.critic is not None:
-        trainer.critic.load_state_dict(state["critic"])
-        trainer.critic_optimizer.load_state_dict(state["critic_optimizer"])
-    if trainer.epo is not None:
-        trainer.epo.load_state_dict(state["epo"])
-    if trainer.progress is not None:
-        trainer.progress.load_state_dict(state["progress"])
+    saved = state.get("features", {})
+    missing = [f.name for f in trainer.features if f.name not in saved]
+    if missing:
+        raise ValueError(f"checkpoint {path} holds no state for the feature(s) {missing} this config builds; "
+                         f"resume with the config the run was started with ({path.parent / 'config.yaml'})")
+    for feature in trainer.features:
+        feature.load_state_dict(saved[feature.name])
     trainer.task_rng.bit_generator.state = state["task_rng"]
     trainer.shuffle_rng.set_state(state["shuffle_rng"])
     trainer.iteration = state["iteration"]
@@ -147,15 +141,8 @@ def _save(trainer: Trainer) -> Path:
     state = {
         "iteration": trainer.iteration, "env_steps": trainer.env_steps, "optimizer": trainer.optimizer.state_dict(),
         "task_rng": trainer.task_rng.bit_generator.state, "shuffle_rng": trainer.shuffle_rng.get_state(),
-        "config": trainer.config.to_dict(),
+        "config": trainer.config.to_dict(), "features": {f.name: f.state_dict() for f in trainer.features},
     }
-    if trainer.critic is not None:
-        state["critic"] = trainer.critic.state_dict()
-        state["critic_optimizer"] = trainer.critic_optimizer.state_dict()
-    if trainer.epo is not None:
-        state["epo"] = trainer.epo.state_dict()
-    if trainer.progress is not None:
-        state["progress"] = trainer.progress.state_dict()
     return checkpoint.save(trainer.config.run_dir, trainer.iteration, state, trainer.policy.save,
                            keep=trainer.config.keep_checkpoints)
 
@@ -177,10 +164,11 @@ def train_iteration(trainer: Trainer) -> dict[str, float]:
     # update
     tick = time.perf_counter()
     samples = _update_samples(trainer, steps, advantages)
-    metrics.update(ppo_update(trainer.policy, trainer.optimizer, samples, _update_settings(config),
-                              trainer.shuffle_rng, trainer.epo, trainer.iteration))
-    if trainer.critic is not None and len(steps):
-        metrics.update(_critic_step(trainer, steps, batch))
+    loss_terms = [term for feature in trainer.features for term in feature.loss_terms()]
+    metrics.update(ppo_update(trainer.policy, trainer.optimizer, samples, config, trainer.shuffle_rng,
+                              loss_terms, trainer.iteration))
+    for feature in trainer.features:
+        metrics.update(feature.after_update(steps, batch))
     metrics["rollout/kept_steps_frac"] = float(keep.mean())
     trainer.env_steps += stats.steps
     metrics["rollout/env_steps_total"] = float(trainer.env_steps)
@@ -217,16 +205,13 @@ def _prompt_config(config: TrainConfig) -> PromptConfig:
 
 
 def _step_batch(trainer: Trainer, trajectories: list[Trajectory]) -> tuple[StepBatch, dict[str, float]]:
-    """Columns for credit (identity, shaped reward, entropy, success flags, critic values, progress)."""
+    """Columns for credit (identity, shaped reward, entropy, success flags, the features' columns)."""
     batch, metrics = StepBatch.from_trajectories(trajectories), {}
     batch = batch.with_extras(traj_success=[t.success for t in trajectories for _ in t.steps],
                               env_reward=batch.reward.copy())
-    if trainer.critic is not None:
-        prompts = [s.prompt_ids for t in trajectories for s in t.steps]
-        batch = batch.with_extras(value=np.asarray(trainer.critic.values(prompts), dtype=np.float64))
-    if trainer.progress is not None:
-        contributions, metrics = trainer.progress.annotate(trajectories)
-        batch = batch.with_extras(progress=contributions)
+    for feature in trainer.features:  # e.g. critic values, progress contributions
+        batch, feature_metrics = feature.annotate(trajectories, batch)
+        metrics.update(feature_metrics)
     for name in trainer.config.shapers:
         batch = credit.get_shaper(name)(batch, **trainer.config.shaper_params.get(name, {}))
     return batch, metrics
@@ -246,27 +231,9 @@ def _update_samples(trainer: Trainer, steps, advantages: np.ndarray) -> list[Upd
     if config.recompute_old_logprobs:
         for sample, logprobs in zip(samples, score_no_grad(trainer.policy, samples, config.micro_batch_size)):
             sample.old_logprobs = logprobs
-    if trainer.reference is not None:
-        for sample, logprobs in zip(samples, score_no_grad(trainer.reference, samples, config.micro_batch_size)):
-            sample.ref_logprobs = logprobs
+    for feature in trainer.features:  # e.g. reference log-probs
+        feature.prepare(samples)
     return samples
-
-
-def _update_settings(config: TrainConfig) -> UpdateSettings:
-    return UpdateSettings(
-        ppo_epochs=config.ppo_epochs, mini_batch_size=config.mini_batch_size,
-        micro_batch_size=config.micro_batch_size, clip_low=config.clip_low, clip_high=config.clip_high,
-        dual_clip=config.dual_clip, loss_agg=config.loss_agg, kl_coef=config.kl_coef, kl_kind=config.kl_kind,
-        entropy_coef=config.entropy_coef, max_grad_norm=config.max_grad_norm)
-
-
-def _critic_step(trainer: Trainer, steps, batch: StepBatch):
-    """Value targets are GAE lambda-returns of the shaped rewards (not the modified advantages)."""
-    params = {k: v for k, v in trainer.config.credit_params.items() if k in ("gamma", "lam")}
-    targets = gae_value_targets(batch, **params)
-    return critic_update(trainer.critic, trainer.critic_optimizer, [s.prompt_ids for s in steps],
-                         batch.extras["value"].tolist(), targets.tolist(),
-                         trainer.config.value_clip, trainer.config.micro_batch_size)
 
 
 def _credit_metrics(batch: StepBatch, raw: np.ndarray, advantages: np.ndarray,
@@ -320,19 +287,19 @@ def run(config: TrainConfig) -> dict[str, float]:
     trainer = setup(config)
     metrics: dict[str, float] = {}
     try:
-        if trainer.progress is not None and not trainer.progress.fitted:
-            metrics.update(_progress_warm_up(trainer))
+        if trainer.iteration == 0:
+            metrics.update(_warm_up(trainer))
         if trainer.iteration == 0 and config.eval_at_start and trainer.eval_pool is not None:
             metrics.update(evaluate_now(trainer))
         if metrics:
             trainer.logger.log(trainer.iteration, metrics)
         bar = tqdm(range(trainer.iteration, config.iterations), initial=trainer.iteration, total=config.iterations,
-                   desc="train", disable=not config.progress, dynamic_ncols=True)
+                   desc="train", disable=not config.progress_bar, dynamic_ncols=True)
         for _ in bar:
             metrics = train_iteration(trainer)
             trainer.iteration += 1
-            if trainer.progress is not None and trainer.progress.due(trainer.iteration):
-                metrics.update(trainer.progress.fit(trainer.policy))
+            for feature in trainer.features:  # e.g. progress estimator refits
+                metrics.update(feature.end_iteration(trainer.iteration))
             budget_spent = config.max_env_steps is not None and trainer.env_steps >= config.max_env_steps
             last = trainer.iteration == config.iterations or budget_spent
             if config.eval_every > 0 and (trainer.iteration % config.eval_every == 0 or last):
@@ -349,16 +316,18 @@ def run(config: TrainConfig) -> dict[str, float]:
     return metrics
 
 
-def _progress_warm_up(trainer: Trainer) -> dict[str, float]:
-    """Exploration rollouts of the starting policy, then the first fit (their env steps count to the budget)."""
-    tick = time.perf_counter()
-    for _ in range(trainer.config.progress_explore_batches):
+def _warm_up(trainer: Trainer) -> dict[str, float]:
+    """The features' work before the first iteration (e.g. progress exploration; its env steps count)."""
+    def rollout() -> list[Trajectory]:
         trajectories, stats = _rollout(trainer)
-        trainer.progress.remember(trajectories)
         trainer.env_steps += stats.steps
-    metrics = trainer.progress.fit(trainer.policy)
-    metrics.update({"rollout/env_steps_total": float(trainer.env_steps),
-                    "time/progress_fit_s": time.perf_counter() - tick})
+        return trajectories
+
+    metrics: dict[str, float] = {}
+    for feature in trainer.features:
+        metrics.update(feature.warm_up(rollout))
+    if trainer.env_steps:
+        metrics["rollout/env_steps_total"] = float(trainer.env_steps)
     return metrics
 
 

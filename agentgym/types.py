@@ -1,4 +1,4 @@
-"""Data that flows through the rollout-and-update loop (DESIGN.md section 4).
+"""Data that flows through the rollout-and-update loop (docs/architecture.md, "Contracts").
 
 A ``Step`` is one environment step as the trainer sees it: its own prompt, the sampled response
 with token-level statistics, the reward that followed and its identity in the batch. Credit

@@ -3,17 +3,21 @@
 Advantages arrive one per step (computed on the unpadded batch) and are broadcast to every token of
 the step's response here. Loss aggregation is global over a mini-batch: each micro-batch's loss is
 weighted by its share of the mini-batch's tokens (token-mean) or sequences (seq-mean modes).
+Trainer features add terms of their own (``LossTerm``, e.g. EPO) without this file knowing them.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
 
-from agentgym import epo, losses
+from agentgym import losses
+from agentgym.config import UpdateSettings
 
 
 @dataclass
@@ -28,19 +32,22 @@ class UpdateSample:
     traj_id: int = 0  # EPO averages entropy per trajectory
 
 
-@dataclass
-class UpdateSettings:
-    ppo_epochs: int = 1
-    mini_batch_size: int = 512
-    micro_batch_size: int = 128
-    clip_low: float = 0.2
-    clip_high: float = 0.2
-    dual_clip: float | None = 3.0
-    loss_agg: str = "token-mean"
-    kl_coef: float = 0.0
-    kl_kind: str = "low_var_kl"
-    entropy_coef: float = 0.0
-    max_grad_norm: float = 1.0
+class LossTerm(Protocol):
+    """An extra term of the policy loss, added to every micro-batch's loss before ``backward``.
+
+    The term sees the whole mini-batch first (so it can weigh rows over all of it and make the
+    micro-batch pieces add up exactly) and reports its metrics once the mini-batch is done.
+    """
+
+    needs_entropy: bool  # the update computes token entropies for it
+
+    def start_mini_batch(self, mini: list[UpdateSample], iteration: int) -> None: ...
+
+    def __call__(self, entropies: torch.Tensor, mask: torch.Tensor, rows: slice) -> torch.Tensor:
+        """The term for the micro-batch ``mini[rows]``; ``entropies`` and ``mask`` are (B, T)."""
+        ...
+
+    def metrics(self) -> dict[str, float]: ...
 
 
 def score_no_grad(policy, samples: list[UpdateSample], micro_batch_size: int) -> list[list[float]]:
@@ -56,11 +63,11 @@ def score_no_grad(policy, samples: list[UpdateSample], micro_batch_size: int) ->
 
 
 def ppo_update(policy, optimizer: torch.optim.Optimizer, samples: list[UpdateSample], settings: UpdateSettings,
-               generator: torch.Generator, regularizer: epo.EPORegularizer | None = None,
+               generator: torch.Generator, loss_terms: Sequence[LossTerm] = (),
                iteration: int = 0) -> dict[str, float]:
     """Run ``ppo_epochs`` passes over ``samples``; returns mean loss metrics and the gradient norm.
 
-    ``regularizer`` (EPO) adds its entropy term for training iteration ``iteration``.
+    ``loss_terms`` (from trainer features) are added for training iteration ``iteration``.
     """
     samples = [s for s in samples if s.response_ids]
     totals: dict[str, list[float]] = defaultdict(list)
@@ -69,40 +76,37 @@ def ppo_update(policy, optimizer: torch.optim.Optimizer, samples: list[UpdateSam
         order = torch.randperm(len(samples), generator=generator).tolist()
         for start in range(0, len(order), settings.mini_batch_size):
             mini = [samples[i] for i in order[start:start + settings.mini_batch_size]]
-            metrics = _mini_batch_step(policy, optimizer, mini, settings, regularizer, iteration)
+            metrics = _mini_batch_step(policy, optimizer, mini, settings, loss_terms, iteration)
             for key, value in metrics.items():
                 totals[key].append(value)
     return {key: float(np.mean(values)) for key, values in totals.items()}
 
 
 def _mini_batch_step(policy, optimizer, mini: list[UpdateSample], settings: UpdateSettings,
-                     regularizer: epo.EPORegularizer | None, iteration: int) -> dict[str, float]:
+                     loss_terms: Sequence[LossTerm], iteration: int) -> dict[str, float]:
     optimizer.zero_grad(set_to_none=True)
     total_tokens = sum(len(s.response_ids) for s in mini)
     sums: dict[str, float] = defaultdict(float)
-    row_weights = None
-    if regularizer is not None:  # trajectory weights over the whole mini-batch: micro terms add up exactly
-        has_tokens = torch.tensor([len(s.response_ids) > 0 for s in mini])
-        row_weights = epo.trajectory_row_weights([s.traj_id for s in mini], has_tokens)
+    for term in loss_terms:
+        term.start_mini_batch(mini, iteration)
+    need_entropy = any(term.needs_entropy for term in loss_terms)
     for start in range(0, len(mini), settings.micro_batch_size):
-        end = start + settings.micro_batch_size
-        micro = mini[start:end]
+        rows = slice(start, start + settings.micro_batch_size)
+        micro = mini[rows]
         tokens = sum(len(s.response_ids) for s in micro)
         weight = tokens / total_tokens if settings.loss_agg == "token-mean" else len(micro) / len(mini)
-        loss, entropies, mask, metrics = _micro_batch_loss(policy, micro, settings, regularizer is not None)
+        loss, entropies, mask, metrics = _micro_batch_loss(policy, micro, settings, need_entropy)
         loss = loss * weight
         for key, value in metrics.items():
             sums[key] += value * weight
-        if regularizer is not None:  # sign and coefficient are inside the term; no micro weight
-            term, epo_metrics = regularizer(entropies, mask, [s.traj_id for s in micro], iteration,
-                                            row_weights=row_weights[start:end].to(mask.device))
-            loss = loss + term
-            for key, value in epo_metrics.items():
-                sums[key] = value if key in ("loss/epo_beta", "loss/epo_reference") else sums[key] + value
+        for term in loss_terms:  # a term weighs its own rows: no micro-batch weight
+            loss = loss + term(entropies, mask, rows)
         loss.backward()
     params = [p for p in policy.model.parameters() if p.requires_grad]
     grad_norm = torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
     optimizer.step()
+    for term in loss_terms:
+        sums.update(term.metrics())
     sums["loss/grad_norm"] = float(grad_norm)
     return dict(sums)
 

@@ -64,7 +64,7 @@ def train_one(env_id: str, method: str, seed: int, args: argparse.Namespace) -> 
         return run_dir
     cmd = [sys.executable, "-m", "agentgym.train", "--env", env_id, "--seed", str(seed), "--run-dir", str(run_dir),
            "--iterations", "100000", "--max-env-steps", str(args.env_steps), "--eval-every", str(args.eval_every),
-           "--eval-episodes", str(args.eval_episodes), "--checkpoint-every", "5", "--progress", "false",
+           "--eval-episodes", str(args.eval_episodes), "--checkpoint-every", "5", "--progress-bar", "false",
            "--resume", "true", *method_flags(method), *_env_flags(args), *args.train_flags]
     print("$", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, env=_child_env(args.jobs))

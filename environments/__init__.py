@@ -1,16 +1,7 @@
-"""Built-in environments. Each subpackage registers its ids under ``agentgym/`` on import.
+"""Built-in environments, registered under ``agentgym/``.
 
-Registration uses string entry points, so importing this package is cheap and does not need an
-environment's optional dependencies (textworld, alfworld, ...) until that environment is made.
+Each id is declared in ``pyproject.toml`` under ``[project.entry-points."agentgym.envs"]`` as
+``"agentgym/Name-v0" = "environments.family.module:Class"``; ``import agentgym`` registers those
+strings with gymnasium, so a family's module (and its optional dependencies: textworld, alfworld,
+...) is imported only when one of its environments is made.
 """
-
-import importlib
-
-FAMILIES = ("toytext", "alfworld", "textworld", "webshop", "tools")
-
-for _family in FAMILIES:
-    try:
-        importlib.import_module(f"{__name__}.{_family}")
-    except ModuleNotFoundError as exc:  # a family that is not part of this checkout yet
-        if exc.name != f"{__name__}.{_family}":
-            raise

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from agentgym.paths import cache_dir, replace_dir
+from agentgym.sft import SFTConfig, SFTSettings, run_sft
+from agentgym.sft_data import collect_examples
 
 DEFAULT_ENV = "agentgym/FrozenLake-v0"
 PAD, IM_START, IM_END = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
@@ -65,8 +67,6 @@ class TinyConfig:
 def corpus_texts(env_id: str, episodes: int, seed: int = 0,
                  env_kwargs: dict[str, Any] | None = None) -> Iterator[str]:
     """Rendered chats (prompt + expert response) of expert and random-behaviour train episodes."""
-    from agentgym.sft import collect_examples
-
     half = max(1, episodes // 2)
     for explore in (0.0, 1.0):
         for example in collect_examples(env_id, half, seed=seed, explore=explore, env_kwargs=env_kwargs):
@@ -146,29 +146,18 @@ def count_parameters(model) -> int:
 
 
 # ---- the cached default model ---------------------------------------------------------------------
-@dataclass(frozen=True)
-class WarmStart:
-    """How ``default_model`` fine-tunes the tiny model (a few minutes of 2-core CPU time)."""
-
-    episodes: int = 300
-    explore: float = 0.25
-    steps: int = 150
-    batch_size: int = 32
-    lr: float = 3e-3
-    seed: int = 0
-
-
-def default_model(env_id: str = DEFAULT_ENV, cfg: TinyConfig | None = None, warm: WarmStart | None = None,
+def default_model(env_id: str = DEFAULT_ENV, cfg: TinyConfig | None = None, warm: SFTSettings | None = None,
                   verbose: bool = False, env_kwargs: dict[str, Any] | None = None) -> Path:
     """Path of the SFT-warm-started tiny model for ``env_id``; built once, then read from the cache.
 
     ``env_kwargs`` reach every environment the build makes (e.g. ``{"num_tasks": 200}`` bounds how
     many TextWorld games the corpus and the SFT episodes generate)."""
-    cfg, warm = cfg or TinyConfig(), warm or WarmStart()
+    cfg, warm = cfg or TinyConfig(), warm or SFTSettings()
     # the last item versions how models are built (6: prompts use the environment's prompt_history_len;
-    # 7: the latest history line no longer repeats the current observation);
+    # 7: the latest history line no longer repeats the current observation; 8: the warm start is an
+    # agentgym.sft.SFTSettings, whose warmup/epochs/weight_decay/max_grad_norm join the key);
     # env_kwargs join the key only when given, so models built without them keep their folders
-    parts = [env_id, asdict(cfg), asdict(warm), 7, *([env_kwargs] if env_kwargs else [])]
+    parts = [env_id, asdict(cfg), asdict(warm), 8, *([env_kwargs] if env_kwargs else [])]
     key = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
     slug = env_id.replace("/", "--").replace(":", "--")
     final = cache_dir("models") / f"{slug}-{key[:12]}"
@@ -187,14 +176,11 @@ def default_model(env_id: str = DEFAULT_ENV, cfg: TinyConfig | None = None, warm
     return final
 
 
-def _build_warm(out: Path, env_id: str, cfg: TinyConfig, warm: WarmStart, verbose: bool,
+def _build_warm(out: Path, env_id: str, cfg: TinyConfig, warm: SFTSettings, verbose: bool,
                 env_kwargs: dict[str, Any]) -> None:
-    from agentgym.sft import SFTConfig, run_sft
-
     build_tiny_model(out, env_id, cfg, env_kwargs)
-    run_sft(SFTConfig(env=env_id, model=str(out), out=str(out), episodes=warm.episodes, explore=warm.explore,
-                      steps=warm.steps, batch_size=warm.batch_size, lr=warm.lr, seed=warm.seed,
-                      verbose=verbose, env_kwargs=dict(env_kwargs)))
+    run_sft(SFTConfig(**asdict(warm), env=env_id, model=str(out), out=str(out), verbose=verbose,
+                      env_kwargs=dict(env_kwargs)))
 
 
 def _complete(path: Path) -> bool:

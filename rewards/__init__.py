@@ -1,11 +1,7 @@
-"""Reward shapers: ``(batch, **params) -> StepBatch`` with a new reward column.
+"""Reward shapers and the progress estimator.
 
-Each shaper registers itself in ``agentgym.credit.SHAPERS`` on import; the trainer applies the
-ones named in its config, in order, before credit assignment.
+Shapers, ``(batch, **params) -> StepBatch`` with a new reward column, are declared as
+``agentgym.shapers`` entry points in ``pyproject.toml`` and loaded by name on the first
+``agentgym.credit.get_shaper(name)``; the trainer applies the configured ones, in order, before
+credit assignment. Nothing is imported here, so a cheap shaper never pulls in torch.
 """
-
-import importlib
-import pkgutil
-
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")

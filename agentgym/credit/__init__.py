@@ -1,6 +1,7 @@
 """Credit assignment: ``credit.get(name)(batch, **params)`` -> one advantage per step.
 
-Estimators, modifiers and shapers register themselves on import; see DESIGN.md sections 4-5.
+Estimators and modifiers register themselves on import; shapers live in outer packages and are found
+through the ``agentgym.shapers`` entry points. Contracts: docs/architecture.md.
 """
 
 from __future__ import annotations

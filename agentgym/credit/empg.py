@@ -1,4 +1,4 @@
-"""EMPG: entropy-modulated policy gradients (arXiv 2509.09265; DESIGN.md section 5).
+"""EMPG: entropy-modulated policy gradients (arXiv 2509.09265; docs/architecture.md, "Credit definitions").
 
 A modifier on top of any credit estimator. The gradient of a softmax policy is small on confident
 steps and large on uncertain ones; EMPG reverses that. With H the step entropy (mean token entropy of

@@ -1,6 +1,6 @@
 """GiGPO (arXiv 2505.10978): episode-level group advantage plus an anchor-state step-level advantage.
 
-A = A_E + omega * A_S (DESIGN.md section 5).
+A = A_E + omega * A_S (docs/architecture.md, "Credit definitions").
 
 - A_E compares trajectory returns R(tau) inside the episode group. ``episode_stats="trajectory"``
   (default, the paper) counts each trajectory once; ``"step"`` reproduces verl-agent, which counts every

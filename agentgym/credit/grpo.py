@@ -1,4 +1,4 @@
-"""GRPO: each trajectory's return normalised within its group of rollouts (DESIGN.md section 5).
+"""GRPO: each trajectory's return normalised in its group (docs/architecture.md, "Credit definitions").
 
 A = (R - mean_group R) / (std_group R + eps), Bessel std over the group's trajectories; every step of a
 trajectory gets its trajectory's advantage. A group of one trajectory normalises with mean 0 and std 1,

@@ -9,7 +9,7 @@ reused unless given on the command line, so the policy is evaluated on the promp
 from __future__ import annotations
 
 import argparse
-import json
+import dataclasses
 import re
 import sys
 from pathlib import Path
@@ -17,36 +17,27 @@ from typing import Any
 
 import yaml
 
+from agentgym import plugins
+from agentgym.cli_options import add_options
 from agentgym.eval.compare import compare
 from agentgym.eval.runner import EvalSettings, run_evaluation
 from agentgym.registry import SPLITS
 
-PROMPT_FIELDS = ("history_len", "show_admissible", "max_new_tokens")
+PROMPT_FIELDS = ("history_len", "show_admissible", "max_new_tokens")  # taken from the policy's training run
+EVAL_FIELDS = tuple(f.name for f in dataclasses.fields(EvalSettings))
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m agentgym.eval", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--env", required=True, help="environment id, e.g. agentgym/FrozenLake-v0")
-    p.add_argument("--split", default="valid_unseen", choices=SPLITS)
+    p.add_argument("--env", dest="env_id", required=True, help="environment id, e.g. agentgym/FrozenLake-v0")
     p.add_argument("--policy", required=True, help="policy spec (see above)")
-    p.add_argument("--episodes", type=int, default=None, help="first N tasks of the split (default: all)")
-    p.add_argument("--seeds", type=int, default=1, help="play every task once per seed 0..K-1")
     p.add_argument("--out", default=None, help="output folder (default runs/eval/<env>__<split>__<policy>)")
     p.add_argument("--resume", action="store_true", help="complete an interrupted evaluation in --out")
     p.add_argument("--overwrite", action="store_true", help="discard episodes already in --out")
-    p.add_argument("--batch-size", type=int, default=16, help="environments played together")
-    p.add_argument("--env-workers", type=int, default=4)
-    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
-    p.add_argument("--top-p", type=float, default=1.0)
-    p.add_argument("--max-new-tokens", type=int, default=None)
-    p.add_argument("--history-len", type=int, default=None)
-    p.add_argument("--no-admissible", dest="show_admissible", action="store_false", default=None,
-                   help="do not list admissible actions in prompts")
-    p.add_argument("--max-steps", type=int, default=None, help="override the environment's step limit")
-    p.add_argument("--env-kwargs", type=json.loads, default={}, help='JSON, e.g. \'{"num_tasks": 50}\'')
-    p.add_argument("--pass-k", default="", help="comma-separated k values for pass@k (needs --seeds >= k)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_options(p.add_argument_group("evaluation protocol (agentgym.eval.runner.EvalSettings)"), EvalSettings,
+                skip=("env_id",))
     return p
 
 
@@ -62,35 +53,33 @@ def run_config_near(spec: str) -> dict[str, Any]:
 
 
 def settings_from_args(args: argparse.Namespace) -> EvalSettings:
-    prompt = {"history_len": None, "show_admissible": True, "max_new_tokens": 64}  # None: the env decides
-    from_run = {k: v for k, v in run_config_near(args.policy).items() if k in PROMPT_FIELDS}
+    """EvalSettings defaults, then the policy's training-run prompt settings, then the options given."""
+    given = {k: v for k, v in vars(args).items() if k in EVAL_FIELDS}  # options left out are absent
+    from_run = {k: v for k, v in run_config_near(args.policy).items() if k in PROMPT_FIELDS and k not in given}
     if from_run:
         print(f"prompt settings from the policy's training run: {from_run}", file=sys.stderr)
-    prompt.update(from_run)
-    prompt.update({k: getattr(args, k) for k in PROMPT_FIELDS if getattr(args, k) is not None})
-    return EvalSettings(env_id=args.env, split=args.split, episodes=args.episodes, seeds=args.seeds,
-                        env_kwargs=args.env_kwargs, max_steps=args.max_steps, temperature=args.temperature,
-                        top_p=args.top_p, pass_k=tuple(int(k) for k in args.pass_k.split(",") if k.strip()),
-                        batch_size=args.batch_size, env_workers=args.env_workers, **prompt)
+    if given.get("split", "valid_unseen") not in SPLITS:
+        raise SystemExit(f"--split must be one of {', '.join(SPLITS)}, got {given['split']!r}")
+    return EvalSettings(**{**from_run, **given})
 
 
-def default_out(args: argparse.Namespace) -> Path:
-    slug = "__".join(re.sub(r"[^A-Za-z0-9._-]+", "-", s).strip("-")[-60:] for s in (args.env, args.split, args.policy))
+def default_out(settings: EvalSettings, policy_spec: str) -> Path:
+    parts = (settings.env_id, settings.split, policy_spec)
+    slug = "__".join(re.sub(r"[^A-Za-z0-9._-]+", "-", s).strip("-")[-60:] for s in parts)
     return Path("runs") / "eval" / slug
 
 
 def load_policy(spec: str):
     try:
-        from policies import from_spec
-    except ImportError as exc:
-        raise SystemExit(f"policies.from_spec is not available ({exc}); cannot resolve --policy {spec!r}") from exc
-    return from_spec(spec)
+        return plugins.policy_from_spec(spec)
+    except plugins.PluginNotFound as exc:
+        raise SystemExit(f"no policy factory is installed ({exc}); cannot resolve --policy {spec!r}") from exc
 
 
 def evaluate_main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     settings = settings_from_args(args)
-    out = Path(args.out) if args.out else default_out(args)
+    out = Path(args.out) if args.out else default_out(settings, args.policy)
     policy = load_policy(args.policy)
     try:
         report = run_evaluation(policy, settings, out, policy_spec=args.policy, resume=args.resume,

@@ -29,19 +29,33 @@ class EvalSettings:
     """What to evaluate and how; every field lands in the report's ``protocol``."""
 
     env_id: str
+    """Environment id, e.g. agentgym/FrozenLake-v0."""
     split: str = "valid_unseen"
-    episodes: int | None = None  # first N task ids of the split; None = the whole split
+    """Split whose tasks are played: train | valid_seen | valid_unseen."""
+    episodes: int | None = None
+    """The first N task ids of the split; None = the whole split."""
     seeds: int = 1
+    """Play every task once per seed 0..K-1 (reset seed and sampling seed)."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments for the environment's constructor, e.g. '{num_tasks: 50}'."""
     max_steps: int | None = None
-    temperature: float = 0.0  # 0 = greedy
+    """Step limit of an episode; None = the environment's own."""
+    temperature: float = 0.0
+    """Sampling temperature; 0 = greedy decoding."""
     top_p: float = 1.0
+    """Nucleus sampling threshold (1 = off)."""
     max_new_tokens: int = 64
-    history_len: int | None = None  # None = the environment's prompt_history_len
+    """Longest response per step, in tokens."""
+    history_len: int | None = None
+    """Past steps per prompt; None = the environment's prompt_history_len."""
     show_admissible: bool = True
+    """List the admissible actions in each prompt."""
     pass_k: tuple[int, ...] = ()
-    batch_size: int = 16  # environments stepped together (one policy call per step for the batch)
+    """k values of pass@k, comma-separated (needs seeds >= k)."""
+    batch_size: int = 16
+    """Environments played together (one policy call per step for the batch)."""
     env_workers: int = 4
+    """Threads stepping environments."""
 
     def __post_init__(self) -> None:
         self.history_len = prompt_history_len(self.env_id, self.history_len)

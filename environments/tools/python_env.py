@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from environments.tools.answers import grade_value
 from environments.tools.protocol import Tool, ToolCall
 from environments.tools.python_tasks import TRAIN_KINDS, UNSEEN_KINDS, PythonTask
-from environments.tools.sandbox import Limits, choose_backend
+from environments.tools.sandbox import Limits
+from environments.tools.sandbox_choice import choose_backend
 from environments.tools.tool_env import SUBMIT, Grade, ToolEnv
 
 SEED_BASE = {"train": 0, "valid_seen": 1_000_000, "valid_unseen": 2_000_000}

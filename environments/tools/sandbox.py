@@ -1,10 +1,10 @@
-"""Running untrusted Python: limits, results, and the choice between the Docker and bubblewrap backends.
+"""Running untrusted Python: limits, results and process handling shared by the Docker and bubblewrap backends.
 
 Both backends start a fresh, empty, size-limited working directory per run, receive the program and
 its data files as JSON on stdin (a tiny bootstrap writes them and execs ``python -I main.py``), have
 no network, and enforce the same limits, so a program gives the same result on either. Docker is used
-when an engine is reachable; otherwise bubblewrap (Linux namespaces) plus ``prlimit``. The choice is
-logged once per process.
+when an engine is reachable; otherwise bubblewrap (Linux namespaces) plus ``prlimit``
+(``sandbox_choice.choose_backend``, logged once per process).
 """
 
 from __future__ import annotations
@@ -143,33 +143,3 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-_CHOSEN: dict[str, Backend | None] = {}
-
-
-def choose_backend(preference: str | None = None) -> Backend | None:
-    """``"docker"``, ``"bwrap"`` or ``"auto"`` (default; also read from ``$AGENTGYM_SANDBOX``):
-    Docker when an engine answers, else bubblewrap; None when neither works. Logged once."""
-    from environments.tools.sandbox_bwrap import BwrapBackend
-    from environments.tools.sandbox_docker import DockerBackend, docker_reachable
-
-    preference = preference or os.environ.get("AGENTGYM_SANDBOX", "auto")
-    if preference not in ("auto", "docker", "bwrap"):
-        raise ValueError(f"sandbox must be 'auto', 'docker' or 'bwrap', got {preference!r}")
-    if preference in _CHOSEN:
-        return _CHOSEN[preference]
-    backend: Backend | None = None
-    docker_ok, docker_why = docker_reachable() if preference in ("auto", "docker") else (False, "not asked for")
-    bwrap_ok, bwrap_why = BwrapBackend.available() if preference in ("auto", "bwrap") else (False, "not asked for")
-    if docker_ok:
-        backend = DockerBackend()
-        log.info("Python sandbox backend: docker (%s)", docker_why)
-    elif bwrap_ok:
-        backend = BwrapBackend()
-        log.info("Python sandbox backend: bubblewrap (%s; docker: %s)", bwrap_why, docker_why)
-    else:
-        log.warning("No Python sandbox available (docker: %s; bubblewrap: %s); run_python will refuse.",
-                    docker_why, bwrap_why)
-    _CHOSEN[preference] = backend
-    return backend

@@ -1,4 +1,4 @@
-"""Every registered environment, every split: the contract of DESIGN.md section 3."""
+"""Every registered environment, every split: the contract in docs/architecture.md, "Contracts"."""
 
 import gymnasium
 import pytest

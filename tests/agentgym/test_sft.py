@@ -5,7 +5,8 @@ import torch
 
 import agentgym
 from agentgym.prompts import HistoryItem, build_messages, format_action
-from agentgym.sft import SFTConfig, collect_examples, greedy_success, main, train
+from agentgym.sft import SFTConfig, greedy_success, main, train
+from agentgym.sft_data import collect_examples
 from policies.hf import HFPolicy
 from policies.tiny import TinyConfig, build_tiny_model
 

@@ -98,7 +98,7 @@ def test_progress_shaping_fits_before_rl_refreshes_and_checkpoints_its_estimator
     assert rows[-1]["rollout/env_steps_total"] > rows[0]["rollout/env_steps_total"]
     assert (tmp_path / "progress_estimator" / "head.pt").exists()
     state = checkpoint.load_state(checkpoint.latest(tmp_path))
-    assert state["progress"]["fitted"] and len(state["progress"]["buffer"]) == 16  # 8 explored + 2 x 4 trained
+    assert state["features"]["progress"]["fitted"] and len(state["features"]["progress"]["buffer"]) == 16  # 8 explored + 2 x 4 trained
 
 
 def test_resume_with_progress_estimator_matches_uninterrupted_run(micro_model, tmp_path):

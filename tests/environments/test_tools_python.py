@@ -5,7 +5,7 @@ import pytest
 import agentgym
 from environments.tools import python_tasks as pt
 from environments.tools.protocol import format_call
-from environments.tools.sandbox import choose_backend
+from environments.tools.sandbox_choice import choose_backend
 
 needs_sandbox = pytest.mark.skipif(choose_backend() is None, reason="neither Docker nor bubblewrap is usable here")
 

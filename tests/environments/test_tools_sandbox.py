@@ -10,7 +10,7 @@ import time
 import pytest
 
 import agentgym
-from environments.tools import sandbox as sandbox_module
+from environments.tools import sandbox_choice
 from environments.tools.protocol import format_call
 from environments.tools.sandbox import Limits
 from environments.tools.sandbox_bwrap import UID_BASE, BwrapBackend
@@ -127,9 +127,9 @@ def test_environment_still_usable_after_bombs(backend):
 
 
 def test_backend_choice_is_logged(caplog, monkeypatch):
-    monkeypatch.setattr(sandbox_module, "_CHOSEN", {})
+    monkeypatch.setattr(sandbox_choice, "_CHOSEN", {})
     with caplog.at_level(logging.INFO, logger="agentgym.tools.sandbox"):
-        chosen = sandbox_module.choose_backend("auto")
+        chosen = sandbox_choice.choose_backend("auto")
     message = " ".join(r.getMessage() for r in caplog.records)
     if chosen is None:
         assert "No Python sandbox available" in message

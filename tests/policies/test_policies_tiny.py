@@ -4,9 +4,10 @@ import threading
 
 import pytest
 
-from agentgym.sft import collect_examples
+from agentgym.sft import SFTSettings
+from agentgym.sft_data import collect_examples
 from policies import tiny
-from policies.tiny import TinyConfig, WarmStart, build_tiny_model, count_parameters
+from policies.tiny import TinyConfig, build_tiny_model, count_parameters
 
 SMALL = TinyConfig(hidden_size=64, num_layers=2, num_heads=1, num_kv_heads=1, intermediate_size=128,
                    corpus_episodes=16)
@@ -80,7 +81,7 @@ def test_default_model_builds_once_under_concurrency(tmp_path, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(tiny, "_build_warm", counting_build)
-    warm = WarmStart(episodes=3, steps=2, batch_size=4)
+    warm = SFTSettings(episodes=3, steps=2, batch_size=4)
     paths = []
     threads = [threading.Thread(target=lambda: paths.append(tiny.default_model(cfg=SMALL, warm=warm)))
                for _ in range(2)]
@@ -114,14 +115,12 @@ def test_env_kwargs_reach_the_build_and_key_the_cache(tmp_path, monkeypatch):
 
 
 def test_corpus_uses_the_env_kwargs(monkeypatch):
-    import agentgym.sft
-
     calls = []
 
     def fake_collect(env_id, episodes, seed=0, explore=0.0, env_kwargs=None):
         calls.append((episodes, explore, env_kwargs))
         return []
 
-    monkeypatch.setattr(agentgym.sft, "collect_examples", fake_collect)
+    monkeypatch.setattr(tiny, "collect_examples", fake_collect)
     assert list(tiny.corpus_texts("agentgym/FrozenLake-v0", 4, env_kwargs={"num_tasks": 1})) == []
     assert calls == [(2, 0.0, {"num_tasks": 1}), (2, 1.0, {"num_tasks": 1})]  # expert half, random half

@@ -138,7 +138,7 @@ def test_diagnostics_by_hand():
 
 
 def reference_gigpo(rows, gamma, omega, norm, episode_stats):
-    """Straight loops over the definitions in DESIGN.md section 5 (rows: group, traj, t, reward, key)."""
+    """Straight loops over docs/architecture.md, "Credit definitions" (rows: group, traj, t, reward, key)."""
     def normalise(value, pool, singleton):
         if len(pool) == 1:
             return singleton(value)

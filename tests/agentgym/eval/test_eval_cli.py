@@ -53,7 +53,7 @@ def test_prompt_settings_come_from_the_policys_training_run(tmp_path):
     plain = cli.settings_from_args(cli.build_parser().parse_args(["--env", ENV, "--policy", "expert"]))
     # no run and no flag: the environment's prompt_history_len (FrozenLake is fully observed: 0)
     assert (plain.history_len, plain.show_admissible, plain.max_new_tokens) == (0, True, 64)
-    assert cli.default_out(args).parts[:2] == ("runs", "eval")
+    assert cli.default_out(settings, args.policy).parts[:2] == ("runs", "eval")
 
 
 SLOW_EXPERT_CLI = """

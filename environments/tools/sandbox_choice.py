@@ -1,0 +1,38 @@
+"""Which sandbox backend runs untrusted Python here: Docker when an engine answers, else bubblewrap.
+
+Its own module so that ``sandbox`` (what the backends share) imports neither backend.
+"""
+
+from __future__ import annotations
+
+import os
+
+from environments.tools.sandbox import Backend, log
+from environments.tools.sandbox_bwrap import BwrapBackend
+from environments.tools.sandbox_docker import DockerBackend, docker_reachable
+
+_CHOSEN: dict[str, Backend | None] = {}
+
+
+def choose_backend(preference: str | None = None) -> Backend | None:
+    """``"docker"``, ``"bwrap"`` or ``"auto"`` (default; also read from ``$AGENTGYM_SANDBOX``):
+    Docker when an engine answers, else bubblewrap; None when neither works. Logged once."""
+    preference = preference or os.environ.get("AGENTGYM_SANDBOX", "auto")
+    if preference not in ("auto", "docker", "bwrap"):
+        raise ValueError(f"sandbox must be 'auto', 'docker' or 'bwrap', got {preference!r}")
+    if preference in _CHOSEN:
+        return _CHOSEN[preference]
+    backend: Backend | None = None
+    docker_ok, docker_why = docker_reachable() if preference in ("auto", "docker") else (False, "not asked for")
+    bwrap_ok, bwrap_why = BwrapBackend.available() if preference in ("auto", "bwrap") else (False, "not asked for")
+    if docker_ok:
+        backend = DockerBackend()
+        log.info("Python sandbox backend: docker (%s)", docker_why)
+    elif bwrap_ok:
+        backend = BwrapBackend()
+        log.info("Python sandbox backend: bubblewrap (%s; docker: %s)", bwrap_why, docker_why)
+    else:
+        log.warning("No Python sandbox available (docker: %s; bubblewrap: %s); run_python will refuse.",
+                    docker_why, bwrap_why)
+    _CHOSEN[preference] = backend
+    return backend
