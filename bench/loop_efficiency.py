@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import tempfile
 import time
@@ -61,8 +62,8 @@ def one_iteration(trainer) -> dict[str, float]:
     samples = train._update_samples(trainer, steps, adv)
     tokens = sum(len(s.response_ids) for s in samples)
     bare_s = bare_loop(trainer.policy, samples, config.micro_batch_size, config.lr)
-    settings = train._update_settings(config)
-    settings.mini_batch_size = max(settings.mini_batch_size, len(samples))  # one optimizer step, like the bare loop
+    # a TrainConfig is an UpdateSettings; one optimizer step, like the bare loop
+    settings = dataclasses.replace(config, mini_batch_size=max(config.mini_batch_size, len(samples)))
     tick = time.perf_counter()
     ppo_update(trainer.policy, trainer.optimizer, samples, settings, trainer.shuffle_rng)
     update_s = time.perf_counter() - tick

@@ -37,7 +37,7 @@ class Registry:
             fn = plugins.load(self.group, name)  # importing its module usually registers it already
             self._items.setdefault(name, fn)
         if name not in self._items:
-            close = difflib.get_close_matches(name, self._items, n=3)
+            close = difflib.get_close_matches(name, self.names(), n=3)
             hint = f" Did you mean {', '.join(close)}?" if close else ""
             raise KeyError(f"Unknown {self.kind} {name!r}.{hint} Known: {', '.join(self.names())}")
         return self._items[name]
