@@ -1,8 +1,9 @@
 """``python -m agentgym.train``: the one rollout-and-update loop every credit-assignment method shares.
 
 Read top to bottom: setup, then per iteration rollout -> shape -> credit -> update -> evaluate -> log
--> checkpoint. Algorithms are looked up by name in ``agentgym.credit``; this file never branches on
-one. Defaults (``TrainConfig``) run on a laptop CPU: the offline tiny model, SFT-warm-started on
+-> checkpoint. Algorithms are looked up by name in ``agentgym.credit``, and optional parts (reference
+model, critic, EPO, progress attribution) are trainer features (``agentgym.features``) called through
+one set of hooks; this file never branches on an algorithm or a feature. Defaults (``TrainConfig``) run on a laptop CPU: the offline tiny model, SFT-warm-started on
 FrozenLake, trained with GiGPO.
 """
 

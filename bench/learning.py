@@ -39,9 +39,7 @@ QUICK = {"methods": "grpo,gigpo", "seeds": "0", "env_steps": 6000, "eval_episode
 
 
 def method_flags(method: str) -> list[str]:
-    """Trainer flags for 'gigpo+empg', 'ppo', 'grpo+progress', ..."""
-    import rewards  # noqa: F401 - registers shapers
-
+    """Trainer flags for 'gigpo+empg', 'ppo', 'grpo+progress', ... (shapers are found by entry point)."""
     head, *extras = method.split("+")
     flags = ["--credit", "gae", "--critic", "true"] if head == "ppo" else ["--credit", head]
     if head != "ppo" and head not in credit.ESTIMATORS:
