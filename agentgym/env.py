@@ -14,6 +14,7 @@ from typing import Any
 
 import gymnasium
 
+from agentgym.lazy_info import LazyInfo
 from agentgym.spaces import FreeText
 
 SPLITS = ("train", "valid_seen", "valid_unseen")  # train | held-out same distribution | held-out shifted
@@ -93,7 +94,9 @@ class TextEnv(gymnasium.Env[str, str]):
 
     def state_info(self) -> dict[str, Any]:
         """``task``, ``task_type``, ``admissible_actions``, ``state_key``, ``expert_action``,
-        ``expert_steps_left`` for the current state (missing keys become None)."""
+        ``expert_steps_left`` for the current state (missing keys become None). A value that is
+        expensive and often unread (the expert's) may be an ``agentgym.lazy_info.Deferred``, computed
+        when read; it must compute the value of this state, not of whatever state the env is in then."""
         raise NotImplementedError
 
     # ---- gymnasium API ------------------------------------------------------------------------
@@ -143,7 +146,7 @@ class TextEnv(gymnasium.Env[str, str]):
 
     # ---- helpers ------------------------------------------------------------------------------
     def _info(self, **step_fields: Any) -> dict[str, Any]:
-        info = dict.fromkeys(INFO_KEYS)
+        info = LazyInfo.fromkeys(INFO_KEYS)  # Deferred values from state_info are computed when read
         info.update(self.state_info())
         info["task_id"] = self.task_id
         info.update(step_fields)

@@ -14,6 +14,7 @@ from typing import Any
 
 import gymnasium
 
+from agentgym.lazy_info import lazy_copy, lazy_subset
 from agentgym.policy import Policy, SamplingParams
 from agentgym.prompts import HistoryItem, build_messages, parse_action
 from agentgym.registry import make, prompt_history_len
@@ -98,7 +99,8 @@ def collect(pool: EnvPool, policy: Policy, group_resets: list[dict[str, Any]], g
     while active := [ep for ep in episodes if not ep.done]:
         messages = [_messages(ep, prompt) for ep in active]
         tick = time.perf_counter()
-        generations = policy.generate(messages, sampling, infos=[{**ep.info, "step": len(ep.traj.steps)} for ep in active])
+        infos = [lazy_copy(ep.info, step=len(ep.traj.steps)) for ep in active]  # expert values stay deferred
+        generations = policy.generate(messages, sampling, infos=infos)
         stats.policy_s += time.perf_counter() - tick
         stats.policy_calls += 1
         parsed = [parse_action(g.text) for g in generations]
@@ -144,7 +146,7 @@ def _record(ep: _Episode, messages, gen, action: str | None, env_action: str, re
         observation=ep.observation, prompt_ids=gen.prompt_ids, response_ids=gen.token_ids,
         logprobs=gen.logprobs, entropies=gen.entropies, action_valid=bool(info.get("action_valid", True)),
         format_valid=action is not None, terminated=bool(terminated), truncated=bool(truncated),
-        info={"expert_steps_left": ep.info.get("expert_steps_left"), "success": bool(info.get("success"))},
+        info=lazy_subset(ep.info, ("expert_steps_left",), success=bool(info.get("success"))),  # read if needed
     )
     ep.traj.steps.append(step)
     ep.history.append(HistoryItem(env_action if action is not None else "(no valid action)", obs))

@@ -23,6 +23,7 @@ import textworld
 from alfworld.agents.environment.alfred_tw_env import AlfredDemangler, AlfredExpert, AlfredInfos
 from textworld.envs import PddlEnv
 
+from environments.alfworld import textgen_cache
 from environments.textworld.lock import TEXTWORLD_LOCK
 
 # textworld's PDDL grammar parser (tatsu) and fast_downward's translator (a patched module global that
@@ -34,6 +35,7 @@ ENGINE_LOCK = TEXTWORLD_LOCK
 TRANSLATION_CACHE_SIZE = 16  # games; a kitchen's two translations take ~2 MB
 _translations: OrderedDict[tuple[str, bool], tuple] = OrderedDict()
 _original_pddl2sas = fast_downward.pddl2sas
+TEXTGEN_CACHES = textgen_cache.install()  # command texts without re-parsing the grammar at every step
 
 
 def _cached_pddl2sas(domain: str, problem: str, verbose: bool = False, optimize: bool = False):

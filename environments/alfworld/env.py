@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from agentgym.env import Outcome, TextEnv
+from agentgym.lazy_info import Deferred
 from environments.alfworld.engine import ENGINE_LOCK, make_engine, memoized_translation
 from environments.alfworld.gamefiles import ensure_game
 from environments.alfworld.official import find_games, task_type_of
@@ -95,7 +97,6 @@ class ALFWorldEnv(TextEnv):
         self._loaded_game: Path | None = None
         self._state = None
         self._traj: dict[str, Any] = {}
-        self._plan_cache: tuple[list[str] | None] | None = None
         self._world: World | None = None
         self._observation = ""
         self._task_text = ""
@@ -132,7 +133,7 @@ class ALFWorldEnv(TextEnv):
                 with open(path.parent / "traj_data.json") as f:
                     self._traj = json.load(f)
             self._state = self._engine.reset()
-        self._plan_cache, self._world = None, None
+        self._world = None
         self._observation = str(self._state.feedback)
         match = re.search(r"Your task is to: (.*)", self._observation)
         self._task_text = match.group(1).strip() if match else ""
@@ -148,7 +149,7 @@ class ALFWorldEnv(TextEnv):
             return Outcome(INVALID_FEEDBACK, action_valid=False)
         with ENGINE_LOCK:
             self._state, _, _ = self._engine.step(command)
-        self._plan_cache, self._world = None, None
+        self._world = None
         self._observation = str(self._state.feedback)
         won = bool(self._state["won"])
         return Outcome(self._observation, reward=float(won), terminated=won, success=won)
@@ -166,30 +167,35 @@ class ALFWorldEnv(TextEnv):
 
     def expert_plan(self) -> list[str] | None:
         """The expert's remaining commands from the current state ([] when won; None if it has none)."""
-        if self._state["won"]:
+        return self._plan_of(self._state, self._world, self.task_type, self._traj.get("pddl_params", {}))
+
+    def _plan_of(self, state, world: World | None, task_type: str, params: dict[str, Any]) -> list[str] | None:
+        """The plan from ``state`` for the task (``world``: its facts, if parsed); reads nothing else of ``self``
+        but the expert's kind, so a deferred call after the env moved on still plans for that state."""
+        if state["won"]:
             return []
         if self.expert == "planner":
-            return list(self._state.get("extra.expert_plan") or []) or None
+            return list(state.get("extra.expert_plan") or []) or None
         if self.expert == "handcoded":
-            plan = self._state.get("extra.expert_plan") or []
+            plan = state.get("extra.expert_plan") or []
             return list(plan[:1]) or None
         if self.expert is None:
             return None
-        if self._plan_cache is None:
-            params = self._traj.get("pddl_params", {})
-            plan = oracle_plan(self.world(), self.task_type, params.get("object_target", ""),
-                               params.get("parent_target", ""), params.get("toggle_target", ""))
-            self._plan_cache = (plan,)
-        return self._plan_cache[0]
+        return oracle_plan(world or World.from_engine_state(state), task_type, params.get("object_target", ""),
+                           params.get("parent_target", ""), params.get("toggle_target", ""))
 
     def state_info(self) -> dict[str, Any]:
-        plan = self.expert_plan()
         key = self._observation if self.anchor == "observation" else self.world().state_key()
+        # the oracle's search runs only when an expert field is read, on this state (captured here)
+        plan = Deferred(functools.partial(self._plan_of, self._state, self._world, self.task_type,
+                                          self._traj.get("pddl_params", {})))
+        counts_steps = self.expert != "handcoded"
         return {
             "task": self._task_text,
             "task_type": self.task_type,
             "admissible_actions": list(self._state["admissible_commands"]),
             "state_key": key,
-            "expert_action": plan[0] if plan else None,
-            "expert_steps_left": len(plan) if plan is not None and self.expert != "handcoded" else None,
+            "expert_action": Deferred(lambda: (plan.value() or [None])[0]),
+            "expert_steps_left": Deferred(lambda: len(p) if (p := plan.value()) is not None and counts_steps
+                                          else None),
         }

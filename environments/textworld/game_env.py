@@ -2,9 +2,10 @@
 
 textworld's environments return ``(game_state, score, done)``; this base class turns that into
 gymnasium's five-tuple and fills the contract's info keys from what textworld already tracks:
-admissible commands, the planner's ``policy_commands`` (expert action and oracle progress), the
-score and max score (task score and reward), the logical facts (state key), and ``won``/``lost``
-(terminated, success). Subclasses only say which game file a task id is.
+admissible commands, the score and max score (task score and reward), the logical facts (state
+key), and ``won``/``lost`` (terminated, success). The planner's policy (expert action and oracle
+progress) is computed only when an info reads it (``expert_tracker``), not on every step.
+Subclasses only say which game file a task id is.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import warnings
 from typing import Any
 
 from agentgym.env import Outcome, TextEnv
+from agentgym.lazy_info import Deferred
+from environments.textworld.expert_tracker import ExpertTracker
 from environments.textworld.lock import TEXTWORLD_LOCK
 from environments.textworld.state import fact_set, state_key
 from environments.textworld.text import clean_feedback, to_command
@@ -35,11 +38,12 @@ def default_step_limit(plan_length: int) -> int:
     return max(TextWorldEnv.default_max_steps, 2 * plan_length)
 
 
-def request_infos() -> Any:
-    """The textworld infos the contract needs (the benchmark asks raw textworld for the same)."""
+def request_infos(policy_commands: bool = False) -> Any:
+    """The textworld infos the contract needs; ``policy_commands=True`` has textworld plan on every step
+    (what the environment did before ``ExpertTracker``; the benchmark's raw textworld asks for it)."""
     from textworld import EnvInfos
 
-    return EnvInfos(admissible_commands=True, policy_commands=True, facts=True, won=True, lost=True,
+    return EnvInfos(admissible_commands=True, policy_commands=policy_commands, facts=True, won=True, lost=True,
                     score=True, max_score=True, objective=True, moves=True)
 
 
@@ -48,6 +52,7 @@ class TextWorldEnv(TextEnv):
     ``task_type_of``."""
 
     default_max_steps = 50
+    eager_planner = False  # True: textworld plans on every step, as before ExpertTracker (for comparisons)
 
     def __init__(self, split: str = "train", max_steps: int | None = None, free_form: bool = False,
                  reward: str = "score", render_mode: str | None = None):
@@ -61,6 +66,7 @@ class TextWorldEnv(TextEnv):
         self._game: Any = None
         self._game_path: str | None = None
         self._state: Any = None
+        self._tracker: ExpertTracker | None = None
         self._initial_facts: frozenset[str] = frozenset()
         self._task_type = ""
 
@@ -81,13 +87,16 @@ class TextWorldEnv(TextEnv):
         path = str(self.game_file(task_id))
         if path != self._game_path:
             self.close()
-            self._game = start_game(path, request_infos())
+            self._game = start_game(path, request_infos(policy_commands=self.eager_planner))
             self._game_path = path
         self._task_type = self.task_type_of(task_id)
         self._state = self._game.reset()
+        self._tracker = ExpertTracker.attach(self._game)  # a new one per episode: old infos keep theirs
         self._initial_facts = fact_set(self._state["facts"])
-        plan = len(self._state["policy_commands"] or ())
-        self.max_steps = int(self._fixed_max_steps or default_step_limit(plan))
+        if not self._fixed_max_steps:  # the default limit needs the plan's length: planned once, at reset
+            self.max_steps = default_step_limit(len(self._plan_now()))
+        else:
+            self.max_steps = int(self._fixed_max_steps)
 
     def first_observation(self) -> str:
         return clean_feedback(self._state.feedback)
@@ -114,21 +123,26 @@ class TextWorldEnv(TextEnv):
         if self._state is None:
             return {}
         won, lost = bool(self._state["won"]), bool(self._state["lost"])
-        plan = list(self._state["policy_commands"] or ())
-        if won:
-            steps_left: int | None = 0
-        elif lost or not plan:
-            steps_left = None
-        else:
-            steps_left = len(plan)
+        plan = Deferred(self._planner_at_this_state())
         return {
             "task": (self._state["objective"] or "").strip() or NO_GOAL,
             "task_type": self._task_type,
             "admissible_actions": None if self.free_form else list(self._state["admissible_commands"] or ()),
             "state_key": state_key(self._initial_facts, fact_set(self._state["facts"]), self._state["score"] or 0),
-            "expert_action": plan[0] if plan and not (won or lost) else None,
-            "expert_steps_left": steps_left,
+            "expert_action": Deferred(lambda: None if won or lost or not plan.value() else plan.value()[0]),
+            "expert_steps_left": Deferred(lambda: 0 if won else None if lost or not plan.value() else len(plan.value())),
         }
+
+    def _planner_at_this_state(self):
+        """A function giving the planner's commands from the current state, whenever it is called."""
+        tracker = self._tracker
+        if tracker is None:
+            return list
+        n_actions = len(tracker.actions)
+        return lambda: list(tracker.plan_after(n_actions))
+
+    def _plan_now(self) -> list[str]:
+        return self._planner_at_this_state()()
 
     # ---- helpers ------------------------------------------------------------------------------
     def _score(self) -> float:
