@@ -1,6 +1,6 @@
 """ALFWorld-v0: generation time, expert and random play on a sample, and speed next to alfworld's raw env.
 
-    python bench/env_speed_alfworld.py --per-cell 2 --speed-games 6 [--json PATH]
+    python bench/env_speed_alfworld.py --per-cell 2 --speed-games 6 [--iteration-groups 16] [--json PATH]
 
 1. Generates a stratified sample (``--per-cell`` games for each task type x split) into a fresh
    cache and times it (wall and CPU seconds per game, extrapolated to 1,000 games).
@@ -9,7 +9,12 @@
 3. On ``--speed-games`` games, replays the same commands (the expert's plan) through alfworld's raw
    text env (textworld.gym over the game files with alfworld's AlfredDemangler + AlfredInfos
    wrappers, as ``AlfredTWEnv.init_env`` builds it, batch 1, synchronous) and through
-   ALFWorld-v0, and reports reset and step times (CPU seconds, the machine is shared).
+   ALFWorld-v0, with and without the text-generation caches (``textgen_cache``; the raw env runs
+   with them off, as alfworld ships), and reports reset and step times (CPU seconds, one process;
+   compare the ratios, the machine is shared).
+4. One training-size iteration (``--iteration-groups`` tasks x ``--group-size`` rollouts of a
+   uniformly random admissible policy, 50 steps at most, through ``agentgym.rollout.collect`` on
+   one thread): engine CPU time of the resets and steps (games generated beforehand).
 """
 
 from __future__ import annotations
@@ -101,20 +106,48 @@ def _measure(times: dict, reset, step, commands: list[str]) -> None:
 
 
 def time_speed(games: list[tuple[str, str]]) -> dict:
-    """Same games, same commands: alfworld's raw text env vs ALFWorld-v0 (each from a cold translation cache)."""
-    from environments.alfworld import engine
+    """Same games, same commands: alfworld's raw text env vs ALFWorld-v0 without and with the caches
+    (each from a cold translation cache)."""
+    from environments.alfworld import engine, textgen_cache
     from environments.alfworld.env import ALFWorldEnv
 
-    result = {name: {"reset": [], "step": []} for name in ("raw", "ours")}
+    result = {name: {"reset": [], "step": []} for name in ("raw", "ours_no_caches", "ours")}
     for split, task_id in games:
         env = ALFWorldEnv(split=split)
         commands = _expert_commands(env, task_id)
+        textgen_cache.uninstall()
         raw = raw_env(str(env.game_path(task_id)))
         _measure(result["raw"], raw.reset, lambda c, raw=raw: raw.step([c]), commands)
-        engine._translations.clear()
-        ours = ALFWorldEnv(split=split)
-        _measure(result["ours"], lambda ours=ours, t=task_id: ours.reset(options={"task_id": t}), ours.step, commands)
+        for name in ("ours_no_caches", "ours"):
+            if name == "ours":
+                textgen_cache.install()
+            engine._translations.clear()
+            ours = ALFWorldEnv(split=split)
+            _measure(result[name], lambda ours=ours, t=task_id: ours.reset(options={"task_id": t}), ours.step,
+                     commands)
     return result
+
+
+def time_iteration(groups: int, group_size: int) -> dict:
+    """Engine CPU seconds of one iteration of random admissible play (games generated first)."""
+    from agentgym.policy import SamplingParams
+    from agentgym.rollout import EnvPool, collect
+    from environments.alfworld.gamefiles import ensure_game
+    from policies.scripted import RandomPolicy
+
+    task_ids = [task_id for split, task_id in stratified_ids(groups) if split == "train"][:groups]
+    for task_id in task_ids:
+        ensure_game("train", task_id)
+    pool = EnvPool("agentgym/ALFWorld-v0", "train", groups * group_size, workers=1)
+    try:
+        cpu = time.process_time()
+        trajectories, stats = collect(pool, RandomPolicy(seed=0), [{"options": {"task_id": t}} for t in task_ids],
+                                      group_size, SamplingParams())
+        cpu = time.process_time() - cpu
+    finally:
+        pool.close()
+    return {"groups": groups, "group_size": group_size, "steps": stats.steps, "cpu_s": cpu,
+            "env_wall_s": stats.env_s, "success_rate": sum(t.success for t in trajectories) / len(trajectories)}
 
 
 def _expert_commands(env, task_id: str) -> list[str]:
@@ -132,6 +165,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--per-cell", type=int, default=2, help="games per (task type, split)")
     parser.add_argument("--speed-games", type=int, default=6)
+    parser.add_argument("--iteration-groups", type=int, default=16, help="tasks of the iteration timed (0 = skip)")
+    parser.add_argument("--group-size", type=int, default=8, help="rollouts per task of the iteration timed")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     args = parser.parse_args()
     os.environ["AGENTGYM_CACHE"] = tempfile.mkdtemp(prefix="alfworld-bench-")
@@ -157,15 +192,24 @@ def main() -> None:
     print("\n| env | reset (s CPU, load+reset of a new game) | step (s CPU) |")
     for name, times in speed.items():
         print(f"| {name} | {statistics.mean(times['reset']):.3f} | {statistics.mean(times['step']):.3f} |")
-    overhead = statistics.mean(speed["ours"]["step"]) / statistics.mean(speed["raw"]["step"]) - 1
-    print(f"step overhead of ALFWorld-v0 (oracle expert + state key) over the raw env: {100 * overhead:+.1f}%")
+    means = {name: {kind: statistics.mean(t) for kind, t in times.items()} for name, times in speed.items()}
+    overhead = means["ours"]["step"] / means["raw"]["step"] - 1
+    print(f"ALFWorld-v0 / raw env, CPU: step {means['ours']['step'] / means['raw']['step']:.3f} "
+          f"(without caches {means['ours_no_caches']['step'] / means['raw']['step']:.3f}), "
+          f"reset {means['ours']['reset'] / means['raw']['reset']:.3f}")
+    iteration = time_iteration(args.iteration_groups, args.group_size) if args.iteration_groups else None
+    if iteration:
+        print(f"\none iteration, {iteration['groups']} tasks x {iteration['group_size']} random rollouts: "
+              f"{iteration['steps']} steps, engine {iteration['cpu_s'] / 60:.2f} CPU-min "
+              f"({1000 * iteration['cpu_s'] / iteration['steps']:.1f} ms per step incl. resets), "
+              f"success {iteration['success_rate']:.3f}")
     if args.json:
-        means = {name: {kind: statistics.mean(t) for kind, t in times.items()} for name, times in speed.items()}
         args.json.write_text(json.dumps({
             "games": n, "gen_wall_s_per_game": wall / n, "gen_cpu_s_per_game": cpu / n,
             "expert_solved": sum(r["expert"] for r in rows.values()),
             "random_solved": sum(r["random"] for r in rows.values()),
-            "speed_games": len(speed["ours"]["reset"]), "cpu_s": means, "step_overhead": overhead}, indent=2))
+            "speed_games": len(speed["ours"]["reset"]), "cpu_s": means, "step_overhead": overhead,
+            "iteration": iteration}, indent=2))
 
 
 if __name__ == "__main__":

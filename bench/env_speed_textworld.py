@@ -2,8 +2,11 @@
 raw ``textworld.start`` on the same games and the same commands (the expert's walkthrough).
 
 Two raw baselines: textworld with the same ``EnvInfos`` agentgym requests (admissible commands,
-policy commands, facts, ...), which isolates the wrapper's overhead, and textworld with no extra
-infos, which shows what the rich infos themselves cost. Times are CPU seconds of this process
+facts, ...; no planner: ``ExpertTracker`` plans on demand), which isolates the wrapper's overhead,
+and textworld with no extra infos, which shows what the rich infos themselves cost. Then a
+training-like random walk (uniform admissible commands, expert values unread, as in RL rollouts)
+with textworld planning on every step (``eager_planner``, the behaviour before the planner was made
+lazy) and with the planner on demand. Times are CPU seconds of this process
 (``time.process_time``; the interpreter runs in-process), so other load on the machine does not
 distort them; generation also counts the Inform 7 compiler subprocesses (children's CPU time) and
 wall time. Usage:
@@ -64,7 +67,29 @@ def play_agentgym(env, task_id: str, commands: list[str]) -> tuple[list[float], 
     return [reset], [timed(lambda c=command: env.step(c)) for command in commands]
 
 
-def bench_family(name: str, env_id: str, n_games: int, repeats: int) -> dict[str, float]:
+def random_walk_ms(env_id: str, task_ids: list[str], steps: int, eager: bool) -> float:
+    """Median CPU ms per step of seeded random admissible walks (episodes of at most 50 steps)."""
+    import random
+
+    import agentgym
+
+    env = agentgym.make(env_id, split="valid_seen", max_steps=50)
+    env.unwrapped.eager_planner = eager
+    rng, times, episode = random.Random(0), [], 0
+    _, info = env.reset(options={"task_id": task_ids[0]})
+    while len(times) < steps:
+        action = rng.choice(info["admissible_actions"])
+        start = time.process_time()
+        _, _, terminated, truncated, info = env.step(action)
+        times.append(time.process_time() - start)
+        if terminated or truncated:
+            episode += 1
+            _, info = env.reset(options={"task_id": task_ids[episode % len(task_ids)]})
+    env.close()
+    return statistics.median(times) * 1000.0
+
+
+def bench_family(name: str, env_id: str, n_games: int, repeats: int, walk_steps: int = 300) -> dict[str, float]:
     import textworld
 
     import agentgym
@@ -94,8 +119,11 @@ def bench_family(name: str, env_id: str, n_games: int, repeats: int) -> dict[str
         raw.close()
         bare.close()
     env.close()
+    walk_eager = [random_walk_ms(env_id, task_ids, walk_steps, eager=True) for _ in range(repeats)]
+    walk_lazy = [random_walk_ms(env_id, task_ids, walk_steps, eager=False) for _ in range(repeats)]
     ms = 1000.0
-    return {"family": name, "games": n_games, "plan": statistics.mean(lengths) / 3,
+    return {"walk_eager_ms": statistics.median(walk_eager), "walk_ms": statistics.median(walk_lazy),
+            "walk_ratio": statistics.median(walk_lazy) / statistics.median(walk_eager),"family": name, "games": n_games, "plan": statistics.mean(lengths) / 3,
             "gen_wall_s": statistics.mean(walls), "gen_cpu_s": statistics.mean(cpus),
             "reset_raw_ms": statistics.median(raw_r) * ms, "reset_ms": statistics.median(ag_r) * ms,
             "step_bare_ms": statistics.median(bare_s) * ms, "step_raw_ms": statistics.median(raw_s) * ms,
@@ -113,7 +141,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["AGENTGYM_CACHE"] = tempfile.mkdtemp(prefix="agentgym-bench-")  # measure generation, not the cache
     header = (f"{'family':<15}{'plan':>5}{'gen wall s':>11}{'gen cpu s':>10}{'reset raw ms':>13}{'reset ms':>9}"
-              f"{'over':>7}{'step bare ms':>13}{'step raw ms':>12}{'step ms':>8}{'over':>7}")
+              f"{'over':>7}{'step bare ms':>13}{'step raw ms':>12}{'step ms':>8}{'over':>7}"
+              f"{'walk eager':>12}{'walk ms':>8}{'ratio':>7}")
     print(header)
     print("-" * len(header))
     rows = []
@@ -122,10 +151,12 @@ def main() -> None:
         rows.append(row)
         print(f"{row['family']:<15}{row['plan']:>5.1f}{row['gen_wall_s']:>11.2f}{row['gen_cpu_s']:>10.2f}"
               f"{row['reset_raw_ms']:>13.2f}{row['reset_ms']:>9.2f}{row['reset_over']:>7.1%}"
-              f"{row['step_bare_ms']:>13.2f}{row['step_raw_ms']:>12.2f}{row['step_ms']:>8.2f}{row['step_over']:>7.1%}",
-              flush=True)
+              f"{row['step_bare_ms']:>13.2f}{row['step_raw_ms']:>12.2f}{row['step_ms']:>8.2f}{row['step_over']:>7.1%}"
+              f"{row['walk_eager_ms']:>12.2f}{row['walk_ms']:>8.2f}{row['walk_ratio']:>7.2f}", flush=True)
     print("\nraw = textworld.start with agentgym's EnvInfos; bare = textworld.start with default EnvInfos; "
-          "times are medians of CPU time per call; 'over' = agentgym / raw - 1.")
+          "times are medians of CPU time per call; 'over' = agentgym / raw - 1;\n"
+          "walk = random admissible walk, ms per step, with textworld planning every step (eager) and on demand; "
+          "ratio = on demand / eager.")
     if args.json:
         args.json.write_text(json.dumps({"games": args.games, "repeats": args.repeats, "families": rows}, indent=2))
 
