@@ -75,6 +75,9 @@ class LazyInfo(dict):
     def __eq__(self, other: object) -> bool:
         return dict(self.items()) == other
 
+    def __ne__(self, other: object) -> bool:
+        return dict(self.items()) != other
+
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:

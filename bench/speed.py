@@ -108,19 +108,25 @@ def webshop_rows(f: dict, _: dict) -> Rows:
 
 def alfworld_rows(f: dict, _: dict) -> Rows:
     f = env_figures(f, "alfworld")
-    raw, ours = f["cpu_s"]["raw"], f["cpu_s"]["ours"]
-    return [("ALFWorld step CPU s: raw alfworld env / ours (overhead)",
-             f"{raw['step']:.3f} / {ours['step']:.3f} ({100 * f['step_overhead']:+.1f}%)"),
-            ("ALFWorld reset of a new game CPU s: raw / ours", f"{raw['reset']:.2f} / {ours['reset']:.2f}"),
+    raw, ours, plain = f["cpu_s"]["raw"], f["cpu_s"]["ours"], f["cpu_s"]["ours_no_caches"]
+    rows = [("ALFWorld step CPU s: raw alfworld env / ours (ratio; goal <= 0.25) / ours without caches",
+             f"{raw['step']:.3f} / {ours['step']:.4f} ({ours['step'] / raw['step']:.3f}) / {plain['step']:.3f}"),
+            ("ALFWorld reset of a new game CPU s: raw / ours (ratio; goal <= 0.5)",
+             f"{raw['reset']:.2f} / {ours['reset']:.2f} ({ours['reset'] / raw['reset']:.2f})"),
             (f"ALFWorld generation s per game, wall / CPU ({f['games']} games)",
              f"{f['gen_wall_s_per_game']:.2f} / {f['gen_cpu_s_per_game']:.2f}")]
+    if it := f.get("iteration"):
+        rows.append((f"ALFWorld iteration engine CPU-min, {it['groups']} x {it['group_size']} random rollouts "
+                     "(goal <= 3 at 16 x 8)", f"{it['cpu_s'] / 60:.2f} ({it['steps']} steps)"))
+    return rows
 
 
 def textworld_rows(f: dict, _: dict) -> Rows:
     f = env_figures(f, "textworld")
     return [(f"TextWorld {r['family']} ms, raw textworld -> ours (median CPU, {f['games']} games)",
              f"step {r['step_raw_ms']:.2f} -> {r['step_ms']:.2f} ({100 * r['step_over']:+.1f}%); "
-             f"reset {r['reset_raw_ms']:.2f} -> {r['reset_ms']:.2f}") for r in f["families"]]
+             f"reset {r['reset_raw_ms']:.2f} -> {r['reset_ms']:.2f}; random walk, planner every step -> on demand "
+             f"{r['walk_eager_ms']:.2f} -> {r['walk_ms']:.2f} ({r['walk_ratio']:.2f})") for r in f["families"]]
 
 
 def env_figures(f: dict, family: str) -> dict:
@@ -150,7 +156,8 @@ SECTIONS = {  # name: (title, command, full sizes, quick sizes, rows), in the ta
                            [], ["--sessions", "4", "--steps", "50", "--modes", "asgi", "--num-products", "1000"],
                            webshop_rows),
     "env-alfworld": Section("ALFWorld env", env_family("alfworld"),
-                            ["--per-cell", "1", "--speed-games", "6"], ["--per-cell", "1", "--speed-games", "1"],
+                            ["--per-cell", "1", "--speed-games", "6"],
+                            ["--per-cell", "1", "--speed-games", "1", "--iteration-groups", "2", "--group-size", "2"],
                             alfworld_rows),
     "env-textworld": Section("TextWorld env", env_family("textworld"),
                              ["--games", "3", "--repeats", "3"], ["--games", "1", "--repeats", "1"], textworld_rows),
