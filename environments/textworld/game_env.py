@@ -40,7 +40,7 @@ def default_step_limit(plan_length: int) -> int:
 
 def request_infos(policy_commands: bool = False) -> Any:
     """The textworld infos the contract needs; ``policy_commands=True`` has textworld plan on every step
-    (what the environment did before ``ExpertTracker``; the benchmark's raw textworld asks for it)."""
+    (what the environment did before ``ExpertTracker``; ``TextWorldEnv.eager_planner`` asks for it)."""
     from textworld import EnvInfos
 
     return EnvInfos(admissible_commands=True, policy_commands=policy_commands, facts=True, won=True, lost=True,
