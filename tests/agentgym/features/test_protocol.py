@@ -14,15 +14,6 @@ from agentgym.train import main
 ROOT = Path(__file__).resolve().parents[3]
 
 
-@pytest.fixture(scope="module")
-def micro_model(tmp_path_factory):
-    from policies.tiny import TinyConfig, build_tiny_model
-
-    cfg = TinyConfig(vocab_size=512, hidden_size=64, num_layers=1, num_heads=1, num_kv_heads=1,
-                     intermediate_size=128, corpus_episodes=30)
-    return str(build_tiny_model(tmp_path_factory.mktemp("micro") / "model", cfg=cfg))
-
-
 class CountingTerm:
     needs_entropy = True
 
