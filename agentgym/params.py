@@ -36,9 +36,9 @@ def check_params(fn: Callable[..., Any], params: Mapping[str, Any], where: str, 
 def check_choice(value: Any, choices: Iterable[Any], where: str) -> None:
     choices = list(choices)
     if value not in choices:
-        raise ValueError(f"{where}: {value!r} is not one of {', '.join(map(repr, choices))}"
-                         + (f" (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(
-                             str(value), [str(c) for c in choices], n=1)) else ""))
+        close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"{where}: {value!r} is not one of {', '.join(map(repr, choices))}{hint}")
 
 
 def _hint(key: str, allowed: list[str]) -> str:

@@ -21,7 +21,6 @@ from agentgym import plugins
 from agentgym.cli_options import add_options
 from agentgym.eval.compare import compare
 from agentgym.eval.runner import EvalSettings, run_evaluation
-from agentgym.registry import SPLITS
 
 PROMPT_FIELDS = ("history_len", "show_admissible", "max_new_tokens")  # taken from the policy's training run
 EVAL_FIELDS = tuple(f.name for f in dataclasses.fields(EvalSettings))
@@ -58,9 +57,10 @@ def settings_from_args(args: argparse.Namespace) -> EvalSettings:
     from_run = {k: v for k, v in run_config_near(args.policy).items() if k in PROMPT_FIELDS and k not in given}
     if from_run:
         print(f"prompt settings from the policy's training run: {from_run}", file=sys.stderr)
-    if given.get("split", "valid_unseen") not in SPLITS:
-        raise SystemExit(f"--split must be one of {', '.join(SPLITS)}, got {given['split']!r}")
-    return EvalSettings(**{**from_run, **given})
+    try:
+        return EvalSettings(**{**from_run, **given})
+    except ValueError as exc:  # e.g. an unknown split
+        raise SystemExit(f"--{exc}") from exc
 
 
 def default_out(settings: EvalSettings, policy_spec: str) -> Path:

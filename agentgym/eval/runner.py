@@ -18,8 +18,9 @@ from tqdm.auto import tqdm
 from agentgym.eval.episodes import EpisodeLog, episode_record
 from agentgym.eval.report import write_outputs
 from agentgym.eval.splits import fingerprint, split_task_ids
+from agentgym.params import check_choice
 from agentgym.policy import Policy, SamplingParams
-from agentgym.registry import prompt_history_len
+from agentgym.registry import SPLITS, prompt_history_len
 from agentgym.rollout import EnvPool, PromptConfig, collect
 from agentgym.types import Trajectory
 
@@ -58,6 +59,7 @@ class EvalSettings:
     """Threads stepping environments."""
 
     def __post_init__(self) -> None:
+        check_choice(self.split, SPLITS, "split")
         self.history_len = prompt_history_len(self.env_id, self.history_len)
 
     def sampling(self, seed: int) -> SamplingParams:
