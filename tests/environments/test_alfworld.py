@@ -20,15 +20,7 @@ from environments.alfworld.splits import OFFICIAL_COUNTS, parse_task_id, split_t
 ENV_ID = "agentgym/ALFWorld-v0"
 # Living rooms and bedrooms: small games, so the default test run stays quick on a shared CPU.
 LIGHT = {"split": "valid_unseen", "task_types": ("look_at_obj_in_light",)}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def isolated_cache(tmp_path_factory):
-    """Generated games go to a fresh cache shared by this module's tests."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("AGENTGYM_CACHE", str(tmp_path_factory.mktemp("agentgym-cache")))
-    yield
-    mp.undo()
+pytestmark = pytest.mark.usefixtures("isolated_cache")  # generated games in a fresh cache (conftest)
 
 
 def play_expert(env, task_id: str) -> tuple[bool, list[int]]:

@@ -15,13 +15,13 @@ from environments.alfworld.env import ALFWorldEnv  # noqa: E402
 from environments.alfworld.scenes import TASK_TYPES  # noqa: E402
 from environments.alfworld.splits import parse_task_id, split_task_ids  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("isolated_cache")  # generated games in a fresh cache (conftest)
+
 
 @pytest.fixture(scope="module", autouse=True)
-def isolated_cache(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("AGENTGYM_CACHE", str(tmp_path_factory.mktemp("agentgym-cache")))
+def caches_back_on():
+    """Tests here switch textworld's caches off; the rest of the session runs with them on."""
     yield
-    mp.undo()
     textgen_cache.install()
 
 
