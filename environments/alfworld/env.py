@@ -165,13 +165,10 @@ class ALFWorldEnv(TextEnv):
             self._world = World.from_engine_state(self._state)
         return self._world
 
-    def expert_plan(self) -> list[str] | None:
-        """The expert's remaining commands from the current state ([] when won; None if it has none)."""
-        return self._plan_of(self._state, self._world, self.task_type, self._traj.get("pddl_params", {}))
-
     def _plan_of(self, state, world: World | None, task_type: str, params: dict[str, Any]) -> list[str] | None:
-        """The plan from ``state`` for the task (``world``: its facts, if parsed); reads nothing else of ``self``
-        but the expert's kind, so a deferred call after the env moved on still plans for that state."""
+        """The expert's remaining commands from ``state`` ([] when won; None if it has none; ``world``: its
+        facts, if parsed). Reads nothing else of ``self`` but the expert's kind, so a deferred call after
+        the env moved on still plans for that state."""
         if state["won"]:
             return []
         if self.expert == "planner":
