@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from agentgym.cli_options import add_options
+from agentgym.pool.settings import PoolSettings
 
 
 @dataclass
@@ -60,8 +61,12 @@ class RolloutSettings:
     """Nucleus sampling threshold of rollouts (1 = off)."""
     max_new_tokens: int = 24
     """Longest response per step, in tokens."""
-    env_workers: int = 4
-    """Threads stepping environments."""
+    episode_retries: int = 1
+    """Replays of a task (fresh environment, same reset) after an infrastructure failure, before it is lost."""
+    max_infra_failure_frac: float = 0.5
+    """Stop the run (after a checkpoint) when more of one iteration's episodes failed for infrastructure reasons."""
+    max_prompt_tokens: int | None = None
+    """Longest prompt; longer ones are shortened by the context guard. None = model context - max_new_tokens."""
 
 
 @dataclass
@@ -173,7 +178,8 @@ class OutputSettings:
 
 
 @dataclass
-class TrainConfig(OutputSettings, FeatureSettings, UpdateSettings, CreditSettings, RolloutSettings, RunSettings):
+class TrainConfig(OutputSettings, FeatureSettings, UpdateSettings, CreditSettings, PoolSettings, RolloutSettings,
+                  RunSettings):
     """Every setting of one training run; the single source of their defaults.
 
     The bases only group the fields (for ``--help`` and for the parts that read one group, such as

@@ -32,6 +32,7 @@ INFO_KEYS = (
     "score",
 )
 MAX_ACTION_CHARS = 100_000
+DEFAULT_MAX_OBSERVATION_CHARS = 32_000  # longer observations are cut by the env pool (agentgym.text_cut)
 
 
 @dataclass
@@ -52,7 +53,10 @@ class TextEnv(gymnasium.Env[str, str]):
     Subclasses implement ``task_ids``, ``load_task``, ``first_observation``, ``apply`` and
     ``state_info``; they may set ``has_expert`` / ``has_admissible_actions`` for the env table, and
     ``prompt_history_len``: how many past steps a prompt should show by default (0 for a fully
-    observed environment, whose observation already holds everything a decision needs).
+    observed environment, whose observation already holds everything a decision needs),
+    ``max_observation_chars``: the longest observation the env pool passes on uncut, and
+    ``rollout_backend``: the env-pool backend a run uses unless it says otherwise (``process`` for
+    engines that step under a process-wide lock, ``thread`` for cheap or I/O-bound ones).
     """
 
     metadata: dict[str, Any] = {"render_modes": ["ansi", "human"]}
@@ -60,6 +64,8 @@ class TextEnv(gymnasium.Env[str, str]):
     has_admissible_actions = True
     default_max_steps = 50
     prompt_history_len = 2
+    max_observation_chars = DEFAULT_MAX_OBSERVATION_CHARS
+    rollout_backend = "thread"
 
     def __init__(self, split: str = "train", max_steps: int | None = None, render_mode: str | None = None):
         if split not in SPLITS:

@@ -1,7 +1,8 @@
 """Held-out evaluation through the same rollout code as training.
 
 Tasks are the first ``episodes`` task ids of the split in its fixed order (the whole split when
-``episodes`` is None), so two evaluations of one split always see the same tasks.
+``episodes`` is None), so two evaluations of one split always see the same tasks. An episode lost to
+infrastructure failures (after its retries) is left out of the means and counted in ``lost``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from agentgym.policy import Policy, SamplingParams
-from agentgym.rollout import EnvPool, PromptConfig, collect
+from agentgym.pool import EnvPool
+from agentgym.rollout import PromptConfig, collect
 from agentgym.types import Trajectory
 
 
@@ -20,9 +22,10 @@ class EvalResult:
     split: str
     task_ids: list[str]
     trajectories: list[Trajectory] = field(default_factory=list)
+    lost: int = 0  # episodes lost to infrastructure failures
 
     def metrics(self, prefix: str = "eval/") -> dict[str, float]:
-        return summarise(self.trajectories, prefix)
+        return {**summarise(self.trajectories, prefix), f"{prefix}infra_lost_episodes": float(self.lost)}
 
 
 def summarise(trajectories: list[Trajectory], prefix: str) -> dict[str, float]:
@@ -52,7 +55,8 @@ def evaluate(policy: Policy, pool: EnvPool, split: str, episodes: int | None = N
     for start in range(0, len(task_ids), len(pool)):
         chunk = task_ids[start:start + len(pool)]
         resets = [{"seed": 0, "options": {"task_id": task_id}} for task_id in chunk]
-        trajectories, _ = collect(pool, policy, resets, group_size=1, sampling=sampling, prompt=prompt,
-                                  progress=progress)
+        trajectories, stats = collect(pool, policy, resets, group_size=1, sampling=sampling, prompt=prompt,
+                                      progress=progress)
         result.trajectories.extend(trajectories)
+        result.lost += stats.lost_episodes
     return result

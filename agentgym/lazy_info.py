@@ -111,3 +111,15 @@ def lazy_subset(info: dict[str, Any], keys: Iterable[Any], **extra: Any) -> dict
     if isinstance(info, LazyInfo):
         return info.lazy_subset(keys, **extra)
     return {**{k: info.get(k) for k in keys}, **extra}
+
+
+def resolve_info(info: dict[str, Any], keys: Iterable[Any] = ()) -> dict[str, Any]:
+    """A plain dict: deferred values computed for ``keys`` only, the others None (what env pools send).
+
+    Pools resolve infos this way on every backend, so a worker process never pays for a plan nobody
+    reads and every backend hands out the same info.
+    """
+    wanted = set(keys)
+    if not isinstance(info, LazyInfo):
+        return dict(info)
+    return {k: (v.value() if k in wanted else None) if isinstance(v, Deferred) else v for k, v in dict.items(info)}

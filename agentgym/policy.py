@@ -44,7 +44,9 @@ class Policy(Protocol):
                  infos: list[dict[str, Any]] | None = None) -> list[Generation]:
         """Sample one response per prompt. ``infos`` are the environments' current info dicts plus
         ``"step"``, the episode's step index (scripted policies read ``expert_action`` /
-        ``admissible_actions`` / ``step`` from them; LLMs ignore them)."""
+        ``admissible_actions`` / ``step`` from them; LLMs ignore them). Expensive info values
+        (``expert_action``, ``expert_steps_left``) are deferred by some environments and filled in
+        only for the keys a policy lists in an ``info_keys`` attribute; unlisted ones read None."""
         ...
 
 

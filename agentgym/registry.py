@@ -83,10 +83,15 @@ def prompt_history_len(env_id: str, history_len: int | None = None) -> int:
     """
     if history_len is not None:
         return int(history_len)
+    return int(class_attribute(env_id, "prompt_history_len", DEFAULT_HISTORY_LEN))
+
+
+def class_attribute(env_id: str, name: str, default: Any = None) -> Any:
+    """An attribute of the environment's class (e.g. ``rollout_backend``), read without building it."""
     entry = spec(env_id).entry_point
     if isinstance(entry, str):
         entry = load_env_creator(entry)
-    return int(getattr(entry, "prompt_history_len", DEFAULT_HISTORY_LEN))
+    return getattr(entry, name, default)
 
 
 def _unknown_message(env_id: str) -> str:

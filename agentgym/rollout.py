@@ -1,24 +1,33 @@
-"""Collect groups of multi-turn rollouts with one batched policy call per step.
+"""Collect groups of multi-turn rollouts with one batched policy call per step: the one rollout path
+of training, evaluation and SFT data collection.
 
 All rollouts of a group reset to the same task and seed. At every step the prompts of all active
-environments go to the policy in one ``generate`` call; environments are then stepped together on a
-thread pool so slow (HTTP, subprocess) environments do not serialise the batch.
+episodes go to the policy in one ``generate`` call, after the context guard fitted them; the pool
+then steps their environments together (``agentgym.pool``: threads, processes or Ray actors).
+
+An episode whose environment fails (an ``EnvFailure``: it raised, timed out or its worker died) is
+an infrastructure failure: its steps are thrown away, never scored, and the same task is played
+again from its reset on a fresh environment, up to ``episode_retries`` times; after that the episode
+is lost and its group's statistics are taken over the rest (docs/rollout.md, "Fault model").
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import gymnasium
-
+from agentgym.context_guard import ContextGuard, guard_for
 from agentgym.lazy_info import lazy_copy, lazy_subset
 from agentgym.policy import Policy, SamplingParams
-from agentgym.prompts import HistoryItem, build_messages, parse_action
-from agentgym.registry import make, prompt_history_len
+from agentgym.pool import EnvFailure, EnvPool
+from agentgym.prompts import HistoryItem, parse_action
+from agentgym.registry import prompt_history_len
 from agentgym.types import Step, Trajectory
+
+logger = logging.getLogger("agentgym.rollout")
+_LOGGED_KINDS: set[str] = set()  # the first failure of each kind is logged with its traceback, once per process
 
 
 @dataclass
@@ -27,65 +36,69 @@ class RolloutStats:
     env_s: float = 0.0  # time resetting and stepping environments
     total_s: float = 0.0
     policy_calls: int = 0
-    steps: int = 0
+    steps: int = 0  # environment steps taken, including those of failed attempts
     response_tokens: int = 0
+    episodes: int = 0  # episodes asked for
+    attempts: int = 0  # episodes started (retries after failures included)
+    failed_attempts: int = 0  # attempts ended by an infrastructure failure (their steps are dropped)
+    lost_episodes: int = 0  # episodes with no finished attempt after the retries
+    env_errors: int = 0
+    env_timeouts: int = 0
+    worker_deaths: int = 0
+    worker_restarts: int = 0
+    prompts: int = 0
+    prompts_truncated: int = 0  # prompts the context guard had to shorten
+    observations_cut: int = 0  # observations the pool cut to the environment's max_observation_chars
+
+    def metrics(self, prefix: str = "rollout/") -> dict[str, float]:
+        return {
+            f"{prefix}env_errors": float(self.env_errors),
+            f"{prefix}env_timeouts": float(self.env_timeouts),
+            f"{prefix}worker_restarts": float(self.worker_restarts),
+            f"{prefix}infra_dropped_frac": self.infra_dropped_frac,
+            f"{prefix}infra_lost_episodes": float(self.lost_episodes),
+            f"{prefix}prompt_truncated_frac": self.prompts_truncated / max(self.prompts, 1),
+            f"{prefix}observation_cut_frac": self.observations_cut / max(self.steps + self.attempts, 1),
+        }
+
+    @property
+    def infra_dropped_frac(self) -> float:
+        """Share of started episodes thrown away because of an infrastructure failure."""
+        return self.failed_attempts / max(self.attempts, 1)
 
 
 @dataclass
 class PromptConfig:
     history_len: int | None = None  # None = the environment's prompt_history_len
     show_admissible: bool = True
+    max_prompt_tokens: int | None = None  # None = the policy's context length minus the response budget
 
 
 @dataclass
 class _Episode:
-    """Book-keeping for one running rollout."""
+    """Book-keeping for one episode (over its attempts)."""
 
     env_index: int
+    reset: dict[str, Any]
     traj: Trajectory
-    observation: str
-    info: dict[str, Any]
+    observation: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
     history: list[HistoryItem] = field(default_factory=list)
+    attempts: int = 0
+    running: bool = False
     done: bool = False
-
-
-class EnvPool:
-    """A fixed set of environments reused across iterations, stepped on a thread pool."""
-
-    def __init__(self, env_id: str, split: str, size: int, env_kwargs: dict[str, Any] | None = None,
-                 max_steps: int | None = None, workers: int = 4):
-        kwargs = dict(env_kwargs or {})
-        if max_steps is not None:
-            kwargs["max_steps"] = max_steps
-        self.env_id = env_id
-        self.envs: list[gymnasium.Env] = [make(env_id, split=split, **kwargs) for _ in range(size)]
-        self.executor = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="env")
-
-    def __len__(self) -> int:
-        return len(self.envs)
-
-    def reset(self, indices: list[int], resets: list[dict[str, Any]]) -> list[tuple[str, dict]]:
-        return list(self.executor.map(lambda i, kw: self.envs[i].reset(**kw), indices, resets))
-
-    def step(self, indices: list[int], actions: list[str]) -> list[tuple]:
-        return list(self.executor.map(lambda i, a: self.envs[i].step(a), indices, actions))
-
-    def task_ids(self) -> list[str]:
-        return list(self.envs[0].unwrapped.task_ids())
-
-    def close(self) -> None:
-        self.executor.shutdown(wait=True)
-        for env in self.envs:
-            env.close()
+    lost: bool = False
 
 
 def collect(pool: EnvPool, policy: Policy, group_resets: list[dict[str, Any]], group_size: int,
-            sampling: SamplingParams, prompt: PromptConfig | None = None,
-            progress: Any = None) -> tuple[list[Trajectory], RolloutStats]:
-    """Run ``len(group_resets) x group_size`` episodes to the end.
+            sampling: SamplingParams, prompt: PromptConfig | None = None, progress: Any = None,
+            episode_retries: int = 1, info_keys: tuple[str, ...] = ()) -> tuple[list[Trajectory], RolloutStats]:
+    """Run ``len(group_resets) x group_size`` episodes to the end; returns the finished ones.
 
     ``group_resets[g]`` are the ``reset`` kwargs of group g (``{"seed": s}`` or
-    ``{"options": {"task_id": ...}}``); trajectory ``traj_id = g * group_size + j``.
+    ``{"options": {"task_id": ...}}``); trajectory ``traj_id = g * group_size + j``. Lost episodes
+    (see the module docstring) are missing from the list. ``info_keys``: deferred info values to
+    compute at every step besides the policy's own ``info_keys`` (scripted policies read the expert's).
     """
     prompt = prompt or PromptConfig()
     if prompt.history_len is None:
@@ -93,52 +106,93 @@ def collect(pool: EnvPool, policy: Policy, group_resets: list[dict[str, Any]], g
     n = len(group_resets) * group_size
     if n > len(pool):
         raise ValueError(f"{n} rollouts need {n} environments; the pool has {len(pool)}")
-    stats = RolloutStats()
-    start = time.perf_counter()
-    episodes = _reset_all(pool, group_resets, group_size, stats)
-    while active := [ep for ep in episodes if not ep.done]:
-        messages = [_messages(ep, prompt) for ep in active]
+    keys = tuple(dict.fromkeys((*getattr(policy, "info_keys", ()), *info_keys)))
+    guard = guard_for(policy, prompt.max_prompt_tokens, sampling.max_new_tokens)
+    stats = RolloutStats(episodes=n)
+    start, restarts_before = time.perf_counter(), pool.worker_restarts
+    episodes = [_Episode(env_index=i, reset=group_resets[i // group_size],
+                         traj=Trajectory(group_id=i // group_size, traj_id=i, task_id=""))
+                for i in range(n)]
+    while True:
+        _reset(pool, [ep for ep in episodes if not ep.running and not ep.done], keys, stats, episode_retries)
+        active = [ep for ep in episodes if ep.running]
+        if not active:
+            break
+        messages = [_messages(ep, prompt, guard, stats) for ep in active]
         tick = time.perf_counter()
-        infos = [lazy_copy(ep.info, step=len(ep.traj.steps)) for ep in active]  # expert values stay deferred
+        infos = [lazy_copy(ep.info, step=len(ep.traj.steps)) for ep in active]
         generations = policy.generate(messages, sampling, infos=infos)
         stats.policy_s += time.perf_counter() - tick
         stats.policy_calls += 1
         parsed = [parse_action(g.text) for g in generations]
         env_actions = [a if a is not None else g.text for a, g in zip(parsed, generations)]
         tick = time.perf_counter()
-        results = pool.step([ep.env_index for ep in active], env_actions)
+        results = pool.step([ep.env_index for ep in active], env_actions, keys)
         stats.env_s += time.perf_counter() - tick
         for ep, msgs, gen, action, env_action, result in zip(active, messages, generations, parsed,
                                                              env_actions, results):
-            _record(ep, msgs, gen, action, env_action, result)
             stats.response_tokens += len(gen.token_ids)
+            if isinstance(result, EnvFailure):
+                _fail(ep, result, stats, episode_retries)
+            else:
+                _record(ep, msgs, gen, action, env_action, result, keys, stats)
         stats.steps += len(active)
         if progress is not None:
             progress.update(len(active))
+    stats.worker_restarts = pool.worker_restarts - restarts_before
     stats.total_s = time.perf_counter() - start
-    return [ep.traj for ep in episodes], stats
+    return [ep.traj for ep in episodes if not ep.lost], stats
 
 
-def _reset_all(pool: EnvPool, group_resets: list[dict[str, Any]], group_size: int,
-               stats: RolloutStats) -> list[_Episode]:
-    indices = list(range(len(group_resets) * group_size))
-    resets = [group_resets[i // group_size] for i in indices]
-    tick = time.perf_counter()
-    results = pool.reset(indices, resets)
-    stats.env_s += time.perf_counter() - tick
-    episodes = []
-    for i, (obs, info) in zip(indices, results):
-        traj = Trajectory(group_id=i // group_size, traj_id=i, task_id=info["task_id"], task_type=info["task_type"])
-        episodes.append(_Episode(env_index=i, traj=traj, observation=obs, info=info))
-    return episodes
+def _reset(pool: EnvPool, waiting: list[_Episode], keys: tuple[str, ...], stats: RolloutStats,
+           retries: int) -> None:
+    """Start (or restart, after a failure) the waiting episodes; failed resets may be retried at once."""
+    while waiting:
+        tick = time.perf_counter()
+        results = pool.reset([ep.env_index for ep in waiting], [ep.reset for ep in waiting], keys)
+        stats.env_s += time.perf_counter() - tick
+        for ep, result in zip(waiting, results):
+            stats.attempts += 1
+            if isinstance(result, EnvFailure):
+                _fail(ep, result, stats, retries)
+                continue
+            obs, info = result
+            ep.traj = Trajectory(group_id=ep.traj.group_id, traj_id=ep.traj.traj_id, task_id=info["task_id"],
+                                 task_type=info["task_type"], task=info.get("task"), final_observation=obs)
+            ep.observation, ep.info, ep.history, ep.running = obs, info, [], True
+            stats.observations_cut += bool(info.get("observation_cut"))
+        waiting = [ep for ep in waiting if not ep.running and not ep.done]
 
 
-def _messages(ep: _Episode, prompt: PromptConfig):
+def _fail(ep: _Episode, failure: EnvFailure, stats: RolloutStats, retries: int) -> None:
+    """Drop the attempt; play the task again from its reset while retries remain, else lose the episode."""
+    stats.failed_attempts += 1
+    field_name = {"error": "env_errors", "timeout": "env_timeouts", "worker_died": "worker_deaths"}[failure.kind]
+    setattr(stats, field_name, getattr(stats, field_name) + 1)
+    if failure.kind not in _LOGGED_KINDS:
+        _LOGGED_KINDS.add(failure.kind)
+        task = ep.traj.task_id or f"reset {ep.reset}"
+        logger.warning("infrastructure failure (%s) on task %s, step %d: %s (episode dropped; later failures of "
+                       "this kind are only counted)\n%s", failure.kind, task, len(ep.traj.steps), failure.message,
+                       failure.traceback)
+    ep.attempts += 1
+    ep.running = False
+    ep.traj.steps = []
+    if ep.attempts > retries:
+        ep.done = ep.lost = True
+        stats.lost_episodes += 1
+
+
+def _messages(ep: _Episode, prompt: PromptConfig, guard: ContextGuard, stats: RolloutStats):
     admissible = ep.info.get("admissible_actions") if prompt.show_admissible else None
-    return build_messages(ep.info.get("task"), ep.observation, ep.history, admissible, prompt.history_len)
+    messages, shortened = guard.build(ep.info.get("task"), ep.observation, ep.history, admissible, prompt.history_len)
+    stats.prompts += 1
+    stats.prompts_truncated += shortened
+    return messages
 
 
-def _record(ep: _Episode, messages, gen, action: str | None, env_action: str, result: tuple) -> None:
+def _record(ep: _Episode, messages, gen, action: str | None, env_action: str, result: tuple,
+            keys: tuple[str, ...], stats: RolloutStats) -> None:
     obs, reward, terminated, truncated, info = result
     step = Step(
         group_id=ep.traj.group_id, traj_id=ep.traj.traj_id, t=len(ep.traj.steps), prompt=messages,
@@ -146,12 +200,14 @@ def _record(ep: _Episode, messages, gen, action: str | None, env_action: str, re
         observation=ep.observation, prompt_ids=gen.prompt_ids, response_ids=gen.token_ids,
         logprobs=gen.logprobs, entropies=gen.entropies, action_valid=bool(info.get("action_valid", True)),
         format_valid=action is not None, terminated=bool(terminated), truncated=bool(truncated),
-        info=lazy_subset(ep.info, ("expert_steps_left",), success=bool(info.get("success"))),  # read if needed
+        info=lazy_subset(ep.info, ("expert_steps_left", *keys), success=bool(info.get("success"))),
     )
     ep.traj.steps.append(step)
     ep.history.append(HistoryItem(env_action if action is not None else "(no valid action)", obs))
     ep.observation, ep.info = obs, info
+    ep.traj.final_observation = obs
+    stats.observations_cut += bool(info.get("observation_cut"))
     if terminated or truncated:
-        ep.done = True
+        ep.done, ep.running = True, False
         ep.traj.success = bool(info.get("success"))
         ep.traj.score = float(info.get("score") or 0.0)

@@ -112,9 +112,10 @@ def greedy_success(policy, env_id: str, split: str, episodes: int, history_len: 
     """Share of the split's first ``episodes`` tasks solved by greedy decoding (the trainer's evaluation)."""
     from agentgym.evaluation import evaluate
     from agentgym.policy import SamplingParams
-    from agentgym.rollout import EnvPool, PromptConfig
+    from agentgym.pool import make_pool
+    from agentgym.rollout import PromptConfig
 
-    pool = EnvPool(env_id, split, min(episodes, 64), env_kwargs)
+    pool = make_pool(env_id, split, min(episodes, 64), env_kwargs)
     try:
         result = evaluate(policy, pool, split, episodes, SamplingParams(greedy=True, temperature=0.0,
                                                                         max_new_tokens=max_new_tokens),

@@ -34,7 +34,8 @@ from agentgym.params import check_choice, check_params
 from agentgym.plots import plot_learning_curve
 from agentgym.policy import SamplingParams
 from agentgym.registry import SPLITS, prompt_history_len
-from agentgym.rollout import EnvPool, PromptConfig, collect
+from agentgym.pool import EnvPool
+from agentgym.rollout import PromptConfig, RolloutStats, collect
 from agentgym.types import StepBatch, Trajectory
 from agentgym.update import UpdateSample, ppo_update, score_no_grad
 
@@ -74,6 +75,10 @@ def check_config(config: TrainConfig) -> None:
     check_choice(config.eval_split, SPLITS, "eval_split")
     check_choice(config.loss_agg, AGG_MODES, "loss_agg")
     check_choice(config.kl_kind, KL_KINDS, "kl_kind")
+    config.check_pool_settings()
+    if config.episode_retries < 0 or not 0 < config.max_infra_failure_frac <= 1:
+        raise ValueError(f"need episode_retries >= 0 and 0 < max_infra_failure_frac <= 1, got "
+                         f"{config.episode_retries} and {config.max_infra_failure_frac}")
     features.check_config(config)
 
 
@@ -112,7 +117,7 @@ def _default_model(env_id: str, env_kwargs: dict[str, Any]) -> str:
 
 
 def _pool(config: TrainConfig, split: str, size: int) -> EnvPool:
-    return EnvPool(config.env, split, size, config.env_kwargs, config.max_steps, config.env_workers)
+    return config.make_pool(config.env, split, size, config.env_kwargs, config.max_steps)
 
 
 def _seed_everything(seed: int) -> None:
@@ -170,7 +175,8 @@ def train_iteration(trainer: Trainer) -> dict[str, float]:
                               loss_terms, trainer.iteration))
     for feature in trainer.features:
         metrics.update(feature.after_update(steps, batch))
-    metrics["rollout/kept_steps_frac"] = float(keep.mean())
+    metrics["rollout/kept_steps_frac"] = float(keep.mean()) if len(keep) else 0.0
+    metrics.update(stats.metrics())
     trainer.env_steps += stats.steps
     metrics["rollout/env_steps_total"] = float(trainer.env_steps)
     metrics.update({"time/rollout_s": stats.total_s, "time/policy_s": stats.policy_s, "time/env_s": stats.env_s,
@@ -180,14 +186,37 @@ def train_iteration(trainer: Trainer) -> dict[str, float]:
     return metrics
 
 
-def _rollout(trainer: Trainer):
-    """num_groups tasks x group_size rollouts, each group on one task and reset seed."""
+class InfrastructureFailure(RuntimeError):
+    """Too many episodes of one iteration failed for infrastructure reasons (docs/rollout.md, "Fault model")."""
+
+
+def _rollout(trainer: Trainer) -> tuple[list[Trajectory], RolloutStats]:
+    """num_groups tasks x group_size rollouts, each group on one task and reset seed.
+
+    Past ``max_infra_failure_frac`` failed episodes the run checkpoints (as of before this rollout,
+    so a resumed run replays it) and stops.
+    """
     config = trainer.config
+    rng_before = trainer.task_rng.bit_generator.state
     seeds = trainer.task_rng.integers(0, 2**31 - 1, size=config.num_groups)
     sampling = SamplingParams(temperature=config.temperature, top_p=config.top_p,
                               max_new_tokens=config.max_new_tokens)
-    return collect(trainer.train_pool, trainer.policy, [{"seed": int(s)} for s in seeds], config.group_size,
-                   sampling, _prompt_config(config))
+    trajectories, stats = collect(trainer.train_pool, trainer.policy, [{"seed": int(s)} for s in seeds],
+                                  config.group_size, sampling, _prompt_config(config),
+                                  episode_retries=config.episode_retries, info_keys=_info_keys(trainer))
+    if stats.infra_dropped_frac > config.max_infra_failure_frac:
+        trainer.task_rng.bit_generator.state = rng_before
+        saved = _save(trainer)
+        raise InfrastructureFailure(
+            f"iteration {trainer.iteration + 1}: {stats.failed_attempts} of {stats.attempts} episodes failed for "
+            f"infrastructure reasons ({stats.env_errors} errors, {stats.env_timeouts} timeouts, "
+            f"{stats.worker_deaths} worker deaths), more than max_infra_failure_frac={config.max_infra_failure_frac}."
+            f" Checkpoint written to {saved}; fix the environment, then rerun with --resume true.")
+    return trajectories, stats
+
+
+def _info_keys(trainer: Trainer) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(key for feature in trainer.features for key in feature.info_keys))
 
 
 def _advantages(batch: StepBatch, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -202,7 +231,8 @@ def _advantages(batch: StepBatch, config: TrainConfig) -> tuple[np.ndarray, np.n
 
 
 def _prompt_config(config: TrainConfig) -> PromptConfig:
-    return PromptConfig(history_len=config.history_len, show_admissible=config.show_admissible)
+    return PromptConfig(history_len=config.history_len, show_admissible=config.show_admissible,
+                        max_prompt_tokens=config.max_prompt_tokens)
 
 
 def _step_batch(trainer: Trainer, trajectories: list[Trajectory]) -> tuple[StepBatch, dict[str, float]]:
@@ -254,6 +284,8 @@ def _credit_metrics(batch: StepBatch, raw: np.ndarray, advantages: np.ndarray,
 
 def _rollout_metrics(trajectories: list[Trajectory], batch: StepBatch) -> dict[str, float]:
     metrics = summarise(trajectories, "rollout/")
+    if not trajectories:  # every episode was lost to infrastructure failures (max_infra_failure_frac = 1)
+        return metrics
     _, groups, returns = batch.trajectory_returns()
     zero_var = [np.ptp(returns[groups == g]) <= 1e-8 for g in np.unique(groups)]
     entropy = batch.entropy[~np.isnan(batch.entropy)]
@@ -306,7 +338,7 @@ def run(config: TrainConfig) -> dict[str, float]:
             if config.eval_every > 0 and (trainer.iteration % config.eval_every == 0 or last):
                 metrics.update(evaluate_now(trainer))
             trainer.logger.log(trainer.iteration, metrics)
-            bar.set_postfix(success=f"{metrics['rollout/success_rate']:.2f}")
+            bar.set_postfix(success=f"{metrics.get('rollout/success_rate', float('nan')):.2f}")
             if config.checkpoint_every > 0 and (trainer.iteration % config.checkpoint_every == 0 or last):
                 _save(trainer)
             if budget_spent:

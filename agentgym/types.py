@@ -66,6 +66,8 @@ class Trajectory:
     task_id: str
     task_type: str | None = None
     steps: list[Step] = field(default_factory=list)
+    task: str | None = None  # the goal text the prompts showed
+    final_observation: str = ""  # what the environment said after the last step
     success: bool = False
     score: float = 0.0
 

@@ -131,14 +131,15 @@ def time_speed(games: list[tuple[str, str]]) -> dict:
 def time_iteration(groups: int, group_size: int) -> dict:
     """Engine CPU seconds of one iteration of random admissible play (games generated first)."""
     from agentgym.policy import SamplingParams
-    from agentgym.rollout import EnvPool, collect
+    from agentgym.pool import make_pool
+    from agentgym.rollout import collect
     from environments.alfworld.gamefiles import ensure_game
     from policies.scripted import RandomPolicy
 
     task_ids = [task_id for split, task_id in stratified_ids(groups) if split == "train"][:groups]
     for task_id in task_ids:
         ensure_game("train", task_id)
-    pool = EnvPool("agentgym/ALFWorld-v0", "train", groups * group_size, workers=1)
+    pool = make_pool("agentgym/ALFWorld-v0", "train", groups * group_size, backend="thread")
     try:
         cpu = time.process_time()
         trajectories, stats = collect(pool, RandomPolicy(seed=0), [{"options": {"task_id": t}} for t in task_ids],

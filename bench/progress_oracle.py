@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from agentgym.policy import SamplingParams
-from agentgym.rollout import EnvPool, PromptConfig, collect
+from agentgym.pool import make_pool
+from agentgym.rollout import PromptConfig, collect
 from policies import from_spec
 from policies.hf import HFPolicy
 from rewards.progress import ProgressEstimator, ProgressSettings
@@ -35,13 +36,14 @@ CHUNK_GROUPS = 16  # groups rolled out at once (bounds the number of live enviro
 def rollouts(env_id: str, split: str, policy, tasks: int, group_size: int, seed: int, max_new_tokens: int):
     rng = np.random.default_rng(seed)
     seeds = [int(s) for s in rng.integers(0, 2**31 - 1, size=tasks)]
-    pool = EnvPool(env_id, split, min(tasks, CHUNK_GROUPS) * group_size)
+    pool = make_pool(env_id, split, min(tasks, CHUNK_GROUPS) * group_size)
     sampling = SamplingParams(temperature=1.0, max_new_tokens=max_new_tokens)
     out = []
     try:
         for start in range(0, tasks, CHUNK_GROUPS):
             chunk = [{"seed": s} for s in seeds[start:start + CHUNK_GROUPS]]
-            trajectories, _ = collect(pool, policy, chunk, group_size, sampling, PromptConfig())
+            trajectories, _ = collect(pool, policy, chunk, group_size, sampling, PromptConfig(),
+                                      info_keys=("expert_steps_left",))
             out.extend(trajectories)
     finally:
         pool.close()

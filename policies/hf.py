@@ -93,6 +93,17 @@ class HFPolicy:
     def encode_prompts(self, prompts: Sequence[Messages]) -> list[list[int]]:
         return [encode_prompt(self.tokenizer, p) for p in prompts]
 
+    def count_prompt_tokens(self, prompts: Sequence[Messages]) -> list[int]:
+        """Prompt lengths in tokens, as ``generate`` will see them (the rollout's context guard)."""
+        return [len(ids) for ids in self.encode_prompts(prompts)]
+
+    @property
+    def context_length(self) -> int | None:
+        """The most positions the model takes (prompt and response together); None when it does not say."""
+        config = getattr(self.model, "config", None)
+        value = getattr(config, "max_position_embeddings", None)
+        return int(value) if value else None
+
     def encode_response(self, text: str, add_eos: bool = True) -> list[int]:
         """Ids of a target response as the model would emit it (EOS appended), for SFT and scoring."""
         ids = encode_text(self.tokenizer, text)

@@ -30,6 +30,8 @@ def _need_infos(infos: list[dict[str, Any]] | None, n: int, who: str) -> list[di
 class ExpertPolicy:
     """Plays ``info["expert_action"]``; an empty action where the environment has no expert here."""
 
+    info_keys = ("expert_action",)  # deferred info values the rollout must compute for it
+
     def generate(self, prompts: list[Messages], sampling: SamplingParams | None = None,
                  infos: list[dict[str, Any]] | None = None) -> list[Generation]:
         infos = _need_infos(infos, len(prompts), "ExpertPolicy")
@@ -60,6 +62,8 @@ class NoisyExpertPolicy:
     Gives a mix of successes and failures of graded quality (exploration data for progress
     estimators, baselines between random and expert).
     """
+
+    info_keys = ("expert_action",)
 
     def __init__(self, epsilon: float, seed: int | None = 0):
         if not 0.0 <= epsilon <= 1.0:

@@ -39,6 +39,7 @@ def wanted(config) -> bool:
 
 class ProgressAttribution(TrainerFeature):
     name = "progress"
+    info_keys = ("expert_steps_left",)  # the oracle check on unseen trajectories reads it
 
     def __init__(self, estimator: ProgressEstimator, policy, refresh_every: int, buffer_size: int,
                  save_dir: Path, explore_batches: int = 2):

@@ -20,14 +20,17 @@ from agentgym.eval.report import write_outputs
 from agentgym.eval.splits import fingerprint, split_task_ids
 from agentgym.params import check_choice
 from agentgym.policy import Policy, SamplingParams
+from agentgym.pool.settings import PoolSettings
 from agentgym.registry import SPLITS, prompt_history_len
-from agentgym.rollout import EnvPool, PromptConfig, collect
+from agentgym.rollout import PromptConfig, collect
 from agentgym.types import Trajectory
+
+POOL_FIELDS = ("env_backend", "env_workers", "ray_address", "env_step_timeout_s", "env_reset_timeout_s")
 
 
 @dataclass
-class EvalSettings:
-    """What to evaluate and how; every field lands in the report's ``protocol``."""
+class EvalSettings(PoolSettings):
+    """What to evaluate and how; every field but the pool's lands in the report's ``protocol``."""
 
     env_id: str
     """Environment id, e.g. agentgym/FrozenLake-v0."""
@@ -55,11 +58,12 @@ class EvalSettings:
     """k values of pass@k, comma-separated (needs seeds >= k)."""
     batch_size: int = 16
     """Environments played together (one policy call per step for the batch)."""
-    env_workers: int = 4
-    """Threads stepping environments."""
+    max_prompt_tokens: int | None = None
+    """Longest prompt; longer ones are shortened by the context guard. None = model context - max_new_tokens."""
 
     def __post_init__(self) -> None:
         check_choice(self.split, SPLITS, "split")
+        self.check_pool_settings()
         self.history_len = prompt_history_len(self.env_id, self.history_len)
 
     def sampling(self, seed: int) -> SamplingParams:
@@ -90,7 +94,7 @@ def make_plan(settings: EvalSettings, policy_spec: str) -> dict[str, Any]:
                   "evaluated_hash": fingerprint(settings.env_id, settings.split, kwargs, chosen)},
         "task_ids": chosen,
         "protocol": {**{k: v for k, v in asdict(settings).items() if k not in ("env_id", "env_kwargs", "split",
-                                                                                "batch_size", "env_workers")},
+                                                                                "batch_size", *POOL_FIELDS)},
                      "pass_k": list(settings.pass_k),
                      "reset": "reset(seed=s, options={'task_id': id}) for s in range(seeds)",
                      "greedy": settings.temperature <= 0},
@@ -130,30 +134,30 @@ def _check_start(out: Path, log: EpisodeLog, plan: dict[str, Any], resume: bool,
 def _play(policy: Policy, settings: EvalSettings, pending: list[tuple[int, str]], log: EpisodeLog,
           progress: bool) -> None:
     size = max(1, min(settings.batch_size, len(pending)))
-    pool = EnvPool(settings.env_id, settings.split, size, settings.env_kwargs, settings.max_steps,
-                   settings.env_workers)
-    prompt = PromptConfig(history_len=settings.history_len, show_admissible=settings.show_admissible)
+    pool = settings.make_pool(settings.env_id, settings.split, size, settings.env_kwargs, settings.max_steps)
+    prompt = PromptConfig(history_len=settings.history_len, show_admissible=settings.show_admissible,
+                          max_prompt_tokens=settings.max_prompt_tokens)
     bar = tqdm(total=len(pending), desc="eval", unit="ep", disable=not progress, dynamic_ncols=True)
+    lost = 0
     try:
         for seed in sorted({s for s, _ in pending}):
             ids = [t for s, t in pending if s == seed]
             for start in range(0, len(ids), size):
                 chunk = ids[start:start + size]
                 resets = [{"seed": seed, "options": {"task_id": t}} for t in chunk]
-                trajectories, _ = collect(pool, policy, resets, group_size=1, sampling=settings.sampling(seed),
-                                          prompt=prompt)
-                log.append(_record(pool, traj, seed) for traj in trajectories)
+                trajectories, stats = collect(pool, policy, resets, group_size=1, sampling=settings.sampling(seed),
+                                              prompt=prompt)
+                log.append(_record(traj, seed) for traj in trajectories)
+                lost += stats.lost_episodes
                 bar.update(len(chunk))
     finally:
         bar.close()
         pool.close()
+    if lost:
+        print(f"{lost} episode(s) were lost to infrastructure failures and are missing from {log.path}; "
+              "rerun the same command with --resume true to play them", flush=True)
 
 
-def _record(pool: EnvPool, traj: Trajectory, seed: int) -> dict[str, Any]:
-    """Episode record plus the goal text and last observation, read from the env that played it."""
-    env = pool.envs[traj.traj_id].unwrapped
-    task = final = None
-    if hasattr(env, "state_info") and hasattr(env, "last_observation"):
-        task = env.state_info().get("task")
-        final = env.last_observation
-    return episode_record(traj, seed, task=task, final_observation=final)
+def _record(traj: Trajectory, seed: int) -> dict[str, Any]:
+    """Episode record plus the goal text and the last observation the rollout saw."""
+    return episode_record(traj, seed, task=traj.task, final_observation=traj.final_observation)

@@ -34,6 +34,7 @@ class TrainerFeature:
     """Base class: hooks in the order the loop calls them; all optional."""
 
     name: ClassVar[str] = ""  # key of its state in checkpoints
+    info_keys: ClassVar[tuple[str, ...]] = ()  # deferred info values its hooks read from steps (rollout computes them)
 
     @classmethod
     def check_config(cls, config: TrainConfig) -> None:

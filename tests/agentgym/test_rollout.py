@@ -2,7 +2,8 @@
 
 from agentgym.policy import Generation, SamplingParams
 from agentgym.prompts import format_action
-from agentgym.rollout import EnvPool, PromptConfig, collect
+from agentgym.pool import make_pool
+from agentgym.rollout import PromptConfig, collect
 
 
 class CountingPolicy:
@@ -19,7 +20,7 @@ class CountingPolicy:
 
 
 def test_groups_share_tasks_and_policy_calls_are_batched():
-    pool = EnvPool("agentgym/FrozenLake-v0", "train", size=6, workers=2)
+    pool = make_pool("agentgym/FrozenLake-v0", "train", size=6, backend="thread")
     policy = CountingPolicy()
     trajectories, stats = collect(pool, policy, [{"seed": 1}, {"seed": 2}], group_size=3,
                                   sampling=SamplingParams(), prompt=PromptConfig(history_len=1))
@@ -33,10 +34,10 @@ def test_groups_share_tasks_and_policy_calls_are_batched():
 
 
 def test_step_records_state_before_action_and_format_validity():
-    pool = EnvPool("agentgym/FrozenLake-v0", "train", size=1, workers=1)
+    pool = make_pool("agentgym/FrozenLake-v0", "train", size=1, backend="thread")
     trajectories, _ = collect(pool, CountingPolicy(), [{"seed": 5}], group_size=1, sampling=SamplingParams(),
                               prompt=PromptConfig(history_len=2))  # FrozenLake's own default shows no history
-    start_key = pool.envs[0].reset(seed=5)[1]["state_key"]
+    start_key = pool.reset([0], [{"seed": 5}])[0][1]["state_key"]
     pool.close()
     steps = trajectories[0].steps
     assert steps[0].state_key == start_key and [s.t for s in steps] == list(range(len(steps)))
@@ -48,7 +49,7 @@ def test_step_records_state_before_action_and_format_validity():
 
 
 def test_prompt_history_defaults_to_the_environments_own():
-    pool = EnvPool("agentgym/FrozenLake-v0", "train", size=1, workers=1)
+    pool = make_pool("agentgym/FrozenLake-v0", "train", size=1, backend="thread")
     trajectories, _ = collect(pool, CountingPolicy(), [{"seed": 5}], group_size=1, sampling=SamplingParams())
     pool.close()
     assert len(trajectories[0].steps) > 1

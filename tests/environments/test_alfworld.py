@@ -247,11 +247,11 @@ def test_expert_solves_a_sample_of_200_generated_games_and_random_play_rarely_do
 
 
 def test_threaded_resets_generate_and_play_new_games_concurrently():
-    """The rollout's EnvPool resets and steps on threads; textworld's PDDL parser and fast_downward's
+    """The thread pool backend resets and steps on threads; textworld's PDDL parser and fast_downward's
     translator are not thread-safe (a race here crashed game generation before ENGINE_LOCK)."""
-    from agentgym.rollout import EnvPool
+    from agentgym.pool import make_pool
 
-    pool = EnvPool(ENV_ID, "valid_unseen", 3, {"num_tasks": 40}, workers=3)
+    pool = make_pool(ENV_ID, "valid_unseen", 3, {"num_tasks": 40}, backend="thread")
     try:
         ids = pool.task_ids()[-3:]  # games no other test generates
         results = pool.reset([0, 1, 2], [{"options": {"task_id": t}} for t in ids])

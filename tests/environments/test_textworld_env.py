@@ -119,11 +119,11 @@ def test_gymnasium_make_works_once_agentgym_is_imported():
 
 
 def test_threaded_pool_loads_different_games_at_once():
-    """The rollout's EnvPool resets on threads; textworld's game parser is not thread-safe (loading
+    """The thread pool backend resets on threads; textworld's game parser is not thread-safe (loading
     several games at once crashed in tatsu before TEXTWORLD_LOCK)."""
-    from agentgym.rollout import EnvPool
+    from agentgym.pool import make_pool
 
-    pool = EnvPool("agentgym/TextWorld-Custom-v0", "train", 4, {"num_tasks": 4}, workers=4)
+    pool = make_pool("agentgym/TextWorld-Custom-v0", "train", 4, {"num_tasks": 4}, backend="thread")
     try:
         ids = pool.task_ids()
         for shift in range(3):  # every round loads a different game into every environment

@@ -97,11 +97,12 @@ def test_replay_reproduces_an_expert_episode(tmp_path):
 
 def test_replay_follows_the_rollouts_step_index_when_prompts_show_no_history(tmp_path):
     """FrozenLake prompts carry no history lines; the rollout's ``info["step"]`` keeps replay in step."""
-    from agentgym.rollout import EnvPool, PromptConfig, collect
+    from agentgym.pool import make_pool
+    from agentgym.rollout import PromptConfig, collect
 
     success, actions, task_id = play(ExpertPolicy(), task_index=2)
     assert success and len(actions) > 1
-    pool = EnvPool(ENV, "valid_seen", 1)
+    pool = make_pool(ENV, "valid_seen", 1)
     try:
         [traj], _ = collect(pool, ReplayPolicy({task_id: actions}), [{"seed": 0, "options": {"task_id": task_id}}],
                             group_size=1, sampling=SamplingParams(), prompt=PromptConfig(history_len=0))

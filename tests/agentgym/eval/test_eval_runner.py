@@ -17,7 +17,7 @@ from agentgym.evaluation import evaluate
 from agentgym.policy import Generation
 from agentgym.prompts import format_action
 from agentgym.registry import make
-from agentgym.rollout import EnvPool
+from agentgym.pool import make_pool
 
 ENV = "agentgym/FrozenLake-v0"
 
@@ -92,7 +92,7 @@ def test_same_evaluation_as_the_trainers_held_out_check(tmp_path):
     """Seed 0, greedy: the report's flat metrics equal agentgym.evaluation.evaluate's."""
     report = run_evaluation(PromptHash(), _settings(seeds=1), tmp_path, "hash", progress=False)
     assert 0 < report["metrics"]["success_rate"]["mean"] < 1
-    pool = EnvPool(ENV, "valid_seen", 10, workers=1)
+    pool = make_pool(ENV, "valid_seen", 10, backend="thread")
     result = evaluate(PromptHash(), pool, "valid_seen", episodes=10)
     pool.close()
     expected = result.metrics("eval/")

@@ -1,0 +1,102 @@
+"""The environments of one worker: built from (id, split, kwargs), stepped on daemon threads under a
+timeout, rebuilt after a fault. Every backend runs exactly this, in-process (thread), in a worker
+process (process) or in a Ray actor (ray), so the three give the same trajectories.
+
+What leaves the host is plain data: observations cut to the environment's ``max_observation_chars``
+(the cut is recorded as ``info["observation_cut"]``, the number of characters removed) and infos
+whose deferred values are computed only for the requested ``info_keys`` (the rest read None).
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Sequence
+from concurrent.futures import wait
+from typing import Any
+
+from agentgym.env import DEFAULT_MAX_OBSERVATION_CHARS
+from agentgym.lazy_info import resolve_info
+from agentgym.pool.daemon_threads import DaemonThreads
+from agentgym.pool.protocol import EnvFailure, HostSpec
+from agentgym.registry import make
+from agentgym.text_cut import cut_middle
+
+
+class EnvHost:
+    """``count`` environments of ``spec``; ``call`` runs one reset or step on many of them at once."""
+
+    def __init__(self, spec: HostSpec, count: int):
+        self.spec = spec
+        self.envs: list[Any] = [self._build() for _ in range(count)]  # a build error here is a config error
+        self.threads = DaemonThreads(count, name="env")
+        base = self.envs[0].unwrapped if self.envs else None
+        own_limit = getattr(base, "max_observation_chars", DEFAULT_MAX_OBSERVATION_CHARS)
+        self.max_observation_chars = spec.max_observation_chars or own_limit
+
+    def _build(self) -> Any:
+        return make(self.spec.env_id, split=self.spec.split, **self.spec.env_kwargs)
+
+    def __len__(self) -> int:
+        return len(self.envs)
+
+    def task_ids(self) -> list[str]:
+        return [str(t) for t in self._env(0).unwrapped.task_ids()]
+
+    def call(self, op: str, items: Sequence[tuple[int, Any]], info_keys: Sequence[str] = ()) -> list[Any]:
+        """``op`` ("reset" with kwargs, "step" with an action) on each ``(index, argument)``; one result each."""
+        if op not in ("reset", "step"):
+            raise ValueError(f"unknown operation {op!r}")
+        timeout = self.spec.reset_timeout_s if op == "reset" else self.spec.step_timeout_s
+        futures = [self.threads.submit(self._run, op, index, arg, tuple(info_keys)) for index, arg in items]
+        wait(futures, timeout=timeout)
+        results, stuck = [], 0
+        for (index, _), future in zip(items, futures):
+            if not future.done():
+                stuck += 1
+                self.envs[index] = None  # its thread is still inside; a fresh env replaces it on the next reset
+                results.append(EnvFailure("timeout", f"{op} ran past {timeout} s"))
+            elif (exc := future.exception()) is not None:
+                results.append(EnvFailure("error", f"{op} raised {type(exc).__name__}: {exc}",
+                                          "".join(traceback.format_exception(exc))))
+                self._discard(index)
+            else:
+                results.append(future.result())
+        if stuck:
+            self.threads.replace_stuck(stuck)
+        return results
+
+    def _run(self, op: str, index: int, arg: Any, info_keys: tuple[str, ...]) -> tuple:
+        env = self._env(index)
+        if op == "reset":
+            obs, info = env.reset(**arg)
+            return self._observation(obs, info, info_keys)
+        obs, reward, terminated, truncated, info = env.step(arg)
+        obs, info = self._observation(obs, info, info_keys)
+        return obs, float(reward), bool(terminated), bool(truncated), info
+
+    def _observation(self, obs: Any, info: dict[str, Any], info_keys: tuple[str, ...]) -> tuple[str, dict]:
+        info = resolve_info(info, info_keys)
+        obs = str(obs)
+        if len(obs) > self.max_observation_chars:
+            info["observation_cut"] = len(obs) - self.max_observation_chars
+            obs = cut_middle(obs, self.max_observation_chars)
+        return obs, info
+
+    def _env(self, index: int) -> Any:
+        if self.envs[index] is None:
+            self.envs[index] = self._build()
+        return self.envs[index]
+
+    def _discard(self, index: int) -> None:
+        """Close a faulty environment (best effort); a fresh one is built on its next use."""
+        env, self.envs[index] = self.envs[index], None
+        if env is not None:
+            try:
+                env.close()
+            except Exception:  # noqa: BLE001 - the env is being thrown away because it is broken
+                pass
+
+    def close(self) -> None:
+        self.threads.shutdown()
+        for index in range(len(self.envs)):
+            self._discard(index)

@@ -1,0 +1,188 @@
+"""``env_backend=process``: worker processes, each an ``EnvHost`` holding several environments.
+
+One message round trip per worker per step (never per environment). Workers are started with
+``spawn`` (no inherited torch threads or locks) and build their environments themselves from the
+``HostSpec``. A worker that dies (SIGKILL, OOM, a crash in native code) or stops answering is
+replaced; the episodes it held end as infrastructure failures.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+import traceback
+from collections.abc import Sequence
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from agentgym.pool.host import EnvHost
+from agentgym.pool.partition import split_by_worker, worker_sizes
+from agentgym.pool.protocol import EnvFailure, HostSpec
+
+ANSWER_GRACE_S = 30.0  # a worker answers within its step timeout (the host enforces it) plus this
+START_TIMEOUT_S = 900.0  # building environments (ALFWorld loads its data) may take minutes
+
+
+def worker_main(conn: Connection, spec: HostSpec, count: int) -> None:
+    """The worker loop: build the host, then answer ("reset"|"step"|"task_ids"|"close", items, keys)."""
+    try:
+        host = EnvHost(spec, count)
+    except BaseException:  # noqa: BLE001 - sent to the parent, which raises it as a config error
+        conn.send(("error", traceback.format_exc()))
+        os._exit(1)
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            op, items, info_keys = conn.recv()
+        except (EOFError, OSError):
+            break  # the parent is gone
+        if op == "close":
+            host.close()
+            conn.send(("ok", None))
+            break
+        try:
+            reply = host.task_ids() if op == "task_ids" else host.call(op, items, info_keys)
+            conn.send(("ok", reply))
+        except Exception:  # noqa: BLE001 - e.g. an info that cannot be pickled: every item of the call fails
+            conn.send(("fail", traceback.format_exc()))
+    os._exit(0)  # never wait for a daemon thread stuck in an abandoned step
+
+
+class _Worker:
+    def __init__(self, context: Any, spec: HostSpec, count: int, number: int):
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=worker_main, args=(child, spec, count), daemon=True,
+                                       name=f"agentgym-env-{number}")
+        self.process.start()
+        child.close()
+        self.pid: int | None = None
+
+    def await_ready(self, spec: HostSpec) -> None:
+        if not self.conn.poll(START_TIMEOUT_S):
+            self.kill()
+            raise RuntimeError(f"an environment worker for {spec.env_id} did not start within {START_TIMEOUT_S} s")
+        try:
+            kind, value = self.conn.recv()
+        except EOFError:
+            raise RuntimeError(f"an environment worker for {spec.env_id} exited while building its environments "
+                               f"(exit code {self.process.exitcode})") from None
+        if kind == "error":
+            raise RuntimeError(f"an environment worker could not build {spec.env_id!r} (split {spec.split!r}):\n"
+                               f"{value}")
+        self.pid = value
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=10)
+        self.conn.close()
+
+
+class ProcessEnvPool:
+    def __init__(self, spec: HostSpec, size: int, workers: int):
+        self.env_id, self.spec, self.size = spec.env_id, spec, size
+        self.sizes = worker_sizes(size, max(1, min(workers, size)))
+        self._context = multiprocessing.get_context("spawn")
+        self._restarts = 0
+        self.workers = [_Worker(self._context, spec, n, w) for w, n in enumerate(self.sizes)]
+        try:
+            for worker in self.workers:  # all start at once, then each is awaited
+                worker.await_ready(spec)
+        except BaseException:
+            self.close()
+            raise
+
+    def __len__(self) -> int:
+        return self.size
+
+    @property
+    def worker_restarts(self) -> int:
+        return self._restarts
+
+    def worker_pids(self) -> list[int | None]:
+        return [w.pid for w in self.workers]
+
+    def reset(self, indices: Sequence[int], resets: Sequence[dict[str, Any]],
+              info_keys: Sequence[str] = ()) -> list[Any]:
+        return self._call("reset", indices, resets, info_keys, self.spec.reset_timeout_s)
+
+    def step(self, indices: Sequence[int], actions: Sequence[str], info_keys: Sequence[str] = ()) -> list[Any]:
+        return self._call("step", indices, actions, info_keys, self.spec.step_timeout_s)
+
+    def task_ids(self) -> list[str]:
+        worker = self.workers[0]
+        worker.conn.send(("task_ids", None, ()))
+        kind, value = worker.conn.recv()
+        if kind != "ok":
+            raise RuntimeError(f"task_ids() of {self.env_id} failed in its worker:\n{value}")
+        return value
+
+    def _call(self, op: str, indices: Sequence[int], args: Sequence[Any], info_keys: Sequence[str],
+              timeout: float | None) -> list[Any]:
+        """Send each worker its share, gather the answers; dead or silent workers are replaced."""
+        results: list[Any] = [None] * len(indices)
+        shares = split_by_worker(indices, args, len(self.workers))
+        lost: dict[int, EnvFailure] = {}
+        for w, items in shares.items():
+            try:
+                self.workers[w].conn.send((op, [(local, arg) for _, local, arg in items], tuple(info_keys)))
+            except (BrokenPipeError, OSError):
+                lost[w] = EnvFailure("worker_died", f"environment worker {w} was gone before the {op}")
+        pending = {w for w in shares if w not in lost}
+        deadline = None if timeout is None else time.monotonic() + timeout + ANSWER_GRACE_S
+        while pending:
+            left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            by_handle = {self.workers[w].conn: w for w in pending}
+            by_handle.update({self.workers[w].process.sentinel: w for w in pending})
+            ready = wait(list(by_handle), timeout=left)
+            if not ready:
+                for w in pending:
+                    lost[w] = EnvFailure("timeout", f"environment worker {w} gave no answer to a {op} within "
+                                                    f"{timeout} + {ANSWER_GRACE_S} s")
+                break
+            for w in {by_handle[h] for h in ready}:
+                answer = self._receive(w)
+                pending.discard(w)
+                if isinstance(answer, EnvFailure):
+                    lost[w] = answer
+                    continue
+                for (position, _, _), result in zip(shares[w], answer):
+                    results[position] = result
+        for w, failure in lost.items():
+            for position, _, _ in shares[w]:
+                results[position] = failure
+            if failure.kind != "error":
+                self._restart(w)
+        return results
+
+    def _receive(self, w: int) -> list[Any] | EnvFailure:
+        conn = self.workers[w].conn
+        try:
+            if not conn.poll():  # only the sentinel fired: the process exited without answering
+                raise EOFError
+            kind, value = conn.recv()
+        except (EOFError, OSError):
+            code = self.workers[w].process.exitcode
+            return EnvFailure("worker_died", f"environment worker {w} (pid {self.workers[w].pid}) died"
+                                             f"{'' if code is None else f' with exit code {code}'}")
+        if kind == "fail":
+            return EnvFailure("error", f"environment worker {w} could not answer", value)
+        return value
+
+    def _restart(self, w: int) -> None:
+        """Kill (if still running) and replace worker ``w``, building its environments afresh."""
+        self.workers[w].kill()
+        self.workers[w] = _Worker(self._context, self.spec, self.sizes[w], w)
+        self.workers[w].await_ready(self.spec)
+        self._restarts += 1
+
+    def close(self) -> None:
+        for worker in self.workers:
+            try:
+                worker.conn.send(("close", None, ()))
+            except (BrokenPipeError, OSError):
+                pass
+        for worker in self.workers:
+            worker.process.join(timeout=10)
+            worker.kill()
