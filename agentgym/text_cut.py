@@ -10,7 +10,8 @@ MARKER = "\n[... {n:,} characters cut ...]\n"
 
 
 def cut_middle(text: str, limit: int) -> str:
-    """``text`` itself when it has at most ``limit`` characters, else head + marker + tail (``limit`` in all)."""
+    """``text`` itself when it has at most ``limit`` characters, else head + marker + tail (at most ``limit``
+    characters when ``limit`` leaves room for the marker)."""
     if limit < 0:
         raise ValueError(f"limit must be >= 0, got {limit}")
     if len(text) <= limit:

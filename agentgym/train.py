@@ -33,8 +33,8 @@ from agentgym.metrics import MetricsLogger
 from agentgym.params import check_choice, check_params
 from agentgym.plots import plot_learning_curve
 from agentgym.policy import SamplingParams
-from agentgym.registry import SPLITS, prompt_history_len
 from agentgym.pool import EnvPool
+from agentgym.registry import SPLITS, prompt_history_len
 from agentgym.rollout import PromptConfig, RolloutStats, collect
 from agentgym.types import StepBatch, Trajectory
 from agentgym.update import UpdateSample, ppo_update, score_no_grad

@@ -78,6 +78,8 @@ class ALFWorldEnv(TextEnv):
     * v0: initial version.
     """
 
+    rollout_backend = "process"  # the engine steps under textworld's process-wide lock: one core per process
+
     def __init__(self, split: str = "train", max_steps: int | None = None, data_dir: str | None = None,
                  num_tasks: int | None = None, task_types: Sequence[str] | None = None,
                  expert: str | None = "oracle", anchor: str = "state", render_mode: str | None = None):

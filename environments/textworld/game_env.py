@@ -52,6 +52,7 @@ class TextWorldEnv(TextEnv):
     ``task_type_of``."""
 
     default_max_steps = 50
+    rollout_backend = "process"  # textworld steps under one process-wide lock (lock.py): one core per process
     eager_planner = False  # True: textworld plans on every step, as before ExpertTracker (for comparisons)
 
     def __init__(self, split: str = "train", max_steps: int | None = None, free_form: bool = False,

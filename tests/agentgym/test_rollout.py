@@ -1,8 +1,8 @@
 """Rollout collection with a scripted policy: grouping, batching and step records."""
 
 from agentgym.policy import Generation, SamplingParams
-from agentgym.prompts import format_action
 from agentgym.pool import make_pool
+from agentgym.prompts import format_action
 from agentgym.rollout import PromptConfig, collect
 
 

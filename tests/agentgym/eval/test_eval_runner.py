@@ -15,9 +15,9 @@ from agentgym.eval import (
 )
 from agentgym.evaluation import evaluate
 from agentgym.policy import Generation
+from agentgym.pool import make_pool
 from agentgym.prompts import format_action
 from agentgym.registry import make
-from agentgym.pool import make_pool
 
 ENV = "agentgym/FrozenLake-v0"
 
