@@ -40,16 +40,20 @@ class ContextGuard:
             return messages, False
         if self._fits(messages):
             return messages, False
-        for shorter in range(min(history_len, len(history)) - 1, -1, -1):  # 1. fewer history steps
-            messages = build_messages(task, observation, history, admissible, shorter)
-            if self._fits(messages):
-                return messages, True
+        shown = min(history_len, len(history))
+        bare = build_messages(task, observation, history, admissible, 0)
+        if shown and self._fits(bare):  # 1. fewer history steps (when dropping them all is enough)
+            for shorter in range(shown - 1, -1, -1):
+                messages = build_messages(task, observation, history, admissible, shorter)
+                if self._fits(messages):
+                    return messages, True
+        messages = bare
         for text_is_task in (False, True):  # 2. the observation, then 3. the task
             while True:
                 text = task if text_is_task else observation
                 if not text or len(text) <= MIN_CHARS:
                     break
-                limit = max(MIN_CHARS, int(len(text) * self._shrink(messages)))
+                limit = max(MIN_CHARS, self._keep(messages, len(text)))
                 if text_is_task:
                     task = cut_middle(task, limit)
                 else:
@@ -70,9 +74,12 @@ class ContextGuard:
         self._last = self.count([messages])[0]
         return self._last <= self.max_prompt_tokens
 
-    def _shrink(self, messages: Messages) -> float:
-        """The share of the text to keep next: proportional to the overshoot, and always < 1."""
-        return min(0.9, 0.95 * self.max_prompt_tokens / max(self._last, 1))
+    def _keep(self, messages: Messages, text_chars: int) -> int:
+        """Characters of the text to keep next: the overshoot in tokens, turned into characters at the
+        prompt's own characters-per-token rate, with 5% to spare (and always fewer than now)."""
+        chars = sum(len(m["content"]) for m in messages)
+        over_chars = (self._last - self.max_prompt_tokens) * chars / max(self._last, 1)
+        return min(int(0.95 * (text_chars - over_chars)), int(0.9 * text_chars))
 
 
 def guard_for(policy: object, max_prompt_tokens: int | None, max_new_tokens: int) -> ContextGuard:

@@ -68,7 +68,7 @@ class SyntheticEnv(TextEnv):
     ``hang_once_file``: the first step that creates this file (in any process) sleeps ``hang_s``;
     ``kill_once_file``: the first step that creates this file sends SIGKILL to its own process (use
     only with the process or Ray backend); ``failure_log``: a file the id of every episode a fault
-    ended is appended to (each observation then names its episode id).
+    ended is appended to (the task text then names its episode id).
 
     ## Version History
     * v0: initial version.
@@ -117,14 +117,13 @@ class SyntheticEnv(TextEnv):
         others = [w for w in WORDS if w != word]
         pick = int(hashlib.sha256(f"{self.task_id}/{self.room}/x".encode()).hexdigest(), 16)
         admissible = sorted({word, others[pick % len(others)], others[(pick // 7) % len(others)]} - {None})
-        return {"task": f"Leave the corridor of {self.length} rooms.", "task_type": "corridor",
+        task = f"Leave the corridor of {self.length} rooms." + (f" (episode {self.episode_id})" if self.episode_id else "")
+        return {"task": task, "task_type": "corridor",
                 "admissible_actions": admissible, "state_key": f"{self.task_id}/{self.room}",
                 "expert_action": word, "expert_steps_left": self.length - self.room}
 
     def _describe(self) -> str:
         text = f"Room {self.room + 1} of {self.length}. The door ahead is marked {door_word(self.task_id, self.room)!r}."
-        if self.episode_id:
-            text += f" (episode {self.episode_id})"
         if len(text) < self.observation_chars:
             text += " " + "." * (self.observation_chars - len(text) - 1)
         return text
