@@ -36,3 +36,15 @@ def test_lazy_copies_and_subsets_share_the_deferred_value_without_computing_it()
     assert calls == [1]  # one computation, shared by the original and its copies
     assert lazy_copy({"a": 1}, b=2) == {"a": 1, "b": 2}
     assert lazy_subset({"a": 1}, ["a", "z"], c=3) == {"a": 1, "z": None, "c": 3}
+
+
+def test_resolve_info_computes_only_the_requested_deferred_values():
+    from agentgym.lazy_info import Deferred, LazyInfo, resolve_info
+
+    calls = []
+    info = LazyInfo(task="t", expert_action=Deferred(lambda: calls.append("a") or "go"),
+                    expert_steps_left=Deferred(lambda: calls.append("s") or 3))
+    plain = resolve_info(info, ("expert_action",))
+    assert plain == {"task": "t", "expert_action": "go", "expert_steps_left": None}
+    assert type(plain) is dict and calls == ["a"]
+    assert resolve_info({"task": "t"}, ("expert_action",)) == {"task": "t"}  # plain dicts pass through
