@@ -56,7 +56,9 @@ class TextEnv(gymnasium.Env[str, str]):
     observed environment, whose observation already holds everything a decision needs),
     ``max_observation_chars``: the longest observation the env pool passes on uncut, and
     ``rollout_backend``: the env-pool backend a run uses unless it says otherwise (``process`` for
-    engines that step under a process-wide lock, ``thread`` for cheap or I/O-bound ones).
+    engines that step under a process-wide lock, ``thread`` for cheap or I/O-bound ones), and
+    ``concurrent_steps``: False when steps hold a process-wide lock, so a pool worker steps its
+    environments on one thread instead of many threads waiting for the lock.
     """
 
     metadata: dict[str, Any] = {"render_modes": ["ansi", "human"]}
@@ -66,6 +68,7 @@ class TextEnv(gymnasium.Env[str, str]):
     prompt_history_len = 2
     max_observation_chars = DEFAULT_MAX_OBSERVATION_CHARS
     rollout_backend = "thread"
+    concurrent_steps = True
 
     def __init__(self, split: str = "train", max_steps: int | None = None, render_mode: str | None = None):
         if split not in SPLITS:

@@ -9,9 +9,10 @@ whose deferred values are computed only for the requested ``info_keys`` (the res
 
 from __future__ import annotations
 
+import time
 import traceback
 from collections.abc import Sequence
-from concurrent.futures import wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Any
 
 from agentgym.env import DEFAULT_MAX_OBSERVATION_CHARS
@@ -28,10 +29,12 @@ class EnvHost:
     def __init__(self, spec: HostSpec, count: int):
         self.spec = spec
         self.envs: list[Any] = [self._build() for _ in range(count)]  # a build error here is a config error
-        self.threads = DaemonThreads(count, name="env")
         base = self.envs[0].unwrapped if self.envs else None
         own_limit = getattr(base, "max_observation_chars", DEFAULT_MAX_OBSERVATION_CHARS)
         self.max_observation_chars = spec.max_observation_chars or own_limit
+        # engines that step under a process-wide lock get one thread: more would only contend for it
+        self.threads = DaemonThreads(count if getattr(base, "concurrent_steps", True) else 1, name="env")
+        self._started: dict[int, float] = {}  # request position -> when its call began (per-step timeouts)
 
     def _build(self) -> Any:
         return make(self.spec.env_id, split=self.spec.split, **self.spec.env_kwargs)
@@ -47,12 +50,13 @@ class EnvHost:
         if op not in ("reset", "step"):
             raise ValueError(f"unknown operation {op!r}")
         timeout = self.spec.reset_timeout_s if op == "reset" else self.spec.step_timeout_s
-        futures = [self.threads.submit(self._run, op, index, arg, tuple(info_keys)) for index, arg in items]
-        wait(futures, timeout=timeout)
-        results, stuck = [], 0
+        self._started = {}
+        futures = [self.threads.submit(self._run, position, op, index, arg, tuple(info_keys))
+                   for position, (index, arg) in enumerate(items)]
+        abandoned = self._await(futures, timeout)
+        results = []
         for (index, _), future in zip(items, futures):
-            if not future.done():
-                stuck += 1
+            if future in abandoned:
                 self.envs[index] = None  # its thread is still inside; a fresh env replaces it on the next reset
                 results.append(EnvFailure("timeout", f"{op} ran past {timeout} s"))
             elif (exc := future.exception()) is not None:
@@ -61,11 +65,29 @@ class EnvHost:
                 self._discard(index)
             else:
                 results.append(future.result())
-        if stuck:
-            self.threads.replace_stuck(stuck)
         return results
 
-    def _run(self, op: str, index: int, arg: Any, info_keys: tuple[str, ...]) -> tuple:
+    def _await(self, futures: list[Future], timeout: float | None) -> set[Future]:
+        """Wait for every call; give up on a call ``timeout`` seconds after it began (not after the
+        batch began: with one thread the calls run one after another) and replace its thread."""
+        abandoned: set[Future] = set()
+        while pending := [f for f in futures if not f.done() and f not in abandoned]:
+            if timeout is None:
+                wait(pending)
+                continue
+            now = time.monotonic()
+            running = {f: self._started[p] for p, f in enumerate(futures) if f in pending and p in self._started}
+            late = [f for f, began in running.items() if now - began >= timeout]
+            if late:
+                abandoned.update(late)
+                self.threads.replace_stuck(len(late))  # queued calls go on on the fresh threads
+                continue
+            next_deadline = min(running.values(), default=now) + timeout
+            wait(pending, timeout=max(next_deadline - now, 0.01) if running else 0.01, return_when=FIRST_COMPLETED)
+        return abandoned
+
+    def _run(self, position: int, op: str, index: int, arg: Any, info_keys: tuple[str, ...]) -> tuple:
+        self._started[position] = time.monotonic()
         env = self._env(index)
         if op == "reset":
             obs, info = env.reset(**arg)

@@ -1,22 +1,21 @@
 """``env_backend=process``: worker processes, each an ``EnvHost`` holding several environments.
 
-One message round trip per worker per step (never per environment). Workers are started with
-``spawn`` (no inherited torch threads or locks) and build their environments themselves from the
-``HostSpec``. A worker that dies (SIGKILL, OOM, a crash in native code) or stops answering is
+One message round trip per worker per step (never per environment). Workers are fresh interpreters
+(``agentgym.pool.worker``; nothing inherited, no ``__main__`` guard needed in scripts) and build
+their environments themselves from the ``HostSpec``. A worker that dies (SIGKILL, OOM, a crash in native code) or stops answering is
 replaced; the episodes it held end as infrastructure failures.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
+import socket
+import subprocess
+import sys
 import time
-import traceback
 from collections.abc import Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from agentgym.pool.host import EnvHost
 from agentgym.pool.partition import split_by_worker, worker_sizes
 from agentgym.pool.protocol import EnvFailure, HostSpec
 
@@ -24,38 +23,17 @@ ANSWER_GRACE_S = 30.0  # a worker answers within its step timeout (the host enfo
 START_TIMEOUT_S = 900.0  # building environments (ALFWorld loads its data) may take minutes
 
 
-def worker_main(conn: Connection, spec: HostSpec, count: int) -> None:
-    """The worker loop: build the host, then answer ("reset"|"step"|"task_ids"|"close", items, keys)."""
-    try:
-        host = EnvHost(spec, count)
-    except BaseException:  # noqa: BLE001 - sent to the parent, which raises it as a config error
-        conn.send(("error", traceback.format_exc()))
-        os._exit(1)
-    conn.send(("ready", os.getpid()))
-    while True:
-        try:
-            op, items, info_keys = conn.recv()
-        except (EOFError, OSError):
-            break  # the parent is gone
-        if op == "close":
-            host.close()
-            conn.send(("ok", None))
-            break
-        try:
-            reply = host.task_ids() if op == "task_ids" else host.call(op, items, info_keys)
-            conn.send(("ok", reply))
-        except Exception:  # noqa: BLE001 - e.g. an info that cannot be pickled: every item of the call fails
-            conn.send(("fail", traceback.format_exc()))
-    os._exit(0)  # never wait for a daemon thread stuck in an abandoned step
-
-
 class _Worker:
-    def __init__(self, context: Any, spec: HostSpec, count: int, number: int):
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=worker_main, args=(child, spec, count), daemon=True,
-                                       name=f"agentgym-env-{number}")
-        self.process.start()
+    """One worker process and the parent's end of its socket pair."""
+
+    def __init__(self, spec: HostSpec, count: int, number: int):
+        parent, child = socket.socketpair()
+        self.process = subprocess.Popen([sys.executable, "-m", "agentgym.pool.worker", str(child.fileno())],
+                                        pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL)
         child.close()
+        self.conn = Connection(parent.detach())
+        self.conn.send((spec, count))
+        self.number = number
         self.pid: int | None = None
 
     def await_ready(self, spec: HostSpec) -> None:
@@ -66,16 +44,16 @@ class _Worker:
             kind, value = self.conn.recv()
         except EOFError:
             raise RuntimeError(f"an environment worker for {spec.env_id} exited while building its environments "
-                               f"(exit code {self.process.exitcode})") from None
+                               f"(exit code {self.process.poll()})") from None
         if kind == "error":
             raise RuntimeError(f"an environment worker could not build {spec.env_id!r} (split {spec.split!r}):\n"
                                f"{value}")
         self.pid = value
 
     def kill(self) -> None:
-        if self.process.is_alive():
+        if self.process.poll() is None:
             self.process.kill()
-        self.process.join(timeout=10)
+        self.process.wait(timeout=30)
         self.conn.close()
 
 
@@ -83,9 +61,8 @@ class ProcessEnvPool:
     def __init__(self, spec: HostSpec, size: int, workers: int):
         self.env_id, self.spec, self.size = spec.env_id, spec, size
         self.sizes = worker_sizes(size, max(1, min(workers, size)))
-        self._context = multiprocessing.get_context("spawn")
         self._restarts = 0
-        self.workers = [_Worker(self._context, spec, n, w) for w, n in enumerate(self.sizes)]
+        self.workers = [_Worker(spec, n, w) for w, n in enumerate(self.sizes)]
         try:
             for worker in self.workers:  # all start at once, then each is awaited
                 worker.await_ready(spec)
@@ -133,8 +110,7 @@ class ProcessEnvPool:
         deadline = None if timeout is None else time.monotonic() + timeout + ANSWER_GRACE_S
         while pending:
             left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
-            by_handle = {self.workers[w].conn: w for w in pending}
-            by_handle.update({self.workers[w].process.sentinel: w for w in pending})
+            by_handle = {self.workers[w].conn: w for w in pending}  # a dead worker's socket reads EOF
             ready = wait(list(by_handle), timeout=left)
             if not ready:
                 for w in pending:
@@ -159,11 +135,12 @@ class ProcessEnvPool:
     def _receive(self, w: int) -> list[Any] | EnvFailure:
         conn = self.workers[w].conn
         try:
-            if not conn.poll():  # only the sentinel fired: the process exited without answering
-                raise EOFError
             kind, value = conn.recv()
         except (EOFError, OSError):
-            code = self.workers[w].process.exitcode
+            try:
+                code = self.workers[w].process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                code = None
             return EnvFailure("worker_died", f"environment worker {w} (pid {self.workers[w].pid}) died"
                                              f"{'' if code is None else f' with exit code {code}'}")
         if kind == "fail":
@@ -173,7 +150,7 @@ class ProcessEnvPool:
     def _restart(self, w: int) -> None:
         """Kill (if still running) and replace worker ``w``, building its environments afresh."""
         self.workers[w].kill()
-        self.workers[w] = _Worker(self._context, self.spec, self.sizes[w], w)
+        self.workers[w] = _Worker(self.spec, self.sizes[w], w)
         self.workers[w].await_ready(self.spec)
         self._restarts += 1
 
@@ -184,5 +161,8 @@ class ProcessEnvPool:
             except (BrokenPipeError, OSError):
                 pass
         for worker in self.workers:
-            worker.process.join(timeout=10)
+            try:
+                worker.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
             worker.kill()

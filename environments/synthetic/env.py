@@ -68,7 +68,8 @@ class SyntheticEnv(TextEnv):
     ``hang_once_file``: the first step that creates this file (in any process) sleeps ``hang_s``;
     ``kill_once_file``: the first step that creates this file sends SIGKILL to its own process (use
     only with the process or Ray backend); ``failure_log``: a file the id of every episode a fault
-    ended is appended to (the task text then names its episode id).
+    ended is appended to (the task text then names its episode id); ``concurrent_steps``: False makes a
+    pool worker step these environments one after another on one thread, as it does TextWorld's.
 
     ## Version History
     * v0: initial version.
@@ -81,7 +82,7 @@ class SyntheticEnv(TextEnv):
                  step_cpu_s: float = 0.0, step_sleep_s: float = 0.0, observation_chars: int = 0,
                  fail_rate: float = 0.0, hang_once_file: str | None = None, hang_s: float = 3600.0,
                  kill_once_file: str | None = None, failure_log: str | None = None,
-                 render_mode: str | None = None):
+                 concurrent_steps: bool = True, render_mode: str | None = None):
         if length < 1 or not 0.0 <= fail_rate <= 1.0:
             raise ValueError(f"need length >= 1 and 0 <= fail_rate <= 1, got {length} and {fail_rate}")
         super().__init__(split, max_steps or 3 * length, render_mode)
@@ -89,6 +90,7 @@ class SyntheticEnv(TextEnv):
         self.observation_chars, self.fail_rate = observation_chars, fail_rate
         self.hang_once_file, self.hang_s, self.kill_once_file = hang_once_file, hang_s, kill_once_file
         self.failure_log = failure_log
+        self.concurrent_steps = concurrent_steps  # False: pool workers step these on one thread, as TextWorld
         self.fault_rng = np.random.default_rng()  # faults are infrastructure: independent of the task's seed
         self.room = 0
         self.episode_id = ""

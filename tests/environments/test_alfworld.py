@@ -247,16 +247,19 @@ def test_expert_solves_a_sample_of_200_generated_games_and_random_play_rarely_do
 
 
 def test_threaded_resets_generate_and_play_new_games_concurrently():
-    """The thread pool backend resets and steps on threads; textworld's PDDL parser and fast_downward's
-    translator are not thread-safe (a race here crashed game generation before ENGINE_LOCK)."""
-    from agentgym.pool import make_pool
+    """Environments reset and step on threads of their own (a user's threads; pool workers step these
+    on one thread); textworld's PDDL parser and fast_downward's translator are not thread-safe (a race
+    here crashed game generation before ENGINE_LOCK)."""
+    from concurrent.futures import ThreadPoolExecutor
 
-    pool = make_pool(ENV_ID, "valid_unseen", 3, {"num_tasks": 40}, backend="thread")
+    envs = [agentgym.make(ENV_ID, split="valid_unseen", num_tasks=40) for _ in range(3)]
     try:
-        ids = pool.task_ids()[-3:]  # games no other test generates
-        results = pool.reset([0, 1, 2], [{"options": {"task_id": t}} for t in ids])
-        assert [info["task_id"] for _, info in results] == ids
-        stepped = pool.step([0, 1, 2], [info["expert_action"] for _, info in results])
+        ids = list(envs[0].unwrapped.task_ids())[-3:]  # games no other test generates
+        with ThreadPoolExecutor(3) as threads:
+            results = list(threads.map(lambda e, t: e.reset(options={"task_id": t}), envs, ids))
+            assert [info["task_id"] for _, info in results] == ids
+            stepped = list(threads.map(lambda e, r: e.step(r[1]["expert_action"]), envs, results))
         assert all(info["action_valid"] for *_, info in stepped)
     finally:
-        pool.close()
+        for env in envs:
+            env.close()

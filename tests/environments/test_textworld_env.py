@@ -119,21 +119,24 @@ def test_gymnasium_make_works_once_agentgym_is_imported():
 
 
 def test_threaded_pool_loads_different_games_at_once():
-    """The thread pool backend resets on threads; textworld's game parser is not thread-safe (loading
-    several games at once crashed in tatsu before TEXTWORLD_LOCK)."""
-    from agentgym.pool import make_pool
+    """Environments reset on threads of their own (a user's threads; pool workers step these on one
+    thread); textworld's game parser is not thread-safe (loading several games at once crashed in
+    tatsu before TEXTWORLD_LOCK)."""
+    from concurrent.futures import ThreadPoolExecutor
 
-    pool = make_pool("agentgym/TextWorld-Custom-v0", "train", 4, {"num_tasks": 4}, backend="thread")
+    envs = [agentgym.make("agentgym/TextWorld-Custom-v0", split="train", num_tasks=4) for _ in range(4)]
     try:
-        ids = pool.task_ids()
-        for shift in range(3):  # every round loads a different game into every environment
-            order = ids[shift:] + ids[:shift]
-            results = pool.reset([0, 1, 2, 3], [{"options": {"task_id": t}} for t in order])
-            assert [info["task_id"] for _, info in results] == order
-            stepped = pool.step([0, 1, 2, 3], [info["expert_action"] for _, info in results])
-            assert all(info["action_valid"] for *_, info in stepped)
+        ids = list(envs[0].unwrapped.task_ids())
+        with ThreadPoolExecutor(4) as threads:
+            for shift in range(3):  # every round loads a different game into every environment
+                order = ids[shift:] + ids[:shift]
+                results = list(threads.map(lambda e, t: e.reset(options={"task_id": t}), envs, order))
+                assert [info["task_id"] for _, info in results] == order
+                stepped = list(threads.map(lambda e, r: e.step(r[1]["expert_action"]), envs, results))
+                assert all(info["action_valid"] for *_, info in stepped)
     finally:
-        pool.close()
+        for env in envs:
+            env.close()
 
 
 def test_games_the_planner_cannot_win_are_regenerated(tmp_path, monkeypatch):

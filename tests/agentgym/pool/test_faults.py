@@ -38,14 +38,18 @@ def test_a_step_that_raises_fails_that_environment_only_and_it_is_rebuilt(backen
         pool.close()
 
 
-def test_a_hanging_step_times_out_and_the_rest_of_the_batch_comes_back(backend, tmp_path):
-    kwargs = {"hang_once_file": str(tmp_path / "hang"), "hang_s": 600}
-    pool = make_pool(ENV, "train", 4, kwargs, backend=backend, workers=2, step_timeout_s=1.5)
+@pytest.mark.parametrize("concurrent", [True, False], ids=["thread-per-env", "one-thread"])
+def test_a_hanging_step_times_out_and_the_rest_of_the_batch_comes_back(backend, concurrent, tmp_path):
+    """With one thread per worker the steps after the hung one still run (on a fresh thread), and each
+    step's timeout counts from its own start."""
+    kwargs = {"hang_once_file": str(tmp_path / "hang"), "hang_s": 600, "concurrent_steps": concurrent,
+              "step_sleep_s": 0.4}  # 2 x 0.4 s per worker in series: under the timeout per step, not in sum
+    pool = make_pool(ENV, "train", 4, kwargs, backend=backend, workers=2, step_timeout_s=0.7 if not concurrent else 1.5)
     try:
         pool.reset(range(4), [{"seed": 1}] * 4)
         start = time.monotonic()
         results = pool.step(range(4), ["amber"] * 4)
-        assert time.monotonic() - start < 10
+        assert time.monotonic() - start < 8
         kinds = [r.kind if isinstance(r, EnvFailure) else "ok" for r in results]
         assert sorted(kinds) == ["ok", "ok", "ok", "timeout"]
         hung = kinds.index("timeout")

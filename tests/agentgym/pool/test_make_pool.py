@@ -37,5 +37,5 @@ def test_bad_settings_are_clear_errors():
 
 
 def test_a_worker_that_cannot_build_its_environment_is_a_clear_error():
-    with pytest.raises(RuntimeError, match="could not build 'agentgym/Synthetic-v0'.*length >= 1"):
+    with pytest.raises(RuntimeError, match="(?s)could not build 'agentgym/Synthetic-v0'.*length >= 1"):
         make_pool("agentgym/Synthetic-v0", "train", 2, {"length": 0}, backend="process", workers=1)
