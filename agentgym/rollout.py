@@ -19,7 +19,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agentgym.context_guard import ContextGuard, guard_for
-from agentgym.lazy_info import lazy_copy, lazy_subset
 from agentgym.policy import Policy, SamplingParams
 from agentgym.pool import EnvFailure, EnvPool
 from agentgym.prompts import HistoryItem, parse_action
@@ -120,7 +119,7 @@ def collect(pool: EnvPool, policy: Policy, group_resets: list[dict[str, Any]], g
             break
         messages = [_messages(ep, prompt, guard, stats) for ep in active]
         tick = time.perf_counter()
-        infos = [lazy_copy(ep.info, step=len(ep.traj.steps)) for ep in active]
+        infos = [{**ep.info, "step": len(ep.traj.steps)} for ep in active]  # pools send plain dicts
         generations = policy.generate(messages, sampling, infos=infos)
         stats.policy_s += time.perf_counter() - tick
         stats.policy_calls += 1
@@ -200,7 +199,7 @@ def _record(ep: _Episode, messages, gen, action: str | None, env_action: str, re
         observation=ep.observation, prompt_ids=gen.prompt_ids, response_ids=gen.token_ids,
         logprobs=gen.logprobs, entropies=gen.entropies, action_valid=bool(info.get("action_valid", True)),
         format_valid=action is not None, terminated=bool(terminated), truncated=bool(truncated),
-        info=lazy_subset(ep.info, ("expert_steps_left", *keys), success=bool(info.get("success"))),
+        info={**{k: ep.info.get(k) for k in ("expert_steps_left", *keys)}, "success": bool(info.get("success"))},
     )
     ep.traj.steps.append(step)
     ep.history.append(HistoryItem(env_action if action is not None else "(no valid action)", obs))

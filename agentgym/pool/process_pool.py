@@ -12,15 +12,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from agentgym.pool.partition import split_by_worker, worker_sizes
 from agentgym.pool.protocol import EnvFailure, HostSpec
-
-ANSWER_GRACE_S = 30.0  # a worker answers within its step timeout (the host enforces it) plus this
-START_TIMEOUT_S = 900.0  # building environments (ALFWorld loads its data) may take minutes
+from agentgym.pool.workers import START_TIMEOUT_S, Requests, WorkerPool
 
 
 class _Worker:
@@ -57,11 +53,9 @@ class _Worker:
         self.conn.close()
 
 
-class ProcessEnvPool:
+class ProcessEnvPool(WorkerPool):
     def __init__(self, spec: HostSpec, size: int, workers: int):
-        self.env_id, self.spec, self.size = spec.env_id, spec, size
-        self.sizes = worker_sizes(size, max(1, min(workers, size)))
-        self._restarts = 0
+        super().__init__(spec, size, workers)
         self.workers = [_Worker(spec, n, w) for w, n in enumerate(self.sizes)]
         try:
             for worker in self.workers:  # all start at once, then each is awaited
@@ -70,22 +64,8 @@ class ProcessEnvPool:
             self.close()
             raise
 
-    def __len__(self) -> int:
-        return self.size
-
-    @property
-    def worker_restarts(self) -> int:
-        return self._restarts
-
     def worker_pids(self) -> list[int | None]:
         return [w.pid for w in self.workers]
-
-    def reset(self, indices: Sequence[int], resets: Sequence[dict[str, Any]],
-              info_keys: Sequence[str] = ()) -> list[Any]:
-        return self._call("reset", indices, resets, info_keys, self.spec.reset_timeout_s)
-
-    def step(self, indices: Sequence[int], actions: Sequence[str], info_keys: Sequence[str] = ()) -> list[Any]:
-        return self._call("step", indices, actions, info_keys, self.spec.step_timeout_s)
 
     def task_ids(self) -> list[str]:
         worker = self.workers[0]
@@ -95,42 +75,32 @@ class ProcessEnvPool:
             raise RuntimeError(f"task_ids() of {self.env_id} failed in its worker:\n{value}")
         return value
 
-    def _call(self, op: str, indices: Sequence[int], args: Sequence[Any], info_keys: Sequence[str],
-              timeout: float | None) -> list[Any]:
-        """Send each worker its share, gather the answers; dead or silent workers are replaced."""
-        results: list[Any] = [None] * len(indices)
-        shares = split_by_worker(indices, args, len(self.workers))
+    def _exchange(self, op: str, requests: Requests, info_keys: tuple[str, ...],
+                  timeout: float | None) -> tuple[dict[int, list[Any]], dict[int, EnvFailure]]:
+        answers: dict[int, list[Any]] = {}
         lost: dict[int, EnvFailure] = {}
-        for w, items in shares.items():
+        for w, items in requests.items():
             try:
-                self.workers[w].conn.send((op, [(local, arg) for _, local, arg in items], tuple(info_keys)))
+                self.workers[w].conn.send((op, items, info_keys))
             except (BrokenPipeError, OSError):
                 lost[w] = EnvFailure("worker_died", f"environment worker {w} was gone before the {op}")
-        pending = {w for w in shares if w not in lost}
-        deadline = None if timeout is None else time.monotonic() + timeout + ANSWER_GRACE_S
+        pending = {w for w in requests if w not in lost}
+        deadline = self.answer_deadline(timeout)
         while pending:
             left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
             by_handle = {self.workers[w].conn: w for w in pending}  # a dead worker's socket reads EOF
             ready = wait(list(by_handle), timeout=left)
             if not ready:
-                for w in pending:
-                    lost[w] = EnvFailure("timeout", f"environment worker {w} gave no answer to a {op} within "
-                                                    f"{timeout} + {ANSWER_GRACE_S} s")
+                lost.update({w: self.silent(f"environment worker {w}", op, timeout) for w in pending})
                 break
             for w in {by_handle[h] for h in ready}:
                 answer = self._receive(w)
                 pending.discard(w)
                 if isinstance(answer, EnvFailure):
                     lost[w] = answer
-                    continue
-                for (position, _, _), result in zip(shares[w], answer):
-                    results[position] = result
-        for w, failure in lost.items():
-            for position, _, _ in shares[w]:
-                results[position] = failure
-            if failure.kind != "error":
-                self._restart(w)
-        return results
+                else:
+                    answers[w] = answer
+        return answers, lost
 
     def _receive(self, w: int) -> list[Any] | EnvFailure:
         conn = self.workers[w].conn
@@ -152,7 +122,6 @@ class ProcessEnvPool:
         self.workers[w].kill()
         self.workers[w] = _Worker(self.spec, self.sizes[w], w)
         self.workers[w].await_ready(self.spec)
-        self._restarts += 1
 
     def close(self) -> None:
         for worker in self.workers:

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
 from typing import Any
 
 from agentgym.pool.host import EnvHost
-from agentgym.pool.partition import split_by_worker, worker_sizes
-from agentgym.pool.process_pool import ANSWER_GRACE_S, START_TIMEOUT_S
 from agentgym.pool.protocol import EnvFailure, HostSpec
+from agentgym.pool.workers import START_TIMEOUT_S, Requests, WorkerPool
 
 
 class EnvHostActor:
@@ -46,17 +44,15 @@ def _ray():
     return ray
 
 
-class RayEnvPool:
+class RayEnvPool(WorkerPool):
     def __init__(self, spec: HostSpec, size: int, workers: int, address: str | None = None):
         ray = _ray()
-        self.env_id, self.spec, self.size = spec.env_id, spec, size
-        self.sizes = worker_sizes(size, max(1, min(workers, size)))
+        super().__init__(spec, size, workers)
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
             options = {"address": address} if address else {"num_cpus": len(self.sizes)}
             ray.init(**options, include_dashboard=False, log_to_driver=False, configure_logging=False)
         self._actor_class = ray.remote(num_cpus=1, max_restarts=0)(EnvHostActor)
-        self._restarts = 0
         try:
             self.actors = [self._actor_class.remote(spec, n) for n in self.sizes]
             self.pids = ray.get([a.pid.remote() for a in self.actors], timeout=START_TIMEOUT_S)
@@ -64,65 +60,37 @@ class RayEnvPool:
             self.close()
             raise RuntimeError(f"Ray environment workers could not build {spec.env_id!r}: {exc}") from exc
 
-    def __len__(self) -> int:
-        return self.size
-
-    @property
-    def worker_restarts(self) -> int:
-        return self._restarts
-
     def worker_pids(self) -> list[int]:
         return list(self.pids)
-
-    def reset(self, indices: Sequence[int], resets: Sequence[dict[str, Any]],
-              info_keys: Sequence[str] = ()) -> list[Any]:
-        return self._call("reset", indices, resets, info_keys, self.spec.reset_timeout_s)
-
-    def step(self, indices: Sequence[int], actions: Sequence[str], info_keys: Sequence[str] = ()) -> list[Any]:
-        return self._call("step", indices, actions, info_keys, self.spec.step_timeout_s)
 
     def task_ids(self) -> list[str]:
         return _ray().get(self.actors[0].task_ids.remote())
 
-    def _call(self, op: str, indices: Sequence[int], args: Sequence[Any], info_keys: Sequence[str],
-              timeout: float | None) -> list[Any]:
+    def _exchange(self, op: str, requests: Requests, info_keys: tuple[str, ...],
+                  timeout: float | None) -> tuple[dict[int, list[Any]], dict[int, EnvFailure]]:
         ray = _ray()
-        results: list[Any] = [None] * len(indices)
-        shares = split_by_worker(indices, args, len(self.actors))
-        refs = {w: self.actors[w].call.remote(op, [(local, arg) for _, local, arg in items], tuple(info_keys))
-                for w, items in shares.items()}
-        deadline = None if timeout is None else time.monotonic() + timeout + ANSWER_GRACE_S
+        refs = {w: self.actors[w].call.remote(op, items, info_keys) for w, items in requests.items()}
+        deadline = self.answer_deadline(timeout)
+        answers: dict[int, list[Any]] = {}
         lost: dict[int, EnvFailure] = {}
         for w, ref in refs.items():
             left = None if deadline is None else max(deadline - time.monotonic(), 0.001)
             try:
-                answer = ray.get(ref, timeout=left)
+                answers[w] = ray.get(ref, timeout=left)
             except ray.exceptions.GetTimeoutError:
-                lost[w] = EnvFailure("timeout", f"Ray environment worker {w} gave no answer to a {op} within "
-                                                f"{timeout} + {ANSWER_GRACE_S} s")
-                continue
+                lost[w] = self.silent(f"Ray environment worker {w}", op, timeout)
             except ray.exceptions.RayActorError as exc:
                 lost[w] = EnvFailure("worker_died", f"Ray environment worker {w} (pid {self.pids[w]}) died: "
                                                     f"{str(exc).splitlines()[0]}")
-                continue
             except ray.exceptions.RayTaskError as exc:
                 lost[w] = EnvFailure("error", f"Ray environment worker {w} could not answer", str(exc))
-                continue
-            for (position, _, _), result in zip(shares[w], answer):
-                results[position] = result
-        for w, failure in lost.items():
-            for position, _, _ in shares[w]:
-                results[position] = failure
-            if failure.kind != "error":
-                self._restart(w)
-        return results
+        return answers, lost
 
     def _restart(self, w: int) -> None:
         ray = _ray()
         ray.kill(self.actors[w], no_restart=True)
         self.actors[w] = self._actor_class.remote(self.spec, self.sizes[w])
         self.pids[w] = ray.get(self.actors[w].pid.remote(), timeout=START_TIMEOUT_S)
-        self._restarts += 1
 
     def close(self) -> None:
         ray = _ray()
