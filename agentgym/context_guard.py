@@ -43,10 +43,11 @@ class ContextGuard:
         shown = min(history_len, len(history))
         bare = build_messages(task, observation, history, admissible, 0)
         if shown and self._fits(bare):  # 1. fewer history steps (when dropping them all is enough)
-            for shorter in range(shown - 1, -1, -1):
+            for shorter in range(shown - 1, 0, -1):
                 messages = build_messages(task, observation, history, admissible, shorter)
                 if self._fits(messages):
                     return messages, True
+            return bare, True  # measured above
         messages = bare
         for text_is_task in (False, True):  # 2. the observation, then 3. the task
             while True:

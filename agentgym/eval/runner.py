@@ -9,7 +9,7 @@ decoding is exactly what the trainer's periodic held-out check (``agentgym.evalu
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,8 @@ from agentgym.registry import SPLITS, prompt_history_len
 from agentgym.rollout import PromptConfig, collect
 from agentgym.types import Trajectory
 
-POOL_FIELDS = ("env_backend", "env_workers", "ray_address", "env_step_timeout_s", "env_reset_timeout_s")
+# where and how fast episodes run, not what they are: kept out of the report's protocol
+POOL_FIELDS = tuple(f.name for f in fields(PoolSettings) if f.name != "max_observation_chars")
 
 
 @dataclass
