@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from agentgym.cli_options import add_options
+from agentgym.inference.settings import InferenceSettings
 from agentgym.pool.settings import PoolSettings
 
 
@@ -121,6 +122,8 @@ class UpdateSettings:
     """Gradient-norm clip of each optimizer step."""
     recompute_old_logprobs: bool = False
     """Rescore rollouts with the current weights before the update instead of using the sampling log-probs."""
+    tis_cap: float | None = None
+    """Truncated importance sampling: weigh each token's loss by min(p_trainer / p_engine, tis_cap); None = off."""
 
 
 @dataclass
@@ -178,8 +181,8 @@ class OutputSettings:
 
 
 @dataclass
-class TrainConfig(OutputSettings, FeatureSettings, UpdateSettings, CreditSettings, PoolSettings, RolloutSettings,
-                  RunSettings):
+class TrainConfig(OutputSettings, FeatureSettings, UpdateSettings, CreditSettings, InferenceSettings, PoolSettings,
+                  RolloutSettings, RunSettings):
     """Every setting of one training run; the single source of their defaults.
 
     The bases only group the fields (for ``--help`` and for the parts that read one group, such as

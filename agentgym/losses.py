@@ -39,9 +39,13 @@ def _token_mean(values: torch.Tensor, mask: torch.Tensor) -> float:
 
 def ppo_policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor,
                     mask: torch.Tensor, clip_low: float = 0.2, clip_high: float = 0.2,
-                    dual_clip: float | None = None,
-                    agg: str = "token-mean") -> tuple[torch.Tensor, dict[str, float]]:
+                    dual_clip: float | None = None, agg: str = "token-mean",
+                    token_weights: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """Clipped surrogate loss -min(rho A, clip(rho, 1-clip_low, 1+clip_high) A), per token then aggregated.
+
+    ``token_weights`` (B, T), constants, multiply each token's loss before aggregation: the truncated
+    importance weights min(pi_old / pi_engine, C) that correct for a rollout engine whose
+    probabilities differ from the trainer's (verl's TIS).
 
     ``dual_clip=c`` (c > 1, verl's clip_ratio_c, 3.0 there) also bounds the loss of negative-advantage
     tokens by -c A, so a huge ratio on a bad action cannot blow the update up.
@@ -63,6 +67,8 @@ def ppo_policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantag
         dual_bound = -advantages * dual_clip
         dual_active = (advantages < 0) & (per_token > dual_bound)
         per_token = torch.where(advantages < 0, torch.minimum(per_token, dual_bound), per_token)
+    if token_weights is not None:
+        per_token = per_token * token_weights.detach()
     loss = aggregate(per_token, mask, agg)
     metrics = {
         "loss/pg": float(loss.detach()),

@@ -199,6 +199,7 @@ def _record(ep: _Episode, messages, gen, action: str | None, env_action: str, re
         observation=ep.observation, prompt_ids=gen.prompt_ids, response_ids=gen.token_ids,
         logprobs=gen.logprobs, entropies=gen.entropies, action_valid=bool(info.get("action_valid", True)),
         format_valid=action is not None, terminated=bool(terminated), truncated=bool(truncated),
+        policy_version=gen.policy_version,
         info={**{k: ep.info.get(k) for k in ("expert_steps_left", *keys)}, "success": bool(info.get("success"))},
     )
     ep.traj.steps.append(step)

@@ -1,7 +1,9 @@
 """``python -m agentgym.train``: the one rollout-and-update loop every credit-assignment method shares.
 
-Read top to bottom: setup, then per iteration rollout -> shape -> credit -> update -> evaluate -> log
--> checkpoint. Algorithms are looked up by name in ``agentgym.credit``, and optional parts (reference
+Read top to bottom: setup, then per iteration rollout -> shape -> credit -> update -> weight sync ->
+evaluate -> log -> checkpoint. Rollouts come from a rollout engine (``agentgym.inference``: the
+trained model itself, vLLM, or a server), synchronously or, with ``max_staleness > 0``, from a
+background producer that samples the next batch while this one trains. Algorithms are looked up by name in ``agentgym.credit``, and optional parts (reference
 model, critic, EPO, progress attribution) are trainer features (``agentgym.features``) called through
 one set of hooks; this file never branches on an algorithm or a feature. Defaults (``TrainConfig``) run on a laptop CPU: the offline tiny model, SFT-warm-started on
 FrozenLake, trained with GiGPO.
@@ -22,12 +24,17 @@ import torch
 import yaml
 from tqdm.auto import tqdm
 
-from agentgym import checkpoint, credit, features, plugins
+from agentgym import checkpoint, credit, features, inference, plugins
 from agentgym.config import TrainConfig, parse_args
 from agentgym.credit.entropy_diagnostics import entropy_diagnostics
 from agentgym.eval.training import write_training_eval
 from agentgym.evaluation import evaluate, summarise
 from agentgym.features import SetupContext, TrainerFeature
+from agentgym.inference import RolloutEngine
+from agentgym.inference.producer import RolloutProducer
+from agentgym.inference.rescore import rescore_steps
+from agentgym.inference.staleness import drop_stale
+from agentgym.inference.sync_check import greedy_match, held_out_prompts
 from agentgym.losses import AGG_MODES, KL_KINDS
 from agentgym.metrics import MetricsLogger
 from agentgym.params import check_choice, check_params
@@ -36,7 +43,7 @@ from agentgym.policy import SamplingParams
 from agentgym.pool import EnvPool
 from agentgym.registry import SPLITS, prompt_history_len
 from agentgym.rollout import PromptConfig, RolloutStats, collect
-from agentgym.types import StepBatch, Trajectory
+from agentgym.types import Messages, StepBatch, Trajectory
 from agentgym.update import UpdateSample, ppo_update, score_no_grad
 
 EVAL_POOL_SIZE = 64
@@ -56,7 +63,10 @@ class Trainer:
     shuffle_rng: torch.Generator
     logger: MetricsLogger
     features: list[TrainerFeature] = field(default_factory=list)  # optional parts, hooked in by one protocol
-    iteration: int = 0
+    engine: RolloutEngine | None = None  # where rollouts are sampled (the trained model itself by default)
+    producer: RolloutProducer | None = None  # asynchronous rollouts (max_staleness > 0), started by run()
+    sync_prompts: list[Messages] = field(default_factory=list)  # held-out prompts of the weight-sync check
+    iteration: int = 0  # updates applied so far: the policy version of the trained weights
     env_steps: int = 0  # environment steps collected so far (the budget benchmarks compare at)
 
 
@@ -76,6 +86,9 @@ def check_config(config: TrainConfig) -> None:
     check_choice(config.loss_agg, AGG_MODES, "loss_agg")
     check_choice(config.kl_kind, KL_KINDS, "kl_kind")
     config.check_pool_settings()
+    config.check_inference_settings()
+    if config.tis_cap is not None and config.tis_cap < 1:
+        raise ValueError(f"tis_cap must be >= 1 (or None), got {config.tis_cap}")
     if config.episode_retries < 0 or not 0 < config.max_infra_failure_frac <= 1:
         raise ValueError(f"need episode_retries >= 0 and 0 < max_infra_failure_frac <= 1, got "
                          f"{config.episode_retries} and {config.max_infra_failure_frac}")
@@ -91,7 +104,8 @@ def setup(config: TrainConfig) -> Trainer:
     if resume_from is None:
         _seed_everything(config.seed)
     model_path = config.model or _default_model(config.env, config.env_kwargs)
-    policy = plugins.policy_from_spec(str(resume_from / "policy") if resume_from else model_path)
+    start_spec = str(resume_from / "policy") if resume_from else model_path
+    policy = plugins.policy_from_spec(start_spec)
     optimizer = torch.optim.AdamW([p for p in policy.model.parameters() if p.requires_grad],
                                   lr=config.lr, weight_decay=config.weight_decay)
     context = SetupContext(policy=policy, model_path=model_path, run_dir=run_dir,
@@ -108,8 +122,23 @@ def setup(config: TrainConfig) -> Trainer:
     )
     if resume_from is not None:
         _restore(trainer, resume_from)
+    if config.verify_sync_prompts:
+        trainer.sync_prompts = _held_out_prompts(config)
+    try:  # the engine starts from the trained weights as they are now: version = updates applied
+        trainer.engine = inference.make_engine(config, policy, start_spec, trainer.iteration, run_dir)
+    except BaseException:
+        _close(trainer)
+        raise
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     return trainer
+
+
+def _held_out_prompts(config: TrainConfig) -> list[Messages]:
+    pool = _pool(config, config.eval_split, config.verify_sync_prompts)
+    try:
+        return held_out_prompts(pool, config.verify_sync_prompts, config.show_admissible)
+    finally:
+        pool.close()
 
 
 def _default_model(env_id: str, env_kwargs: dict[str, Any]) -> str:
@@ -143,10 +172,18 @@ def _restore(trainer: Trainer, path: Path) -> None:
     print(f"resumed from {path} at iteration {trainer.iteration}", flush=True)
 
 
-def _save(trainer: Trainer) -> Path:
+def _save(trainer: Trainer, task_rng_state: dict[str, Any] | None = None) -> Path:
+    """A checkpoint from which the run continues with the next iteration's rollouts.
+
+    With asynchronous rollouts the task sampler has already drawn batches ahead, so the state saved
+    is the one before the next batch to train on (a resumed run samples that batch again).
+    """
+    if task_rng_state is None:
+        task_rng_state = (trainer.producer.task_rng_state(trainer.iteration) if trainer.producer is not None
+                          else trainer.task_rng.bit_generator.state)
     state = {
         "iteration": trainer.iteration, "env_steps": trainer.env_steps, "optimizer": trainer.optimizer.state_dict(),
-        "task_rng": trainer.task_rng.bit_generator.state, "shuffle_rng": trainer.shuffle_rng.get_state(),
+        "task_rng": task_rng_state, "shuffle_rng": trainer.shuffle_rng.get_state(),
         "config": trainer.config.to_dict(), "features": {f.name: f.state_dict() for f in trainer.features},
     }
     return checkpoint.save(trainer.config.run_dir, trainer.iteration, state, trainer.policy.save,
@@ -156,11 +193,17 @@ def _save(trainer: Trainer) -> Path:
 # ------------------------------------------------------------------------------------- one iteration
 def train_iteration(trainer: Trainer) -> dict[str, float]:
     config, start = trainer.config, time.perf_counter()
-    trajectories, stats = _rollout(trainer)
+    trajectories, stats, engine_metrics = _next_rollout(trainer)
+    # the trained model's own log-probs and entropies when another engine sampled (agentgym.inference.rescore)
+    tick = time.perf_counter()
+    if trainer.engine.rescores:
+        engine_metrics.update(rescore_steps(trainer.policy, [s for t in trajectories for s in t.steps],
+                                            config.micro_batch_size))
+    engine_metrics["time/rescore_s"] = time.perf_counter() - tick
     # shape, then credit, on the unpadded step batch (dynamic sampling drops flat groups first)
     tick = time.perf_counter()
     batch, progress_metrics = _step_batch(trainer, trajectories)
-    rollout_metrics = {**_rollout_metrics(trajectories, batch), **progress_metrics}
+    rollout_metrics = {**_rollout_metrics(trajectories, batch), **progress_metrics, **engine_metrics}
     keep = _nonconstant_groups(batch) if config.filter_zero_variance_groups else np.ones(len(batch), bool)
     steps = [s for s, kept in zip((s for t in trajectories for s in t.steps), keep) if kept]
     batch = batch.subset(keep)
@@ -175,12 +218,14 @@ def train_iteration(trainer: Trainer) -> dict[str, float]:
                               loss_terms, trainer.iteration))
     for feature in trainer.features:
         metrics.update(feature.after_update(steps, batch))
+    update_s = time.perf_counter() - tick
+    metrics.update(_sync_engine(trainer, trainer.iteration + 1))
     metrics["rollout/kept_steps_frac"] = float(keep.mean()) if len(keep) else 0.0
     metrics.update(stats.metrics())
     trainer.env_steps += stats.steps
     metrics["rollout/env_steps_total"] = float(trainer.env_steps)
     metrics.update({"time/rollout_s": stats.total_s, "time/policy_s": stats.policy_s, "time/env_s": stats.env_s,
-                    "time/credit_s": credit_s, "time/update_s": time.perf_counter() - tick,
+                    "time/credit_s": credit_s, "time/update_s": update_s,
                     "time/iteration_s": time.perf_counter() - start,
                     "rollout/response_tokens": stats.response_tokens / max(stats.steps, 1)})
     return metrics
@@ -191,28 +236,71 @@ class InfrastructureFailure(RuntimeError):
 
 
 def _rollout(trainer: Trainer) -> tuple[list[Trajectory], RolloutStats]:
-    """num_groups tasks x group_size rollouts, each group on one task and reset seed.
-
-    Past ``max_infra_failure_frac`` failed episodes the run checkpoints (as of before this rollout,
-    so a resumed run replays it) and stops.
-    """
-    config = trainer.config
+    """One synchronous batch: collect it, then check it for infrastructure failures."""
     rng_before = trainer.task_rng.bit_generator.state
+    trajectories, stats = _collect(trainer)
+    _check_infrastructure(trainer, stats, rng_before)
+    return trajectories, stats
+
+
+def _collect(trainer: Trainer) -> tuple[list[Trajectory], RolloutStats]:
+    """num_groups tasks x group_size rollouts on the rollout engine, each group on one task and reset seed."""
+    config = trainer.config
     seeds = trainer.task_rng.integers(0, 2**31 - 1, size=config.num_groups)
     sampling = SamplingParams(temperature=config.temperature, top_p=config.top_p,
                               max_new_tokens=config.max_new_tokens)
-    trajectories, stats = collect(trainer.train_pool, trainer.policy, [{"seed": int(s)} for s in seeds],
-                                  config.group_size, sampling, _prompt_config(config),
-                                  episode_retries=config.episode_retries, info_keys=_info_keys(trainer))
+    return collect(trainer.train_pool, trainer.engine, [{"seed": int(s)} for s in seeds], config.group_size,
+                   sampling, _prompt_config(config), episode_retries=config.episode_retries,
+                   info_keys=_info_keys(trainer))
+
+
+def _next_rollout(trainer: Trainer) -> tuple[list[Trajectory], RolloutStats, dict[str, float]]:
+    """This iteration's batch, within the staleness bound, with the engine's metrics.
+
+    Synchronous (``max_staleness = 0``): collected now, with the current weights. Asynchronous: the
+    producer's batch, sampled while the previous update ran; trajectories staler than the bound
+    are dropped and counted.
+    """
+    if trainer.producer is None:
+        trajectories, stats = _rollout(trainer)
+        metrics = {"time/rollout_wait_s": stats.total_s}
+    else:
+        batch, waited = trainer.producer.next(trainer.iteration)
+        trajectories, stats = batch.trajectories, batch.stats
+        _check_infrastructure(trainer, stats, batch.task_rng_state)
+        metrics = {"time/rollout_wait_s": waited, "time/sync_s": batch.sync_s}
+    trajectories, stale_metrics = drop_stale(trajectories, trainer.iteration, trainer.config.max_staleness)
+    metrics.update(stale_metrics)
+    metrics["rollout/policy_version"] = float(trainer.iteration)
+    return trajectories, stats, metrics
+
+
+def _sync_engine(trainer: Trainer, version: int) -> dict[str, float]:
+    """Hand the engine the weights of update ``version`` (asynchronous: publish them for the producer)."""
+    tick = time.perf_counter()
+    snapshot = trainer.engine.snapshot(trainer.policy)
+    if trainer.producer is not None:
+        trainer.producer.publish(snapshot, version)
+        return {"time/snapshot_s": time.perf_counter() - tick}
+    trainer.engine.load(snapshot, version)
+    metrics = {"time/sync_s": time.perf_counter() - tick}
+    if trainer.sync_prompts:
+        metrics["rollout/sync_greedy_match"] = greedy_match(trainer.engine, trainer.policy, trainer.sync_prompts,
+                                                            trainer.config.max_new_tokens)
+    return metrics
+
+
+def _check_infrastructure(trainer: Trainer, stats: RolloutStats, rng_before: dict[str, Any]) -> None:
+    """Past ``max_infra_failure_frac`` failed episodes the run checkpoints (as of before this batch,
+    so a resumed run replays it) and stops."""
+    config = trainer.config
     if stats.infra_dropped_frac > config.max_infra_failure_frac:
-        trainer.task_rng.bit_generator.state = rng_before
-        saved = _save(trainer)
+        saved = _save(trainer, task_rng_state=rng_before)
         raise InfrastructureFailure(
             f"iteration {trainer.iteration + 1}: {stats.failed_attempts} of {stats.attempts} episodes failed for "
             f"infrastructure reasons ({stats.env_errors} errors, {stats.env_timeouts} timeouts, "
             f"{stats.worker_deaths} worker deaths), more than max_infra_failure_frac={config.max_infra_failure_frac}."
             f" Checkpoint written to {saved}; fix the environment, then rerun with --resume true.")
-    return trajectories, stats
 
 
 def _info_keys(trainer: Trainer) -> tuple[str, ...]:
@@ -257,9 +345,10 @@ def _nonconstant_groups(batch: StepBatch) -> np.ndarray:
 
 def _update_samples(trainer: Trainer, steps, advantages: np.ndarray) -> list[UpdateSample]:
     config = trainer.config
-    samples = [UpdateSample(s.prompt_ids, s.response_ids, s.logprobs, float(a), traj_id=s.traj_id)
+    samples = [UpdateSample(s.prompt_ids, s.response_ids, s.logprobs, float(a), traj_id=s.traj_id,
+                            rollout_logprobs=s.rollout_logprobs)
                for s, a in zip(steps, advantages) if s.response_ids]
-    if config.recompute_old_logprobs:
+    if config.recompute_old_logprobs and not trainer.engine.rescores:  # rescored steps hold these already
         for sample, logprobs in zip(samples, score_no_grad(trainer.policy, samples, config.micro_batch_size)):
             sample.old_logprobs = logprobs
     for feature in trainer.features:  # e.g. reference log-probs
@@ -322,6 +411,9 @@ def run(config: TrainConfig) -> dict[str, float]:
     try:
         if trainer.iteration == 0:
             metrics.update(_warm_up(trainer))
+        if config.max_staleness > 0:
+            trainer.producer = RolloutProducer(trainer.engine, lambda: _collect(trainer), trainer.task_rng,
+                                               config.max_staleness, trainer.iteration)
         if trainer.iteration == 0 and config.eval_at_start and trainer.eval_pool is not None:
             metrics.update(evaluate_now(trainer))
         if metrics:
@@ -373,6 +465,10 @@ def _finish(trainer: Trainer, metrics: dict[str, float]) -> None:
 
 
 def _close(trainer: Trainer) -> None:
+    if trainer.producer is not None:
+        trainer.producer.close()
+    if trainer.engine is not None:
+        trainer.engine.close()
     trainer.logger.close()
     for pool in (trainer.train_pool, trainer.eval_pool, trainer.train_eval_pool):
         if pool is not None:

@@ -30,6 +30,7 @@ class UpdateSample:
     advantage: float
     ref_logprobs: list[float] | None = None
     traj_id: int = 0  # EPO averages entropy per trajectory
+    rollout_logprobs: list[float] | None = None  # the rollout engine's, when the trainer rescored (TIS)
 
 
 class LossTerm(Protocol):
@@ -118,6 +119,13 @@ def _padded(rows: list[list[float]], width: int) -> torch.Tensor:
     return out
 
 
+def _tis_weights(micro: list[UpdateSample], old: torch.Tensor, mask: torch.Tensor, cap: float) -> torch.Tensor:
+    """min(pi_old / pi_engine, cap) per token; 1 where the engine's log-probs are unknown (the trainer sampled)."""
+    behaviour = _padded([s.rollout_logprobs if s.rollout_logprobs is not None else s.old_logprobs for s in micro],
+                        old.shape[1]).to(old.device)
+    return torch.exp((old - behaviour).clamp(-20.0, 20.0)).clamp(max=cap) * mask
+
+
 def _micro_batch_loss(policy, micro: list[UpdateSample], settings: UpdateSettings, need_entropy: bool = False):
     want_entropy = settings.entropy_coef != 0.0 or need_entropy
     logprobs, entropies, mask = policy.score([s.prompt_ids for s in micro], [s.response_ids for s in micro],
@@ -126,10 +134,15 @@ def _micro_batch_loss(policy, micro: list[UpdateSample], settings: UpdateSetting
     device = logprobs.device
     old = _padded([s.old_logprobs for s in micro], width).to(device)
     adv = torch.tensor([s.advantage for s in micro], dtype=torch.float32, device=device)[:, None] * mask  # (B, T)
+    weights = _tis_weights(micro, old, mask, settings.tis_cap) if settings.tis_cap is not None else None
     loss, metrics = losses.ppo_policy_loss(logprobs, old, adv, mask, clip_low=settings.clip_low,
                                            clip_high=settings.clip_high, dual_clip=settings.dual_clip,
-                                           agg=settings.loss_agg)
+                                           agg=settings.loss_agg, token_weights=weights)
     metrics = {k: float(v) for k, v in metrics.items()}
+    if weights is not None:
+        counted = mask.sum().clamp(min=1.0)
+        metrics["loss/tis_weight_mean"] = float((weights * mask).sum() / counted)
+        metrics["loss/tis_capped_frac"] = float(((weights >= settings.tis_cap) * mask).sum() / counted)
     if settings.kl_coef > 0:
         ref = _padded([s.ref_logprobs or [] for s in micro], width).to(device)
         kl = losses.aggregate(losses.kl_penalty(logprobs, ref, kind=settings.kl_kind), mask, settings.loss_agg)

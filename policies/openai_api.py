@@ -88,7 +88,7 @@ class OpenAIPolicy:
         return {**body, **self.extra_body}
 
     def _complete(self, messages: Messages, sampling: SamplingParams, index: int) -> Generation:
-        data = self._post("/chat/completions", self.request_body(messages, sampling, index))
+        data = self.post("/chat/completions", self.request_body(messages, sampling, index))
         try:
             choice = data["choices"][0]
             text = choice["message"].get("content") or ""
@@ -103,7 +103,9 @@ class OpenAIPolicy:
                           logprobs=[float(t["logprob"]) for t in content],
                           finish_reason="length" if reason == "length" else "stop")
 
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def post(self, path: str, body: dict[str, Any] | None = None, content: bytes | None = None,
+             headers: dict[str, str] | None = None) -> dict[str, Any]:
+        """POST to ``base_url + path`` (JSON ``body`` or raw ``content``), retried; the answer's JSON."""
         import httpx
 
         last = "no attempt made"
@@ -111,7 +113,7 @@ class OpenAIPolicy:
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
             try:
-                response = self.client.post(path, json=body)
+                response = self.client.post(path, json=body, content=content, headers=headers)
             except (httpx.TransportError, httpx.TimeoutException) as exc:
                 last = f"{type(exc).__name__}: {exc}"
                 continue

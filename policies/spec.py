@@ -49,7 +49,7 @@ def from_spec(spec: str, **kw: Any):
     if kind == "vllm" and rest:
         from policies.vllm import VLLMPolicy
 
-        return VLLMPolicy(_policy_folder(rest), **kw)
+        return VLLMPolicy(policy_folder(rest), **kw)
     if kind == "tiny":
         from policies.hf import HFPolicy
         from policies.tiny import DEFAULT_ENV, default_model
@@ -57,7 +57,7 @@ def from_spec(spec: str, **kw: Any):
         return HFPolicy.from_pretrained(default_model(rest or DEFAULT_ENV), **kw)
     from policies.hf import HFPolicy
 
-    return HFPolicy.from_pretrained(_policy_folder(spec), **kw)
+    return HFPolicy.from_pretrained(policy_folder(spec), **kw)
 
 
 def _openai(rest: str, **kw: Any):
@@ -69,7 +69,7 @@ def _openai(rest: str, **kw: Any):
     return OpenAIPolicy(model, base_url, **kw)
 
 
-def _policy_folder(path: str) -> str:
+def policy_folder(path: str) -> str:
     """A training checkpoint keeps its policy in ``<ckpt>/policy``; a model folder is used as is."""
     folder = Path(path)
     if folder.is_dir() and not _is_model(folder) and _is_model(folder / "policy"):

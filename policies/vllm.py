@@ -73,8 +73,12 @@ class VLLMPolicy:
 
     def generate(self, prompts: list[Messages], sampling: SamplingParams | None = None,
                  infos: list[dict[str, Any]] | None = None) -> list[Generation]:
-        sampling = sampling or SamplingParams()
-        prompt_ids = self.encode_prompts(prompts)
+        return self.generate_ids(self.encode_prompts(prompts), sampling or SamplingParams())
+
+    def generate_ids(self, prompt_ids: list[list[int]], sampling: SamplingParams) -> list[Generation]:
+        """Sample from already-tokenised prompts (the rollout engine's path)."""
+        if not prompt_ids:
+            return []
         requests = [{"prompt_token_ids": ids} for ids in prompt_ids]
         outputs = self.llm.generate(requests, self.sampling_params(sampling), use_tqdm=False)
         return [self._generation(ids, out.outputs[0]) for ids, out in zip(prompt_ids, outputs)]
@@ -92,7 +96,15 @@ class VLLMPolicy:
 
     def load_weights(self, model) -> None:
         """Copy the weights of a transformers (or peft) model into the engine."""
-        self._engine_model().load_weights(list(merged_state(model)))
+        self.load_weights_from(list(merged_state(model)))
+
+    def load_weights_from(self, named_tensors) -> None:
+        """Copy (name, tensor) pairs in transformers naming into the engine, then drop cached prefixes
+        (their keys and values were computed with the old weights)."""
+        self._engine_model().load_weights(named_tensors)
+        reset = getattr(self.llm, "reset_prefix_cache", None)
+        if reset is not None:
+            reset()
 
     def _engine_model(self):
         engine = self.llm.llm_engine

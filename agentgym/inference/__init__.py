@@ -1,0 +1,26 @@
+"""Rollout engines (hf | vllm | server), weight sync, trainer rescoring and asynchronous rollouts.
+
+The engines themselves live in the outer ``policies`` package and are found through the
+``rollout_engine`` entry point of the ``agentgym.policies`` group, so the core names none of them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from agentgym import plugins
+from agentgym.inference.protocol import RolloutEngine
+from agentgym.inference.settings import ROLLOUT_BACKENDS, InferenceSettings
+
+__all__ = ["ROLLOUT_BACKENDS", "InferenceSettings", "RolloutEngine", "make_engine"]
+
+
+def make_engine(settings: InferenceSettings, policy: Any, start_spec: str, version: int,
+                log_dir: str | Path | None = None) -> RolloutEngine:
+    """The rollout engine ``settings`` ask for, holding ``policy``'s weights as version ``version``.
+
+    ``start_spec`` is the policy spec the trained model was loaded from (a server starts from it too).
+    """
+    build = plugins.load(plugins.POLICIES, "rollout_engine")
+    return build(settings, policy, start_spec, version, log_dir)

@@ -1,0 +1,65 @@
+"""Rollout engines for training (``agentgym.inference``): ``hf``, ``vllm`` and ``server``.
+
+``make_engine`` is the ``rollout_engine`` entry point the trainer builds its engine through:
+
+=========  ===============  ==================================================================
+backend    max_staleness    engine
+=========  ===============  ==================================================================
+hf         0                ``TrainedModelEngine``: the trained model itself (no sync, no rescoring)
+hf         > 0              ``HFCopyEngine``: a copy of it that takes each update's weights
+vllm       any              ``VLLMEngine``: in-process ``vllm.LLM``, ``load_weights`` after each update
+server     any              ``ServerEngine`` on ``rollout_server_url``, or on the project's own server
+                            (``policies.serve``) started in a process of its own for the run
+=========  ===============  ==================================================================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from policies.engines.base import EngineBase
+
+
+def make_engine(settings: Any, policy: Any, start_spec: str, version: int,
+                log_dir: str | Path | None = None) -> EngineBase:
+    """The engine of ``settings.rollout_backend`` (an ``agentgym.inference.InferenceSettings``)."""
+    backend = settings.rollout_backend
+    if backend == "hf":
+        from policies.engines.trained import HFCopyEngine, TrainedModelEngine
+
+        return HFCopyEngine(policy, version) if settings.max_staleness else TrainedModelEngine(policy, version)
+    if backend == "vllm":
+        from policies.engines.vllm_engine import VLLMEngine
+        from policies.spec import policy_folder
+
+        return VLLMEngine(policy, policy_folder(start_spec), version, **settings.engine_kwargs)
+    if backend == "server":
+        return _server_engine(settings, policy, start_spec, version, log_dir)
+    raise ValueError(f"unknown rollout_backend {backend!r} (hf | vllm | server)")
+
+
+def _server_engine(settings: Any, policy: Any, start_spec: str, version: int, log_dir: str | Path | None):
+    from policies.engines.server import ServerEngine
+
+    sync_dir = Path(log_dir) / "weight_sync" if log_dir is not None else None
+    if settings.rollout_server_url is not None:  # someone else's server: push our weights before the first rollout
+        engine = ServerEngine(policy, settings.rollout_server_url, version=-1, model=settings.rollout_server_model,
+                              timeout_s=settings.rollout_server_timeout_s, sync_dir=sync_dir)
+        try:
+            engine.load(engine.snapshot(policy), version)
+        except BaseException:
+            engine.close()
+            raise
+        return engine
+    from policies.engines.server_process import ServerProcess
+
+    log_path = Path(log_dir) / "rollout_server.log" if log_dir is not None else None
+    process = ServerProcess(start_spec, version=version, threads=settings.rollout_server_threads, log_path=log_path,
+                            startup_timeout_s=settings.rollout_server_timeout_s)
+    try:
+        return ServerEngine(policy, process.base_url, version, model=process.name,
+                            timeout_s=settings.rollout_server_timeout_s, process=process, sync_dir=sync_dir)
+    except BaseException:
+        process.stop()
+        raise

@@ -1,0 +1,81 @@
+"""The trained weights as rollout engines receive them: one snapshot, full or adapter-only.
+
+A snapshot holds what an engine needs to reproduce the trained policy exactly: every tensor of
+a full model's state dict, or only the adapter tensors of a LoRA model (its base weights never
+change during training, so they are never sent again). Snapshots are CPU copies taken at one
+moment (after an update), so an asynchronous engine can load them while the trainer moves on.
+Over HTTP they travel as safetensors bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+ADAPTER_ONLY_KEY = "agentgym_adapter_only"
+
+
+@dataclass(frozen=True)
+class WeightSnapshot:
+    tensors: dict[str, torch.Tensor]
+    adapter_only: bool  # LoRA: only the adapter tensors, names as peft's get_peft_model_state_dict gives them
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in self.tensors.values())
+
+
+def snapshot(model) -> WeightSnapshot:
+    """CPU copies of the trainable state of ``model`` (a transformers or peft model)."""
+    if hasattr(model, "peft_config"):
+        from peft import get_peft_model_state_dict
+
+        state, adapter_only = get_peft_model_state_dict(model), True
+    else:
+        state, adapter_only = model.state_dict(), False
+    # clone: tied tensors (embeddings and LM head) become separate buffers safetensors can write
+    tensors = {name: t.detach().to("cpu", copy=True).contiguous() for name, t in state.items()}
+    return WeightSnapshot(tensors, adapter_only)
+
+
+def load_snapshot(model, weights: WeightSnapshot) -> None:
+    """Copy a snapshot into ``model`` in place; a mismatch of names or shapes is an error, never a partial load."""
+    with torch.no_grad():
+        if weights.adapter_only:
+            if not hasattr(model, "peft_config"):
+                raise ValueError("an adapter-only snapshot (LoRA) cannot load into a model without adapters; "
+                                 "start the engine from the same LoRA policy the trainer trains")
+            from peft import set_peft_model_state_dict
+
+            result = set_peft_model_state_dict(model, weights.tensors)
+            unexpected = list(getattr(result, "unexpected_keys", []) or [])
+            if unexpected:
+                raise ValueError(f"adapter snapshot has tensors the engine's model lacks: {unexpected[:5]}")
+            return
+        if hasattr(model, "peft_config"):
+            raise ValueError("a full snapshot cannot load into a LoRA model; the engine and trainer differ")
+        missing, unexpected = model.load_state_dict(weights.tensors, strict=False)
+        if missing or unexpected:
+            raise ValueError(f"snapshot does not match the engine's model: missing {missing[:5]}, "
+                             f"unexpected {unexpected[:5]}")
+
+
+def to_bytes(weights: WeightSnapshot) -> bytes:
+    from safetensors.torch import save
+
+    return save(weights.tensors, metadata={ADAPTER_ONLY_KEY: "1" if weights.adapter_only else "0"})
+
+
+def from_bytes(data: bytes) -> WeightSnapshot:
+    import json
+    import struct
+
+    from safetensors.torch import load
+
+    header_len = struct.unpack("<Q", data[:8])[0] if len(data) >= 8 else 0
+    if not header_len or len(data) < 8 + header_len:
+        raise ValueError(f"not a safetensors payload ({len(data)} bytes)")
+    header = json.loads(data[8:8 + header_len])
+    adapter_only = (header.get("__metadata__") or {}).get(ADAPTER_ONLY_KEY) == "1"
+    return WeightSnapshot(load(data), adapter_only)
