@@ -63,6 +63,10 @@ def score_no_grad(policy, samples: list[UpdateSample], micro_batch_size: int) ->
     return out
 
 
+def _length(sample: UpdateSample) -> int:
+    return len(sample.prompt_ids) + len(sample.response_ids)
+
+
 def ppo_update(policy, optimizer: torch.optim.Optimizer, samples: list[UpdateSample], settings: UpdateSettings,
                generator: torch.Generator, loss_terms: Sequence[LossTerm] = (),
                iteration: int = 0) -> dict[str, float]:
@@ -77,6 +81,7 @@ def ppo_update(policy, optimizer: torch.optim.Optimizer, samples: list[UpdateSam
         order = torch.randperm(len(samples), generator=generator).tolist()
         for start in range(0, len(order), settings.mini_batch_size):
             mini = [samples[i] for i in order[start:start + settings.mini_batch_size]]
+            mini.sort(key=_length)  # micro-batches of similar lengths pad less; the mini-batch's sum is the same
             metrics = _mini_batch_step(policy, optimizer, mini, settings, loss_terms, iteration)
             for key, value in metrics.items():
                 totals[key].append(value)

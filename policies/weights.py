@@ -55,6 +55,10 @@ def load_snapshot(model, weights: WeightSnapshot) -> None:
             return
         if hasattr(model, "peft_config"):
             raise ValueError("a full snapshot cannot load into a LoRA model; the engine and trainer differ")
+        current = model.state_dict()
+        wrong = [n for n, t in weights.tensors.items() if n in current and current[n].shape != t.shape]
+        if wrong:
+            raise ValueError(f"snapshot tensors have other shapes than the engine's model: {wrong[:5]}")
         missing, unexpected = model.load_state_dict(weights.tensors, strict=False)
         if missing or unexpected:
             raise ValueError(f"snapshot does not match the engine's model: missing {missing[:5]}, "

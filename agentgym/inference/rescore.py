@@ -18,8 +18,11 @@ from agentgym.types import Step
 
 
 def rescore_steps(policy, steps: list[Step], micro_batch_size: int) -> dict[str, float]:
-    """Rescore ``steps`` in place (no gradients); returns the engine-versus-trainer metrics."""
-    rows = [s for s in steps if s.response_ids]
+    """Rescore ``steps`` in place (no gradients); returns the engine-versus-trainer metrics.
+
+    Steps are scored in micro-batches of similar lengths (less padding); each keeps its own results.
+    """
+    rows = sorted((s for s in steps if s.response_ids), key=lambda s: len(s.prompt_ids) + len(s.response_ids))
     gaps: list[np.ndarray] = []
     with torch.no_grad():
         for start in range(0, len(rows), micro_batch_size):

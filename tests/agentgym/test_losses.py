@@ -107,3 +107,10 @@ def test_value_loss_clipped_by_hand():
     assert metrics["loss/vf_clip_frac"] == pytest.approx(1 / 3)
     plain, _ = value_loss(values, old, returns, mask, clip=None)
     assert plain.item() == pytest.approx(0.5 * (0.25 + 1.0 + 4.0) / 3)
+
+
+def test_token_weights_scale_each_tokens_loss_before_aggregation():
+    # the unweighted per-token losses of test_ppo_symmetric_clip_by_hand, times truncated IS weights
+    weights = torch.tensor([[1.0, 2.0, 0.5, 0.0, 1.0]])
+    loss, _ = ppo_policy_loss(OLD + RATIOS.log(), OLD, ADV, ONES, token_weights=weights)
+    assert loss.item() == pytest.approx((-1.2 * 1 - 0.5 * 2 + 0.8 * 0.5 + 5.0 * 0 + 2.2 * 1) / 5, rel=1e-6)

@@ -1,0 +1,55 @@
+"""Trainer rescoring: every step gets the trained model's own log-probs and entropies, the engine's are kept."""
+
+import pytest
+import torch
+
+from agentgym.inference.rescore import rescore_steps
+from agentgym.policy import SamplingParams
+from agentgym.prompts import HistoryItem, build_messages
+from agentgym.types import Step
+
+
+@pytest.fixture(scope="module")
+def policy(micro_model):
+    from policies.hf import HFPolicy
+
+    return HFPolicy.from_pretrained(micro_model, device="cpu")
+
+
+def _steps(policy, offset):
+    history = [HistoryItem("north", "You are at row 2, column 1.")] * 3
+    prompts = [build_messages("Reach the goal.", f"You are at row {r}, column 1.", history[:r], ["north"], 3)
+               for r in range(4)]  # four prompt lengths
+    torch.manual_seed(0)
+    gens = policy.generate(prompts, SamplingParams(max_new_tokens=5))
+    steps = [Step(group_id=0, traj_id=i, t=0, prompt=p, response=g.text, action="", reward=0.0, state_key="s",
+                  prompt_ids=g.prompt_ids, response_ids=g.token_ids, logprobs=[x + offset for x in g.logprobs],
+                  entropies=[0.0] * len(g.token_ids)) for i, (p, g) in enumerate(zip(prompts, gens))]
+    steps.append(Step(group_id=0, traj_id=9, t=0, prompt=[], response="", action="", reward=0.0, state_key="s"))
+    return steps
+
+
+def test_rescored_steps_hold_the_trainers_numbers_and_keep_the_engines(policy):
+    steps = _steps(policy, offset=0.1)  # an engine whose log-probs are 0.1 above the trainer's
+    engine_logprobs = [list(s.logprobs) for s in steps]
+    metrics = rescore_steps(policy, steps, micro_batch_size=3)
+    for step, engine in zip(steps[:4], engine_logprobs):
+        with torch.no_grad():
+            logp, ent, mask = policy.score([step.prompt_ids], [step.response_ids], with_entropy=True)
+        n = len(step.response_ids)
+        torch.testing.assert_close(torch.tensor(step.logprobs), logp[0, :n], atol=1e-5, rtol=0)
+        torch.testing.assert_close(torch.tensor(step.entropies), ent[0, :n], atol=1e-5, rtol=0)
+        assert step.rollout_logprobs == engine
+    assert steps[4].rollout_logprobs is None and steps[4].logprobs == []  # nothing to score
+    assert metrics["rollout/rescored_steps"] == 4
+    assert metrics["rollout/logprob_abs_diff"] == pytest.approx(0.1, abs=1e-4)
+    assert metrics["rollout/logprob_abs_diff_max"] == pytest.approx(0.1, abs=1e-4)
+
+
+def test_an_engine_without_logprobs_is_rescored_without_a_gap(policy):
+    steps = _steps(policy, offset=0.0)
+    for step in steps:
+        step.logprobs = []
+    metrics = rescore_steps(policy, steps, micro_batch_size=8)
+    assert all(s.rollout_logprobs is None and len(s.logprobs) == len(s.response_ids) for s in steps)
+    assert metrics["rollout/logprob_abs_diff"] != metrics["rollout/logprob_abs_diff"]  # NaN: nothing to compare

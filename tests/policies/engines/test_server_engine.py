@@ -1,0 +1,93 @@
+"""The server rollout engine against the project's server in a process of its own (real HTTP)."""
+
+import os
+
+import psutil
+import pytest
+import torch
+
+from agentgym.policy import SamplingParams
+from agentgym.prompts import build_messages
+from policies.engines.server import ServerEngine
+from policies.engines.server_process import ServerProcess
+from policies.hf import HFPolicy
+from policies.tiny import TinyConfig, build_tiny_model
+
+SMALL = TinyConfig(hidden_size=64, num_layers=1, num_heads=1, num_kv_heads=1, intermediate_size=64, corpus_episodes=4)
+PROMPTS = [build_messages(f"Walk to row {r}.", f"You are at row 2, column {r}.", (), ["north", "east"])
+           for r in range(1, 7)]
+GREEDY = SamplingParams(greedy=True, max_new_tokens=6)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return build_tiny_model(tmp_path_factory.mktemp("tiny"), cfg=SMALL)
+
+
+def _engine(policy, folder, tmp_path, **kw):
+    process = ServerProcess(str(folder), version=0, threads=1, log_path=tmp_path / "server.log")
+    return ServerEngine(policy, process.base_url, version=0, model=process.name, process=process, **kw)
+
+
+def test_engine_samples_are_token_exact_and_follow_every_sync(folder, tmp_path):
+    trained = HFPolicy.from_pretrained(folder, device="cpu")
+    engine = _engine(trained, folder, tmp_path, prompts_per_request=4)  # 6 prompts: two requests
+    try:
+        assert engine.kind == "agentgym" and engine.rescores
+        for version in (1, 2):
+            got, want = engine.generate(PROMPTS, GREEDY), trained.generate(PROMPTS, GREEDY)
+            assert [g.token_ids for g in got] == [w.token_ids for w in want]
+            assert [g.prompt_ids for g in got] == [w.prompt_ids for w in want]
+            assert [g.text for g in got] == [w.text for w in want]
+            assert {g.policy_version for g in got} == {version - 1}
+            for g, w in zip(got, want):
+                torch.testing.assert_close(torch.tensor(g.logprobs), torch.tensor(w.logprobs), atol=1e-4, rtol=0)
+            with torch.no_grad():  # an "update" the engine must follow
+                for p in trained.model.parameters():
+                    p.mul_(1.5)
+            engine.load(engine.snapshot(trained), version)
+            assert engine.version == version
+        assert engine.context_length == trained.context_length
+        assert engine.count_prompt_tokens(PROMPTS) == trained.count_prompt_tokens(PROMPTS)
+    finally:
+        engine.close()
+
+
+def test_lora_policies_sync_their_adapters_only(folder, tmp_path):
+    trained = HFPolicy.from_pretrained(folder, device="cpu", lora={"r": 2, "lora_alpha": 4})
+    adapter = tmp_path / "adapter"
+    trained.save(adapter)  # the server starts from the same LoRA policy
+    engine = _engine(trained, adapter, tmp_path)
+    try:
+        with torch.no_grad():
+            for name, p in trained.model.named_parameters():
+                if "lora_B" in name:
+                    p.normal_(0, 2.0)
+        snap = engine.snapshot(trained)
+        assert snap.adapter_only and all("lora_" in n for n in snap.tensors)
+        engine.load(snap, 1)
+        got, want = engine.generate(PROMPTS, GREEDY), trained.generate(PROMPTS, GREEDY)
+        assert [g.token_ids for g in got] == [w.token_ids for w in want]
+    finally:
+        engine.close()
+
+
+def test_closing_the_engine_stops_the_server_process(folder, tmp_path):
+    trained = HFPolicy.from_pretrained(folder, device="cpu")
+    engine = _engine(trained, folder, tmp_path)
+    pid = engine.process.proc.pid
+    assert psutil.pid_exists(pid)
+    engine.close()
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert not [c for c in psutil.Process(os.getpid()).children(recursive=True) if "policies.serve" in " ".join(c.cmdline())]
+
+
+def test_a_server_that_cannot_start_says_why(tmp_path):
+    with pytest.raises(RuntimeError, match="exited with code"):
+        ServerProcess(str(tmp_path / "no-such-model"), log_path=tmp_path / "server.log", startup_timeout_s=120)
+
+
+def test_a_url_without_a_server_is_a_clear_error():
+    trained = None
+    with pytest.raises(RuntimeError, match="cannot reach the rollout server"):
+        ServerEngine(trained, "http://127.0.0.1:9/v1", version=0)
