@@ -8,12 +8,17 @@ updates. Two parts:
 * ``speed``: iteration wall time (``time/iteration_s``, the median over iterations after the first)
   of both loops at the default batch, one run each on this machine, and their ratio. The
   synchronous loop gets every core in each phase (torch's default threads); in the asynchronous
-  one the server, busy at the same time as the trainer, gets ``--async-server-threads``.
+  one the server, busy at the same time as the trainer, gets ``--async-server-threads``. "cores
+  busy" is the CPU time of the trainer and its server over wall time x cores, for the whole run.
 * ``learning``: held-out greedy success (``valid_seen``) after the default budget (30 iterations),
   over seeds, for both loops, with 95% t-intervals and the interval of the difference.
 
     python bench/async_overlap.py --part speed                # about 4 min on 2 cores
     python bench/async_overlap.py --part learning             # about 1 h on 2 cores (3 seeds x 2 loops)
+    python bench/async_overlap.py --part speed --env agentgym/Synthetic-v0 --env-kwargs '{"step_sleep_s": 0.3}' \
+        --model DIR                                           # a latency-bound environment (like one over HTTP)
+
+Other flags go to the trainer.
 
 Writes ``bench/results/async_overlap/{speed,learning}.json`` and prints a table.
 """
@@ -23,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -51,9 +57,13 @@ def train(run_dir: Path, staleness: int, flags: list[str], args: argparse.Namesp
     cmd = [sys.executable, "-m", "agentgym.train", "--rollout-backend", "server", "--max-staleness", str(staleness),
            "--run-dir", str(run_dir), "--progress-bar", "false", "--tensorboard", "false", "--env", args.env,
            *(["--env-kwargs", json.dumps(args.env_kwargs)] if args.env_kwargs else []),
-           *(["--rollout-server-threads", str(server_threads)] if server_threads else []), *flags]
+           *(["--rollout-server-threads", str(server_threads)] if server_threads else []), *flags, *args.train_flags]
     print("$", " ".join(cmd), flush=True)
+    before, tick = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     subprocess.run(cmd, check=True, env=_env(trainer_threads), stdout=subprocess.DEVNULL)
+    after, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter() - tick
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)  # trainer and its server
+    (run_dir / "cpu.json").write_text(json.dumps({"cpu_s": cpu, "wall_s": wall, "cores": os.cpu_count()}))
     return run_dir
 
 
@@ -68,13 +78,15 @@ def speed(args: argparse.Namespace) -> dict:
         rows = read_metrics(run)[1:]  # the first iteration warms up
         out["loops"][name] = {key: statistics.median(r[f"time/{key}"] for r in rows if f"time/{key}" in r)
                               for key in ("iteration_s", "rollout_s", "rollout_wait_s", "rescore_s", "update_s")}
+        usage = json.loads((run / "cpu.json").read_text())  # the whole run, start-up included
+        out["loops"][name]["cpu_busy_frac"] = usage["cpu_s"] / (usage["wall_s"] * usage["cores"])
     out["ratio"] = out["loops"]["async"]["iteration_s"] / out["loops"]["sync"]["iteration_s"]
     out["load_after"] = os.getloadavg()[0]
-    print("| loop | s / iteration | rollout s | waited for rollout s | rescore s | update s |")
-    print("|---|---|---|---|---|---|")
+    print("| loop | s / iteration | rollout s | waited for rollout s | rescore s | update s | cores busy |")
+    print("|---|---|---|---|---|---|---|")
     for name, t in out["loops"].items():
         print(f"| {name} | {t['iteration_s']:.2f} | {t['rollout_s']:.2f} | {t['rollout_wait_s']:.2f} | "
-              f"{t['rescore_s']:.2f} | {t['update_s']:.2f} |")
+              f"{t['rescore_s']:.2f} | {t['update_s']:.2f} | {t['cpu_busy_frac']:.0%} |")
     print(f"async / sync iteration wall time: {out['ratio']:.2f} (load {out['load_before']:.2f} before, "
           f"{out['load_after']:.2f} after)")
     return out
@@ -130,7 +142,7 @@ def main() -> None:
                         help="torch threads of the server in the asynchronous loop (0 = torch's default)")
     parser.add_argument("--async-trainer-threads", type=int, default=0,
                         help="torch threads of the trainer in the asynchronous loop (0 = torch's default)")
-    args = parser.parse_args()
+    args, args.train_flags = parser.parse_known_args()  # the rest go to the trainer, e.g. --model DIR
     RESULTS.mkdir(parents=True, exist_ok=True)
     start = time.time()
     result = speed(args) if args.part == "speed" else learning(args)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import queue
 import socket
 import threading
@@ -312,6 +313,16 @@ class ServerThread:
         self.stop()
 
 
+def _exit_with_parent(parent: int, every_s: float = 1.0) -> None:
+    """A server started for one run must not outlive it, even when the run is killed (SIGKILL runs no cleanup)."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> None:
     import uvicorn
 
@@ -326,11 +337,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-batch", type=int, default=256, help="most prompts decoded in one batch")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own)")
     parser.add_argument("--version", type=int, default=0, help="policy version of the weights loaded at start")
+    parser.add_argument("--seed", type=int, default=None, help="seed torch's sampler (reproducible rollouts)")
+    parser.add_argument("--exit-with-parent", action="store_true",
+                        help="exit when the process that started this one dies (a training run's own server)")
     args = parser.parse_args(argv)
-    if args.threads:
+    if args.exit_with_parent:
+        _exit_with_parent(os.getppid())
+    if args.threads or args.seed is not None:
         import torch
 
-        torch.set_num_threads(args.threads)
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        if args.seed is not None:
+            torch.manual_seed(args.seed)
     app = create_app(from_spec(args.model), args.name or args.model, max_batch=args.max_batch)
     app.state.batcher.version = args.version
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -100,11 +100,34 @@ class VLLMPolicy:
 
     def load_weights_from(self, named_tensors) -> None:
         """Copy (name, tensor) pairs in transformers naming into the engine, then drop cached prefixes
-        (their keys and values were computed with the old weights)."""
-        self._engine_model().load_weights(named_tensors)
+        (their keys and values were computed with the old weights).
+
+        Recent vLLM reloads in place through the worker (``reload_weights``), which also redoes the
+        kernel-format processing the CPU and quantised backends apply after loading; older versions
+        take the weights straight into the model.
+        """
+        named_tensors = list(named_tensors)
+        if not self._reload_in_place(named_tensors):
+            self._engine_model().load_weights(named_tensors)
         reset = getattr(self.llm, "reset_prefix_cache", None)
         if reset is not None:
             reset()
+
+    def _reload_in_place(self, named_tensors) -> bool:
+        worker = self._engine_part(("model_executor", "driver_worker", "worker"))
+        if worker is None or not hasattr(worker, "reload_weights"):
+            return False
+        self.llm.collective_rpc("reload_weights", kwargs={"weights_iterator": named_tensors,
+                                                          "is_checkpoint_format": True})
+        return True
+
+    def _engine_part(self, path):
+        obj = self.llm.llm_engine
+        for name in path:
+            obj = getattr(obj, name, None)
+            if obj is None:
+                return None
+        return obj
 
     def _engine_model(self):
         engine = self.llm.llm_engine

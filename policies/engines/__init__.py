@@ -39,6 +39,12 @@ def make_engine(settings: Any, policy: Any, start_spec: str, version: int,
     raise ValueError(f"unknown rollout_backend {backend!r} (hf | vllm | server)")
 
 
+def _seed(settings: Any, version: int) -> int | None:
+    """The server's sampler seed: the run's seed, moved on by the version (a resumed run draws anew)."""
+    seed = getattr(settings, "seed", None)
+    return None if seed is None else int(seed) + version
+
+
 def _server_engine(settings: Any, policy: Any, start_spec: str, version: int, log_dir: str | Path | None):
     from policies.engines.server import ServerEngine
 
@@ -56,7 +62,7 @@ def _server_engine(settings: Any, policy: Any, start_spec: str, version: int, lo
 
     log_path = Path(log_dir) / "rollout_server.log" if log_dir is not None else None
     process = ServerProcess(start_spec, version=version, threads=settings.rollout_server_threads, log_path=log_path,
-                            startup_timeout_s=settings.rollout_server_timeout_s)
+                            startup_timeout_s=settings.rollout_server_timeout_s, seed=_seed(settings, version))
     try:
         return ServerEngine(policy, process.base_url, version, model=process.name,
                             timeout_s=settings.rollout_server_timeout_s, process=process, sync_dir=sync_dir)

@@ -15,21 +15,23 @@ class ServerProcess:
     """Start the server on a free port and wait until it answers; ``stop()`` ends it (and only it).
 
     Its output goes to ``log_path`` so a failed start shows why; it runs in its own process group, so
-    a stop never leaves a worker behind.
+    a stop never leaves a worker behind, and it exits by itself when this process dies (even killed).
     """
 
     def __init__(self, model_spec: str, version: int = 0, threads: int | None = None,
                  log_path: str | Path | None = None, startup_timeout_s: float = 600.0,
-                 name: str = "agentgym-policy"):
+                 name: str = "agentgym-policy", seed: int | None = None):
         self.name = name
         port_file = Path(tempfile.mkstemp(prefix="agentgym-serve-", suffix=".port")[1])
         port_file.write_text("")
         self.log_path = Path(log_path) if log_path else port_file.with_suffix(".log")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "policies.serve", "--model", model_spec, "--name", name, "--port", "0",
-                   "--port-file", str(port_file), "--version", str(version)]
+                   "--port-file", str(port_file), "--version", str(version), "--exit-with-parent"]
         if threads:
             command += ["--threads", str(threads)]
+        if seed is not None:
+            command += ["--seed", str(seed)]
         env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)

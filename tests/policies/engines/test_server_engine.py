@@ -91,3 +91,23 @@ def test_a_url_without_a_server_is_a_clear_error():
     trained = None
     with pytest.raises(RuntimeError, match="cannot reach the rollout server"):
         ServerEngine(trained, "http://127.0.0.1:9/v1", version=0)
+
+
+def test_the_server_exits_when_its_run_is_killed(folder, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = (f"from policies.engines.server_process import ServerProcess\n"
+              f"p = ServerProcess({str(folder)!r}, threads=1)\nprint(p.proc.pid, flush=True)\n"
+              f"import time\ntime.sleep(600)\n")
+    run = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    server = int(run.stdout.readline())
+    assert psutil.pid_exists(server)
+    run.send_signal(signal.SIGKILL)  # no cleanup code runs
+    run.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while psutil.pid_exists(server) and psutil.Process(server).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the orphaned server is still running"
+        time.sleep(0.2)
