@@ -3,10 +3,11 @@
 Read top to bottom: setup, then per iteration rollout -> shape -> credit -> update -> weight sync ->
 evaluate -> log -> checkpoint. Rollouts come from a rollout engine (``agentgym.inference``: the
 trained model itself, vLLM, or a server), synchronously or, with ``max_staleness > 0``, from a
-background producer that samples the next batch while this one trains. Algorithms are looked up by name in ``agentgym.credit``, and optional parts (reference
-model, critic, EPO, progress attribution) are trainer features (``agentgym.features``) called through
-one set of hooks; this file never branches on an algorithm or a feature. Defaults (``TrainConfig``) run on a laptop CPU: the offline tiny model, SFT-warm-started on
-FrozenLake, trained with GiGPO.
+background producer that samples the next batch while this one trains. Algorithms are looked up
+by name in ``agentgym.credit``, and optional parts (reference model, critic, EPO, progress
+attribution) are trainer features (``agentgym.features``) called through one set of hooks; this
+file never branches on an algorithm or a feature. Defaults (``TrainConfig``) run on a laptop CPU:
+the offline tiny model, SFT-warm-started on FrozenLake, trained with GiGPO.
 """
 
 from __future__ import annotations
