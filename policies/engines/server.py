@@ -83,6 +83,10 @@ class ServerEngine(EngineBase):
                                "token-exact")
         logprobs = [float(x) for x in ((choice.get("logprobs") or {}).get("token_logprobs") or [])]
         version = choice.get("agentgym_policy_version")
+        if version is not None and int(version) != self.version:
+            raise RuntimeError(f"{self.base_url} served policy version {version}, but the trainer last pushed "
+                               f"version {self.version}: the server restarted or someone else loaded weights into "
+                               "it. Its samples would not be the trained policy's; resume the run (--resume true)")
         return Generation(text=choice.get("text") or "", prompt_ids=list(prompt_ids), token_ids=list(token_ids),
                           logprobs=logprobs if len(logprobs) == len(token_ids) else [],
                           finish_reason="length" if choice.get("finish_reason") == "length" else "stop",

@@ -117,3 +117,26 @@ def test_a_dead_server_stops_the_run_with_a_clear_error(micro_model, tmp_path):
 def test_settings_that_cannot_work_are_refused_before_anything_starts(tmp_path, settings, message):
     with pytest.raises(ValueError, match=message):
         train.check_config(TrainConfig(run_dir=str(tmp_path), **settings))
+
+
+def test_a_running_server_gets_the_trained_weights_before_the_first_rollout(micro_model, tmp_path):
+    import torch
+
+    from policies.hf import HFPolicy
+    from policies.serve import ServerThread
+
+    other = HFPolicy.from_pretrained(micro_model, device="cpu")
+    with torch.no_grad():
+        for p in other.model.parameters():
+            p.mul_(3.0)  # a server holding other weights than the run trains
+    with ServerThread(other, model_name="served") as server:
+        config = _config(micro_model, tmp_path, iterations=1, rollout_backend="server",
+                         rollout_server_url=server.base_url, verify_sync_prompts=16)
+        trainer = train.setup(config)
+        try:
+            assert trainer.engine.http.model == "served"  # the name /v1/models lists
+            row = train.train_iteration(trainer)
+            assert row["rollout/logprob_abs_diff"] <= 1e-4 and row["rollout/sync_greedy_match"] == 1.0
+        finally:
+            train._close(trainer)
+        assert server.thread.is_alive()  # a server the run did not start is left running

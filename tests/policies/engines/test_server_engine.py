@@ -111,3 +111,21 @@ def test_the_server_exits_when_its_run_is_killed(folder, tmp_path):
     while psutil.pid_exists(server) and psutil.Process(server).status() != psutil.STATUS_ZOMBIE:
         assert time.monotonic() < deadline, "the orphaned server is still running"
         time.sleep(0.2)
+
+
+def test_a_server_serving_other_weights_than_pushed_is_an_error_not_a_sample(folder, tmp_path):
+    import httpx
+
+    from policies.serve import VERSION_HEADER
+    from policies.weights import snapshot, to_bytes
+
+    trained = HFPolicy.from_pretrained(folder, device="cpu")
+    engine = _engine(trained, folder, tmp_path)
+    try:
+        root = engine.base_url.removesuffix("/v1")
+        httpx.post(f"{root}/agentgym/weights", content=to_bytes(snapshot(trained.model)),
+                   headers={VERSION_HEADER: "5"}).raise_for_status()  # behind the engine's back
+        with pytest.raises(RuntimeError, match="served policy version 5, but the trainer last pushed version 0"):
+            engine.generate(PROMPTS, GREEDY)
+    finally:
+        engine.close()
