@@ -138,3 +138,23 @@ def test_vllm_serve_rollouts_follow_weights_reloaded_from_a_folder(model_dir, vl
         assert [p.name for p in (tmp_path / "sync").iterdir()] == ["v1"]  # older folders are removed
     finally:
         engine.close()
+
+
+@pytest.mark.slow
+def test_training_on_in_process_vllm_syncs_every_update(model_dir, tmp_path):
+    """python -m agentgym.train --rollout-backend vllm, in the vLLM environment: rescored, versioned, in sync."""
+    python = _vllm_python()
+    run_dir = tmp_path / "run"
+    cmd = [python, "-m", "agentgym.train", "--config", str(ROOT / "configs" / "smoke.yaml"), "--model", str(model_dir),
+           "--rollout-backend", "vllm", "--engine-kwargs", "{enforce_eager: true, max_model_len: 512}",
+           "--verify-sync-prompts", "8", "--eval-every", "0", "--eval-at-start", "false", "--max-new-tokens", "8",
+           "--max-steps", "6", "--lr", "1e-2", "--run-dir", str(run_dir)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=ROOT,
+                          env={**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in rows] == [1, 2]
+    for row in rows:
+        assert row["rollout/sync_greedy_match"] == 1.0
+        assert row["rollout/logprob_abs_diff"] <= 1e-4 and row["rollout/rescored_steps"] > 0
+    assert [r["rollout/policy_version"] for r in rows] == [0, 1]
