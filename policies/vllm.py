@@ -75,12 +75,14 @@ class VLLMPolicy:
                  infos: list[dict[str, Any]] | None = None) -> list[Generation]:
         return self.generate_ids(self.encode_prompts(prompts), sampling or SamplingParams())
 
-    def generate_ids(self, prompt_ids: list[list[int]], sampling: SamplingParams) -> list[Generation]:
-        """Sample from already-tokenised prompts (the rollout engine's path)."""
+    def generate_ids(self, prompt_ids: list[list[int]], sampling: SamplingParams,
+                     lora_request: Any = None) -> list[Generation]:
+        """Sample from already-tokenised prompts (the rollout engine's path), with a LoRA adapter if given."""
         if not prompt_ids:
             return []
         requests = [{"prompt_token_ids": ids} for ids in prompt_ids]
-        outputs = self.llm.generate(requests, self.sampling_params(sampling), use_tqdm=False)
+        extra = {"lora_request": lora_request} if lora_request is not None else {}
+        outputs = self.llm.generate(requests, self.sampling_params(sampling), use_tqdm=False, **extra)
         return [self._generation(ids, out.outputs[0]) for ids, out in zip(prompt_ids, outputs)]
 
     def _generation(self, prompt_ids: list[int], completion) -> Generation:

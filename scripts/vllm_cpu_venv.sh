@@ -19,5 +19,5 @@ if ! "$PY" -c "import vllm" >/dev/null 2>&1; then
 fi
 # The project itself, without letting pip touch vLLM's own pins (only the core's light dependencies).
 "$PY" -m pip install -q --no-deps -e .
-"$PY" -m pip install -q "gymnasium>=1.0" "pyyaml>=6" "tqdm>=4.66" safetensors matplotlib  # the trainer runs there too
+"$PY" -m pip install -q "gymnasium>=1.0" "pyyaml>=6" "tqdm>=4.66" safetensors matplotlib peft  # the trainer runs there too
 echo "$PY"

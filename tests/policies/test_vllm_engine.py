@@ -48,12 +48,16 @@ def _assert_follows_updates(result: dict, logprob_tolerance: float) -> None:
 
 
 @pytest.mark.slow
-def test_in_process_vllm_cpu_rollouts_follow_load_weights(model_dir):
+@pytest.mark.parametrize("weights", ["full", "lora"])
+def test_in_process_vllm_cpu_rollouts_follow_every_sync(model_dir, weights):
+    """Full models reload in place; LoRA policies sync their adapter only, served as a vLLM LoRA adapter."""
     python = _vllm_python()
-    done = subprocess.run([python, str(CHECK), str(model_dir), "cpu"], capture_output=True, text=True, timeout=900,
-                          cwd=ROOT)
+    done = subprocess.run([python, str(CHECK), str(model_dir), "cpu", *(["lora"] if weights == "lora" else [])],
+                          capture_output=True, text=True, timeout=900, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
-    _assert_follows_updates(json.loads(done.stdout.strip().splitlines()[-1]), logprob_tolerance=1e-4)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    _assert_follows_updates(result, logprob_tolerance=1e-4)
+    assert result["adapter_only"] == (weights == "lora")
 
 
 @pytest.mark.gpu
