@@ -34,8 +34,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 
 from agentgym.policy import Generation, SamplingParams
-
-VERSION_HEADER = "X-Agentgym-Policy-Version"
+from policies.weights import TOKEN_ENV, TOKEN_HEADER, VERSION_HEADER
 
 
 class Batcher:
@@ -193,8 +192,15 @@ def _prompt_ids(prompt: Any, tokenizer) -> list[list[int]]:
     return [one(item) for item in prompt]
 
 
-def create_app(policy, model_name: str = "agentgym-policy", max_batch: int = 256, max_wait_s: float = 0.01):
-    """A FastAPI app serving ``policy``; the batcher stops when the app shuts down."""
+def create_app(policy, model_name: str = "agentgym-policy", max_batch: int = 256, max_wait_s: float = 0.01,
+               weights_token: str | None = None):
+    """A FastAPI app serving ``policy``; the batcher stops when the app shuts down.
+
+    ``weights_token`` (default: the ``AGENTGYM_WEIGHTS_TOKEN`` environment variable): weight pushes
+    without it in the ``X-Agentgym-Weights-Token`` header are refused, so nobody else on the network
+    can replace the policy a run trains.
+    """
+    weights_token = weights_token if weights_token is not None else os.environ.get(TOKEN_ENV) or None
     batcher = Batcher(policy, max_batch=max_batch, max_wait_s=max_wait_s)
     app = FastAPI(title="agentgym policy server", on_shutdown=[batcher.close])
     app.state.batcher = batcher
@@ -238,13 +244,17 @@ def create_app(policy, model_name: str = "agentgym-policy", max_batch: int = 256
     @app.get("/agentgym/info")
     def info() -> dict[str, Any]:
         return {"model": model_name, "policy_version": batcher.version, "lora": bool(getattr(policy, "is_lora", False)),
-                "loads_weights": hasattr(policy, "model")}
+                "loads_weights": hasattr(policy, "model"), "weights_need_token": weights_token is not None}
 
     @app.post("/agentgym/weights")
     async def load_weights(request: Request) -> dict[str, Any]:
         """Load a safetensors snapshot of the trained weights (policies.weights) between two batches."""
+        import hmac
+
         from policies.weights import from_bytes, load_snapshot
 
+        if weights_token is not None and not hmac.compare_digest(request.headers.get(TOKEN_HEADER, ""), weights_token):
+            raise HTTPException(status_code=403, detail=f"weight pushes need the server's token in {TOKEN_HEADER}")
         try:
             version = int(request.headers[VERSION_HEADER])
         except (KeyError, ValueError):

@@ -14,6 +14,10 @@ from dataclasses import dataclass
 import torch
 
 ADAPTER_ONLY_KEY = "agentgym_adapter_only"
+# pushing a snapshot to the project's server (policies.serve, POST /agentgym/weights)
+VERSION_HEADER = "X-Agentgym-Policy-Version"  # the policy version of the pushed weights
+TOKEN_HEADER = "X-Agentgym-Weights-Token"  # the server's token, when it has one
+TOKEN_ENV = "AGENTGYM_WEIGHTS_TOKEN"  # where the server (and a client pushing to it) read that token
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,7 @@ from typing import Any
 from agentgym.policy import Generation, SamplingParams
 from policies.engines.base import EngineBase
 from policies.openai_api import OpenAIPolicy
-from policies.weights import WeightSnapshot, snapshot, to_bytes
-
-VERSION_HEADER = "X-Agentgym-Policy-Version"
+from policies.weights import TOKEN_ENV, TOKEN_HEADER, VERSION_HEADER, WeightSnapshot, snapshot, to_bytes
 
 
 class ServerEngine(EngineBase):
@@ -34,8 +32,11 @@ class ServerEngine(EngineBase):
 
     def __init__(self, policy, base_url: str, version: int, model: str | None = None, timeout_s: float = 600.0,
                  process=None, sync_dir: str | Path | None = None, prompts_per_request: int = 256,
-                 concurrency: int = 4):
+                 concurrency: int = 4, weights_token: str | None = None):
+        import os
+
         super().__init__(policy, version)
+        self.weights_token = weights_token or getattr(process, "weights_token", None) or os.environ.get(TOKEN_ENV)
         root = base_url.rstrip("/").removesuffix("/v1")
         self.base_url, self.process = root + "/v1", process
         self.http = OpenAIPolicy(model or "", root, timeout=timeout_s, concurrency=concurrency)
@@ -102,8 +103,10 @@ class ServerEngine(EngineBase):
 
     def load(self, weights, version: int) -> None:
         if self.kind == "agentgym":
-            self.http.post("/agentgym/weights", content=to_bytes(weights),
-                           headers={VERSION_HEADER: str(version), "Content-Type": "application/octet-stream"})
+            headers = {VERSION_HEADER: str(version), "Content-Type": "application/octet-stream"}
+            if self.weights_token:
+                headers[TOKEN_HEADER] = self.weights_token
+            self.http.post("/agentgym/weights", content=to_bytes(weights), headers=headers)
         else:
             self._vllm_reload(weights, version)
         self.version = version

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from policies.weights import TOKEN_ENV
 
 
 class ServerProcess:
@@ -32,7 +35,8 @@ class ServerProcess:
             command += ["--threads", str(threads)]
         if seed is not None:
             command += ["--seed", str(seed)]
-        env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
+        self.weights_token = secrets.token_hex(16)  # only this run may push weights into its server
+        env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {}), TOKEN_ENV: self.weights_token}
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         try:

@@ -89,3 +89,17 @@ def test_bad_weight_pushes_are_refused_and_change_nothing(policies, tmp_path):
     assert bad_prompt.status_code == 400
     assert [c["token_ids"] for c in after] == [c["token_ids"] for c in before]
     assert {c["agentgym_policy_version"] for c in after} == {0}
+
+
+def test_a_server_with_a_token_takes_weights_only_with_it(policies):
+    from policies.weights import TOKEN_HEADER
+
+    trained, served = policies
+    push = to_bytes(snapshot(trained.model))
+    with ServerThread(served, model_name="m", weights_token="s3cret") as server:
+        root = server.base_url.removesuffix("/v1")
+        codes = [httpx.post(f"{root}/agentgym/weights", content=push, headers={VERSION_HEADER: "1", **extra}).status_code
+                 for extra in ({}, {TOKEN_HEADER: "guess"}, {TOKEN_HEADER: "s3cret"})]
+        info = httpx.get(f"{root}/agentgym/info").json()
+    assert codes == [403, 403, 200]
+    assert info["weights_need_token"] and info["policy_version"] == 1

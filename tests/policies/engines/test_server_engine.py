@@ -116,15 +116,17 @@ def test_the_server_exits_when_its_run_is_killed(folder, tmp_path):
 def test_a_server_serving_other_weights_than_pushed_is_an_error_not_a_sample(folder, tmp_path):
     import httpx
 
-    from policies.serve import VERSION_HEADER
-    from policies.weights import snapshot, to_bytes
+    from policies.weights import TOKEN_HEADER, VERSION_HEADER, snapshot, to_bytes
 
     trained = HFPolicy.from_pretrained(folder, device="cpu")
     engine = _engine(trained, folder, tmp_path)
     try:
         root = engine.base_url.removesuffix("/v1")
-        httpx.post(f"{root}/agentgym/weights", content=to_bytes(snapshot(trained.model)),
-                   headers={VERSION_HEADER: "5"}).raise_for_status()  # behind the engine's back
+        push = to_bytes(snapshot(trained.model))
+        refused = httpx.post(f"{root}/agentgym/weights", content=push, headers={VERSION_HEADER: "5"})
+        assert refused.status_code == 403  # the run's server takes weights only with the run's token
+        httpx.post(f"{root}/agentgym/weights", content=push,  # behind the engine's back, with its token
+                   headers={VERSION_HEADER: "5", TOKEN_HEADER: engine.weights_token}).raise_for_status()
         with pytest.raises(RuntimeError, match="served policy version 5, but the trainer last pushed version 0"):
             engine.generate(PROMPTS, GREEDY)
     finally:
