@@ -105,7 +105,8 @@ class OpenAIPolicy:
 
     def post(self, path: str, body: dict[str, Any] | None = None, content: bytes | None = None,
              headers: dict[str, str] | None = None) -> dict[str, Any]:
-        """POST to ``base_url + path`` (JSON ``body`` or raw ``content``), retried; the answer's JSON."""
+        """POST to ``base_url + path`` (JSON ``body`` or raw ``content``), retried; the answer's JSON
+        (``{"text": ...}`` for a plain-text answer)."""
         import httpx
 
         last = "no attempt made"
@@ -123,7 +124,10 @@ class OpenAIPolicy:
             if response.status_code >= 400:
                 raise RuntimeError(f"{self.base_url}{path} rejected the request with HTTP "
                                    f"{response.status_code}: {response.text[:500]}")
-            return response.json()
+            try:
+                return response.json()
+            except ValueError:  # control routes (vLLM's LoRA loading) answer in plain text
+                return {"text": response.text}
         raise EndpointUnavailable(f"OpenAI-compatible endpoint {self.base_url} is unavailable after "
                                   f"{self.max_retries + 1} attempts ({last}). Is the server running and is "
                                   "base_url right (it usually ends in /v1)?")

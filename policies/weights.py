@@ -87,3 +87,18 @@ def from_bytes(data: bytes) -> WeightSnapshot:
     header = json.loads(data[8:8 + header_len])
     adapter_only = (header.get("__metadata__") or {}).get(ADAPTER_ONLY_KEY) == "1"
     return WeightSnapshot(load(data), adapter_only)
+
+
+def write_adapter(folder, lora_config, weights: WeightSnapshot) -> None:
+    """An adapter-only snapshot as a peft adapter folder (``adapter_config.json`` and the tensors), the
+    form vLLM loads LoRA adapters from."""
+    from pathlib import Path
+
+    from safetensors.torch import save_file
+
+    if not weights.adapter_only:
+        raise ValueError("write_adapter needs an adapter-only (LoRA) snapshot")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lora_config.save_pretrained(str(folder))
+    save_file({n: t.contiguous() for n, t in weights.tensors.items()}, str(folder / "adapter_model.safetensors"))

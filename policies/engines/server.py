@@ -10,6 +10,8 @@ carry the response token ids and their log-probs (vLLM's ``return_token_ids`` ex
 * ``vllm serve`` started with ``VLLM_SERVER_DEV_MODE=1``: the merged weights are written to a folder
   both processes can read, and the server reloads them in place (``/collective_rpc`` ``reload_weights``,
   then ``/reset_prefix_cache`` so no cache of the old weights survives, then ``/update_weight_version``).
+  LoRA policies write only the adapter there, loaded as a new adapter (``/v1/load_lora_adapter``,
+  with ``--enable-lora`` and ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=1``) that requests then name as model.
   vLLM's NCCL and CUDA-IPC weight-transfer backends need GPUs and are not used here.
 """
 
@@ -23,7 +25,15 @@ from typing import Any
 from agentgym.policy import Generation, SamplingParams
 from policies.engines.base import EngineBase
 from policies.openai_api import OpenAIPolicy
-from policies.weights import TOKEN_ENV, TOKEN_HEADER, VERSION_HEADER, WeightSnapshot, snapshot, to_bytes
+from policies.weights import (
+    TOKEN_ENV,
+    TOKEN_HEADER,
+    VERSION_HEADER,
+    WeightSnapshot,
+    snapshot,
+    to_bytes,
+    write_adapter,
+)
 
 
 class ServerEngine(EngineBase):
@@ -95,8 +105,8 @@ class ServerEngine(EngineBase):
 
     # ---- weight sync --------------------------------------------------------------------------
     def snapshot(self, policy: Any) -> WeightSnapshot | list[tuple[str, Any]]:
-        if self.kind == "agentgym":
-            return snapshot(policy.model)
+        if self.kind == "agentgym" or getattr(policy, "is_lora", False):
+            return snapshot(policy.model)  # LoRA: the adapter tensors only
         from policies.vllm import merged_state
 
         return [(name, tensor.detach().to("cpu", copy=True)) for name, tensor in merged_state(policy.model)]
@@ -107,9 +117,22 @@ class ServerEngine(EngineBase):
             if self.weights_token:
                 headers[TOKEN_HEADER] = self.weights_token
             self.http.post("/agentgym/weights", content=to_bytes(weights), headers=headers)
+        elif isinstance(weights, WeightSnapshot):
+            self._vllm_switch_adapter(weights, version)
         else:
             self._vllm_reload(weights, version)
         self.version = version
+
+    def _vllm_switch_adapter(self, weights: WeightSnapshot, version: int) -> None:
+        if self.sync_dir is None:
+            raise RuntimeError("vllm serve loads LoRA adapters from a folder: give the engine a sync_dir")
+        folder, name, previous = self.sync_dir / f"lora_v{version}", f"policy-v{version}", self.http.model
+        write_adapter(folder, self.trained.model.peft_config["default"], weights)
+        self.http.post("/v1/load_lora_adapter", {"lora_name": name, "lora_path": str(folder)})
+        self.http.model = name  # requests name the adapter as their model
+        if previous.startswith("policy-v"):
+            self.http.post("/v1/unload_lora_adapter", {"lora_name": previous})
+            shutil.rmtree(self.sync_dir / f"lora_v{previous.removeprefix('policy-v')}", ignore_errors=True)
 
     def _vllm_reload(self, named_tensors: list[tuple[str, Any]], version: int) -> None:
         from safetensors.torch import save_file

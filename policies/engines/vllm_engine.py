@@ -10,7 +10,7 @@ from typing import Any
 
 from agentgym.policy import Generation, SamplingParams
 from policies.engines.base import EngineBase
-from policies.weights import WeightSnapshot, snapshot
+from policies.weights import WeightSnapshot, snapshot, write_adapter
 
 ADAPTER_ID_OFFSET = 1  # vLLM's LoRA ids start at 1; version v is adapter id v + 1
 
@@ -66,13 +66,10 @@ class VLLMEngine(EngineBase):
         self.version = version
 
     def _switch_adapter(self, weights: WeightSnapshot, version: int) -> None:
-        from safetensors.torch import save_file
         from vllm.lora.request import LoRARequest
 
         folder = self.lora_dir / f"v{version}"
-        folder.mkdir(parents=True, exist_ok=True)
-        self.lora_config.save_pretrained(str(folder))
-        save_file({n: t.contiguous() for n, t in weights.tensors.items()}, str(folder / "adapter_model.safetensors"))
+        write_adapter(folder, self.lora_config, weights)
         previous = self.lora_request
         self.lora_request = LoRARequest(f"policy-v{version}", version + ADAPTER_ID_OFFSET, str(folder))
         if previous is not None:  # vLLM read it when first used; drop it from the engine and from disk

@@ -77,16 +77,19 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture()
-def vllm_serve(model_dir, tmp_path):
-    """``vllm serve`` (its OpenAI server module: the CLI wants a distribution named vllm) in dev mode."""
+@pytest.fixture(params=["full", "lora"])
+def vllm_serve(request, model_dir, tmp_path):
+    """``vllm serve`` (its OpenAI server module: the CLI wants a distribution named vllm) in dev mode;
+    ``lora``: with runtime LoRA adapters enabled. Yields (base URL, "full" | "lora")."""
     python, port = _vllm_python(), _free_port()
-    env = {**os.environ, "VLLM_SERVER_DEV_MODE": "1", "VLLM_CPU_KVCACHE_SPACE": "1"}
+    env = {**os.environ, "VLLM_SERVER_DEV_MODE": "1", "VLLM_CPU_KVCACHE_SPACE": "1",
+           "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "1"}
+    lora = ["--enable-lora", "--max-lora-rank", "8"] if request.param == "lora" else []
     log = open(tmp_path / "vllm.log", "wb")
     proc = subprocess.Popen([python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
                              "--served-model-name", "tiny", "--enforce-eager", "--max-model-len", "512",
-                             "--port", str(port), "--seed", "0"], stdout=log, stderr=subprocess.STDOUT, env=env,
-                            start_new_session=True)
+                             "--port", str(port), "--seed", "0", *lora], stdout=log, stderr=subprocess.STDOUT,
+                            env=env, start_new_session=True)
     import httpx
 
     try:
@@ -99,7 +102,7 @@ def vllm_serve(model_dir, tmp_path):
                     break
             except httpx.HTTPError:
                 time.sleep(2)
-        yield f"http://127.0.0.1:{port}/v1"
+        yield f"http://127.0.0.1:{port}/v1", request.param
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -111,22 +114,27 @@ def vllm_serve(model_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_vllm_serve_rollouts_follow_weights_reloaded_from_a_folder(model_dir, vllm_serve, tmp_path):
+def test_vllm_serve_rollouts_follow_every_sync(model_dir, vllm_serve, tmp_path):
+    """Full weights reload in place from a folder; LoRA policies load each version's adapter only."""
     import httpx
 
     from policies.engines.server import ServerEngine
     from policies.hf import HFPolicy
 
-    trained = HFPolicy.from_pretrained(model_dir, device="cpu")
-    engine = ServerEngine(trained, vllm_serve, version=0, sync_dir=tmp_path / "sync")
+    url, weights = vllm_serve
+    lora = weights == "lora"
+    trained = HFPolicy.from_pretrained(model_dir, device="cpu", lora={"r": 8, "lora_alpha": 16} if lora else None)
+    engine = ServerEngine(trained, url, version=-1, sync_dir=tmp_path / "sync")
     try:
         assert engine.kind == "vllm" and engine.http.model == "tiny"
+        engine.load(engine.snapshot(trained), 0)  # as the trainer does for a server given by URL
+        assert engine.http.model == ("policy-v0" if lora else "tiny")
         prompts = [build_messages("Reach the goal.", f"You are at row {r}, column {c}.", (), ["north", "west"])
                    for r in range(1, 5) for c in range(1, 5)]
         greedy = SamplingParams(greedy=True, max_new_tokens=8)
         before = engine.generate(prompts, greedy)
         assert [g.token_ids for g in before] == [g.token_ids for g in trained.generate(prompts, greedy)]
-        optimizer = torch.optim.SGD(trained.model.parameters(), lr=0.5)
+        optimizer = torch.optim.SGD([p for p in trained.model.parameters() if p.requires_grad], lr=2.0 if lora else 0.5)
         target, ids = [trained.encode_response("<action>west</action>")] * len(prompts), trained.encode_prompts(prompts)
         for _ in range(5):
             optimizer.zero_grad()
@@ -138,8 +146,13 @@ def test_vllm_serve_rollouts_follow_weights_reloaded_from_a_folder(model_dir, vl
         assert [g.token_ids for g in after] == [w.token_ids for w in want]
         assert [g.token_ids for g in after] != [g.token_ids for g in before]
         assert {g.policy_version for g in after} == {1}
-        assert httpx.get(vllm_serve.removesuffix("/v1") + "/weight_info").json()["weight_version"] == "1"
-        assert [p.name for p in (tmp_path / "sync").iterdir()] == ["v1"]  # older folders are removed
+        if lora:  # only the adapter travelled, as a new adapter; the old one is gone from the server and disk
+            served = [m["id"] for m in httpx.get(url + "/models").json()["data"]]
+            assert "policy-v1" in served and "policy-v0" not in served
+            assert [p.name for p in (tmp_path / "sync").iterdir()] == ["lora_v1"]
+        else:
+            assert httpx.get(url.removesuffix("/v1") + "/weight_info").json()["weight_version"] == "1"
+            assert [p.name for p in (tmp_path / "sync").iterdir()] == ["v1"]  # older folders are removed
     finally:
         engine.close()
 
