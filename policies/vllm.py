@@ -132,17 +132,11 @@ class VLLMPolicy:
         return obj
 
     def _engine_model(self):
-        engine = self.llm.llm_engine
         paths = (("model_executor", "driver_worker", "worker", "model_runner", "model"),  # vLLM V1, in-process
                  ("model_executor", "driver_worker", "model_runner", "model"))  # vLLM V0
         for path in paths:
-            obj = engine
-            for name in path:
-                obj = getattr(obj, name, None)
-                if obj is None:
-                    break
-            if obj is not None:
-                return obj
+            if (model := self._engine_part(path)) is not None:
+                return model
         raise RuntimeError("cannot reach vLLM's model in this process; start Python with "
                            "VLLM_ENABLE_V1_MULTIPROCESSING=0 so the engine runs in-process")
 
