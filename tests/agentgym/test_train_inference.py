@@ -21,8 +21,15 @@ def _config(model, run_dir, **kw):
 
 
 def _servers() -> list[psutil.Process]:
-    return [c for c in psutil.Process(os.getpid()).children(recursive=True)
-            if c.is_running() and c.status() != psutil.STATUS_ZOMBIE and "policies.serve" in " ".join(c.cmdline())]
+    """Policy-server processes below this one that are still alive (one may exit while we look)."""
+    alive = []
+    for child in psutil.Process(os.getpid()).children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "policies.serve" in " ".join(child.cmdline()):
+                alive.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
 
 
 class VersionSpy:

@@ -1,7 +1,5 @@
 """The asynchronous rollout producer: the staleness bound, weight loads between batches, errors, rng states."""
 
-import threading
-
 import numpy as np
 import pytest
 
@@ -101,5 +99,4 @@ def test_close_stops_a_producer_waiting_for_an_update():
     producer.next(4)  # batch 5 now waits for update 4, which never comes
     producer.close()
     assert not producer._thread.is_alive()
-    assert [v for v, _, _ in log] == [0, 0]
-    assert threading.active_count() >= 1
+    assert [v for v, _, _ in log] == [0, 0]  # batch 5 was never collected

@@ -1,7 +1,5 @@
 """The server rollout engine against the project's server in a process of its own (real HTTP)."""
 
-import os
-
 import psutil
 import pytest
 import torch
@@ -79,7 +77,6 @@ def test_closing_the_engine_stops_the_server_process(folder, tmp_path):
     assert psutil.pid_exists(pid)
     engine.close()
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    assert not [c for c in psutil.Process(os.getpid()).children(recursive=True) if "policies.serve" in " ".join(c.cmdline())]
 
 
 def test_a_server_that_cannot_start_says_why(tmp_path):
