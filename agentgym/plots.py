@@ -13,6 +13,16 @@ CURVES = {
 }
 
 
+def curve_labels(run_dir: str | Path) -> dict[str, str]:
+    """The legend of each curve, naming the held-out split from the run's ``config.yaml`` when it has one."""
+    import yaml
+
+    config_path = Path(run_dir) / "config.yaml"
+    config = yaml.safe_load(config_path.read_text()) if config_path.is_file() else {}
+    split = (config or {}).get("eval_split")
+    return {**CURVES, "eval/success_rate": f"held-out tasks: {split} (greedy)"} if split else dict(CURVES)
+
+
 def plot_learning_curve(run_dir: str | Path, title: str | None = None) -> Path | None:
     """Write ``learning_curve.png`` next to the run's metrics; None when nothing was logged."""
     import matplotlib
@@ -24,7 +34,7 @@ def plot_learning_curve(run_dir: str | Path, title: str | None = None) -> Path |
     if not rows:
         return None
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    for key, label in CURVES.items():
+    for key, label in curve_labels(run_dir).items():
         points = [(r["iteration"], r[key]) for r in rows if key in r]
         if points:
             xs, ys = zip(*points)

@@ -95,16 +95,19 @@ def evaluate_main(argv: list[str]) -> int:
     return 0 if report["complete"] else 1
 
 
+DEFAULT_COMPARE_OUT = "runs/compare"
+
+
 def compare_main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m agentgym.eval compare",
                                 description="Evaluation reports and training runs side by side.")
     p.add_argument("inputs", nargs="+", help="evaluation folders, report.json files or training run folders")
-    p.add_argument("--out", default=None, help="also write compare.md, compare.json and compare.png here")
+    p.add_argument("--out", default=DEFAULT_COMPARE_OUT,
+                   help=f"folder for compare.md, compare.json and the plot compare.png (default {DEFAULT_COMPARE_OUT})")
     args = p.parse_args(argv)
     _, table = compare(args.inputs, args.out)
     print(table)
-    if args.out:
-        print(f"plot: {Path(args.out) / 'compare.png'}")
+    print(f"plot: {Path(args.out) / 'compare.png'}")
     return 0
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from agentgym.eval.splits import fingerprint, split_task_ids
+from agentgym.eval.stats import wilson_interval
 from agentgym.metrics import read_metrics
 
 CURVE_KEY = "eval/success_rate"
@@ -64,11 +65,24 @@ def _from_run(path: Path) -> Entry:
     env_id, split = config.get("env"), config.get("eval_split")
     episodes = config.get("eval_episodes")
     return Entry(name=path.name, kind="run", env_id=env_id, split=split,
-                 split_hash=_run_split_hash(config), episodes=episodes,
+                 split_hash=_run_split_hash(config), episodes=episodes, ci95=_run_interval(path, last, episodes),
                  curve=[(int(r["iteration"]), float(r[CURVE_KEY])) for r in evals],
                  metrics={"success": last.get(CURVE_KEY), "success_std": None, "score": last.get("eval/score"),
                           "steps": last.get("eval/episode_len"), "invalid": last.get("eval/invalid_action_rate"),
                           "iteration": last.get("iteration")})
+
+
+def _run_interval(path: Path, last: dict[str, Any], episodes: int | None) -> tuple[float, float] | None:
+    """The 95% interval of the run's last held-out success: its evaluation report's (the trainer writes
+    ``eval/iter_N/report.json``), else the Wilson interval over its ``eval_episodes`` tasks."""
+    if CURVE_KEY not in last:
+        return None
+    report = path / "eval" / f"iter_{int(last['iteration'])}" / "report.json"
+    if report.is_file():
+        return tuple(json.loads(report.read_text())["metrics"]["success_rate"]["ci95"])
+    if not episodes:
+        return None
+    return wilson_interval(round(float(last[CURVE_KEY]) * episodes), int(episodes))
 
 
 def _run_split_hash(config: dict[str, Any]) -> str | None:
@@ -113,14 +127,14 @@ def plot(entries: list[Entry], out: Path, title: str = "held-out success") -> Pa
 
     fig, ax = plt.subplots(figsize=(7.5, 4.4))
     span = [x for e in entries for x, _ in e.curve] or [0, 1]
-    for e in entries:
+    for e, color in zip(entries, series_colors(len(entries))):
         if e.curve:
             xs, ys = zip(*e.curve)
-            ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, label=e.name)
+            ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, color=color, label=f"{e.name} ({e.split})")
         elif e.metrics["success"] is not None:
-            line = ax.axhline(e.metrics["success"], linestyle="--", label=f"{e.name} (eval)")
+            ax.axhline(e.metrics["success"], linestyle="--", color=color, label=f"{e.name} (eval, {e.split})")
             if e.ci95:
-                ax.axhspan(*e.ci95, color=line.get_color(), alpha=0.12)
+                ax.axhspan(*e.ci95, color=color, alpha=0.12)
     ax.set_xlim(min(span), max(max(span), min(span) + 1))
     ax.set_xlabel("iteration")
     ax.set_ylabel("success rate")
@@ -132,6 +146,18 @@ def plot(entries: list[Entry], out: Path, title: str = "held-out success") -> Pa
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
+
+
+def series_colors(count: int) -> list[str]:
+    """A distinct colour per entry, curves and report lines alike (axhline does not advance matplotlib's
+    colour cycle, so two reports drawn with it would share one)."""
+    if count <= 10:
+        return [f"C{i}" for i in range(count)]
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    cmap = colormaps["turbo"]
+    return [to_hex(cmap(i / (count - 1))) for i in range(count)]
 
 
 def compare(paths: list[str | Path], out_dir: str | Path | None = None) -> tuple[list[Entry], str]:

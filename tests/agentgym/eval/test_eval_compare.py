@@ -61,3 +61,32 @@ def test_compare_command_line(tmp_path):
     assert "| run_a (iter 1) | run |" in out.stdout and (tmp_path / "o" / "compare.md").exists()
     with pytest.raises(FileNotFoundError):
         compare([tmp_path / "missing"])
+
+
+def test_training_rows_have_an_interval_and_every_series_its_own_colour(tmp_path):
+    from agentgym.eval.compare import series_colors
+    from agentgym.eval.stats import wilson_interval
+
+    run = _training_run(tmp_path / "gigpo", [0.2, 0.5])  # no eval report folder: Wilson over its 6 tasks
+    entries, table = compare([run])
+    assert entries[0].ci95 == wilson_interval(3, 6)
+    low, high = wilson_interval(3, 6)
+    assert f"{low:.3f}-{high:.3f}" in table
+    assert len(set(series_colors(3))) == 3 and len(set(series_colors(14))) == 14
+
+
+def test_compare_draws_its_plot_without_out(tmp_path):
+    run = _training_run(tmp_path / "run_a", [0.0, 1.0])
+    out = subprocess.run([sys.executable, "-m", "agentgym.eval", "compare", str(run)], capture_output=True,
+                         text=True, timeout=120, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "runs" / "compare" / "compare.png").stat().st_size > 5000
+    assert "plot: runs/compare/compare.png" in out.stdout
+
+
+def test_learning_curve_legend_names_the_held_out_split(tmp_path):
+    from agentgym.plots import curve_labels
+
+    run = _training_run(tmp_path / "run", [0.1])
+    assert curve_labels(run)["eval/success_rate"] == "held-out tasks: valid_seen (greedy)"
+    assert curve_labels(tmp_path)["eval/success_rate"] == "held-out tasks (greedy)"  # no config: generic label
