@@ -7,6 +7,7 @@ Environments whose optional dependencies are missing are listed with the reason.
 from __future__ import annotations
 
 import argparse
+import importlib
 from typing import Any
 
 from agentgym.registry import SPLITS, list_envs, make
@@ -52,7 +53,11 @@ def _cell(row: dict[str, Any], key: str) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--namespace", default=None, help="only ids in this namespace (e.g. agentgym)")
+    parser.add_argument("--module", action="append", default=[], metavar="MODULE",
+                        help="import this module first, so the environments it registers are listed (repeatable)")
     args = parser.parse_args(argv)
+    for module in args.module:
+        importlib.import_module(module)
     print(format_table([describe(env_id) for env_id in list_envs(args.namespace)]))
 
 

@@ -42,7 +42,7 @@ from agentgym.params import check_choice, check_params
 from agentgym.plots import plot_learning_curve
 from agentgym.policy import SamplingParams
 from agentgym.pool import EnvPool
-from agentgym.registry import SPLITS, prompt_history_len
+from agentgym.registry import SPLITS, class_attribute, prompt_history_len
 from agentgym.rollout import PromptConfig, RolloutStats, collect
 from agentgym.types import Messages, StepBatch, Trajectory
 from agentgym.update import UpdateSample, ppo_update, score_no_grad
@@ -143,6 +143,12 @@ def _held_out_prompts(config: TrainConfig) -> list[Messages]:
 
 
 def _default_model(env_id: str, env_kwargs: dict[str, Any]) -> str:
+    """The offline tiny model for ``env_id``, SFT-warm-started on its expert (which it must have)."""
+    if not class_attribute(env_id, "has_expert", True):
+        raise ValueError(f"{env_id} has no expert (has_expert = False), so the default tiny model cannot be "
+                         "warm-started on expert episodes. Pass --model: any causal LM folder or hub id (your own "
+                         "model, or a tiny model built for another environment); RL then starts from it. "
+                         "See docs/new_environment.md, 'Train and evaluate it'.")
     return str(plugins.load(plugins.POLICIES, "default_model")(env_id=env_id, env_kwargs=env_kwargs))
 
 

@@ -31,3 +31,58 @@ def test_example_hint_narrows_the_range_and_state_key_follows():
     assert info["state_key"] == "between 1 and 49"
     obs, *_ , info = env.step("fifty")
     assert info["action_valid"] is False and "guess N" in obs
+
+
+EXAMPLES = EXAMPLE.parent
+NO_EXPERT = '''
+from guess_number import GuessNumber
+import agentgym
+
+
+class SilentGuess(GuessNumber):
+    has_expert = False
+
+    def state_info(self):
+        return {**super().state_info(), "expert_action": None, "expert_steps_left": None}
+
+
+agentgym.register("examples/SilentGuess-v0", entry_point=SilentGuess)
+'''
+
+
+def _cli(args, tmp_path, **env):
+    import os
+    import subprocess
+    import sys
+
+    path = os.pathsep.join([str(EXAMPLES), str(tmp_path)])
+    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": path, **env})
+
+
+def test_the_guides_command_lines_train_and_evaluate_the_example(micro_model, tmp_path):
+    env_id = "guess_number:examples/GuessNumber-v0"  # the form docs/new_environment.md writes
+    listed = _cli(["agentgym.envs", "--module", "guess_number", "--namespace", "examples"], tmp_path)
+    assert listed.returncode == 0 and "examples/GuessNumber-v0  50" in listed.stdout, listed.stderr
+    run = tmp_path / "run"
+    trained = _cli(["agentgym.train", "--env", env_id, "--model", micro_model, "--iterations", "1", "--num-groups", "2",
+                    "--group-size", "2", "--eval-every", "0", "--eval-at-start", "false", "--max-new-tokens", "8",
+                    "--tensorboard", "false", "--progress-bar", "false", "--run-dir", str(run)], tmp_path)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    evaluated = _cli(["agentgym.eval", "--env", env_id, "--split", "valid_unseen", "--episodes", "3", "--quiet",
+                      "--policy", str(run / "final_policy"), "--out", str(tmp_path / "eval")], tmp_path)
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    assert (tmp_path / "eval" / "report.json").exists()
+
+
+def test_an_environment_without_an_expert_needs_a_model_and_trains_from_one(micro_model, tmp_path):
+    (tmp_path / "silent_guess.py").write_text(NO_EXPERT)
+    env_id = "silent_guess:examples/SilentGuess-v0"
+    flags = ["--iterations", "1", "--num-groups", "2", "--group-size", "2", "--eval-every", "0", "--eval-at-start",
+             "false", "--max-new-tokens", "8", "--tensorboard", "false", "--progress-bar", "false"]
+    refused = _cli(["agentgym.train", "--env", env_id, "--run-dir", str(tmp_path / "a"), *flags], tmp_path)
+    assert refused.returncode != 0 and "has no expert" in refused.stderr and "--model" in refused.stderr
+    trained = _cli(["agentgym.train", "--env", env_id, "--model", micro_model, "--run-dir", str(tmp_path / "b"),
+                    *flags], tmp_path)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    assert (tmp_path / "b" / "final_policy" / "config.json").exists()
