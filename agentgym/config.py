@@ -178,6 +178,8 @@ class OutputSettings:
     """Also log to this Weights & Biases project."""
     progress_bar: bool = True
     """Show a progress bar over iterations."""
+    console_table_every: int = 10
+    """Print every metric every N iterations (0 = never); a compact line shows the watched ones every iteration."""
 
 
 @dataclass

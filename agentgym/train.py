@@ -25,7 +25,7 @@ import torch
 import yaml
 from tqdm.auto import tqdm
 
-from agentgym import checkpoint, credit, features, inference, plugins
+from agentgym import checkpoint, console, credit, features, inference, plugins
 from agentgym.config import TrainConfig, parse_args
 from agentgym.credit.entropy_diagnostics import entropy_diagnostics
 from agentgym.eval.training import write_training_eval
@@ -37,7 +37,7 @@ from agentgym.inference.rescore import rescore_steps
 from agentgym.inference.staleness import drop_stale
 from agentgym.inference.sync_check import greedy_match, held_out_prompts
 from agentgym.losses import AGG_MODES, KL_KINDS
-from agentgym.metrics import MetricsLogger
+from agentgym.metrics import MetricsLogger, read_metrics
 from agentgym.params import check_choice, check_params
 from agentgym.plots import plot_learning_curve
 from agentgym.policy import SamplingParams
@@ -104,8 +104,12 @@ def setup(config: TrainConfig) -> Trainer:
     resume_from = checkpoint.latest(run_dir) if config.resume else None
     if resume_from is None:
         _seed_everything(config.seed)
+    if config.model is None:
+        console.phase("setup", f"model: the offline tiny model for {config.env} (tokenizer and SFT warm start on "
+                               "expert episodes, built once, then cached)")
     model_path = config.model or _default_model(config.env, config.env_kwargs)
     start_spec = str(resume_from / "policy") if resume_from else model_path
+    console.phase("setup", f"policy: {start_spec}")
     policy = plugins.policy_from_spec(start_spec)
     optimizer = torch.optim.AdamW([p for p in policy.model.parameters() if p.requires_grad],
                                   lr=config.lr, weight_decay=config.weight_decay)
@@ -119,8 +123,12 @@ def setup(config: TrainConfig) -> Trainer:
         train_eval_pool=_pool(config, "train", min(config.train_eval_episodes, EVAL_POOL_SIZE))
         if config.train_eval_episodes > 0 else None,
         task_rng=np.random.default_rng(config.seed), shuffle_rng=torch.Generator().manual_seed(config.seed),
-        logger=MetricsLogger(run_dir, config.tensorboard, config.wandb_project, config.to_dict()),
+        logger=MetricsLogger(run_dir, config.tensorboard, config.wandb_project, config.to_dict(), echo=False),
     )
+    console.phase("setup", f"environments: {config.env}, {config.num_groups} tasks x {config.group_size} rollouts "
+                           f"per iteration; held-out checks on {config.eval_episodes} {config.eval_split} tasks "
+                           f"every {config.eval_every} iterations" if config.eval_every else
+                           f"environments: {config.env}, {config.num_groups} x {config.group_size} rollouts")
     if resume_from is not None:
         _restore(trainer, resume_from)
     if config.verify_sync_prompts:
@@ -130,6 +138,8 @@ def setup(config: TrainConfig) -> Trainer:
     except BaseException:
         _close(trainer)
         raise
+    console.phase("setup", f"rollout engine: {trainer.engine.backend}" + (
+        f", asynchronous (max_staleness={config.max_staleness})" if config.max_staleness else ""))
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     return trainer
 
@@ -149,7 +159,7 @@ def _default_model(env_id: str, env_kwargs: dict[str, Any]) -> str:
                          "warm-started on expert episodes. Pass --model: any causal LM folder or hub id (your own "
                          "model, or a tiny model built for another environment); RL then starts from it. "
                          "See docs/new_environment.md, 'Train and evaluate it'.")
-    return str(plugins.load(plugins.POLICIES, "default_model")(env_id=env_id, env_kwargs=env_kwargs))
+    return str(plugins.load(plugins.POLICIES, "default_model")(env_id=env_id, env_kwargs=env_kwargs, verbose=True))
 
 
 def _pool(config: TrainConfig, split: str, size: int) -> EnvPool:
@@ -424,7 +434,9 @@ def run(config: TrainConfig) -> dict[str, float]:
         if trainer.iteration == 0 and config.eval_at_start and trainer.eval_pool is not None:
             metrics.update(evaluate_now(trainer))
         if metrics:
-            trainer.logger.log(trainer.iteration, metrics)
+            _log(trainer, metrics)
+        console.phase("train", f"{config.iterations - trainer.iteration} iterations of {config.credit} "
+                               f"(run folder {config.run_dir})")
         bar = tqdm(range(trainer.iteration, config.iterations), initial=trainer.iteration, total=config.iterations,
                    desc="train", disable=not config.progress_bar, dynamic_ncols=True)
         for _ in bar:
@@ -436,7 +448,7 @@ def run(config: TrainConfig) -> dict[str, float]:
             last = trainer.iteration == config.iterations or budget_spent
             if config.eval_every > 0 and (trainer.iteration % config.eval_every == 0 or last):
                 metrics.update(evaluate_now(trainer))
-            trainer.logger.log(trainer.iteration, metrics)
+            _log(trainer, metrics)
             bar.set_postfix(success=f"{metrics.get('rollout/success_rate', float('nan')):.2f}")
             if config.checkpoint_every > 0 and (trainer.iteration % config.checkpoint_every == 0 or last):
                 _save(trainer)
@@ -446,6 +458,15 @@ def run(config: TrainConfig) -> dict[str, float]:
     finally:
         _close(trainer)
     return metrics
+
+
+def _log(trainer: Trainer, metrics: dict[str, float]) -> None:
+    """Every metric to the logs; to the console a compact line, and all of them every console_table_every."""
+    trainer.logger.log(trainer.iteration, metrics)
+    every = trainer.config.console_table_every
+    tqdm.write(console.compact_line(trainer.iteration, metrics, trainer.config.iterations))
+    if every and trainer.iteration and trainer.iteration % every == 0:
+        tqdm.write(console.full_table(trainer.iteration, metrics))
 
 
 def _warm_up(trainer: Trainer) -> dict[str, float]:
@@ -468,7 +489,9 @@ def _finish(trainer: Trainer, metrics: dict[str, float]) -> None:
     trainer.policy.save(str(run_dir / "final_policy"))
     plot = plot_learning_curve(run_dir, title=f"{trainer.config.env} | {trainer.config.credit}")
     (run_dir / "summary.json").write_text(json.dumps({"iterations": trainer.iteration, **metrics}, indent=2))
-    print(f"done: {run_dir} (learning curve: {plot})", flush=True)
+    console.phase("done", f"{trainer.iteration} iterations, {trainer.env_steps} environment steps")
+    print(console.summary(str(run_dir), trainer.config.env, trainer.config.eval_split, read_metrics(run_dir),
+                          str(plot) if plot else None), flush=True)
 
 
 def _close(trainer: Trainer) -> None:
@@ -483,7 +506,14 @@ def _close(trainer: Trainer) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    run(parse_args(argv))
+    config = parse_args(argv)
+    try:  # transformers' own "Loading weights" bars say nothing about which phase is running
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+    run(config)
 
 
 if __name__ == "__main__":
