@@ -166,6 +166,8 @@ class OutputSettings:
     """Tasks of the periodic evaluation (the first N of eval_split)."""
     eval_at_start: bool = True
     """Also evaluate the starting policy, before the first iteration."""
+    summary_splits: list[str] = field(default_factory=lambda: ["valid_unseen"])
+    """Other held-out splits evaluated at the start and after the last iteration (eval_<split>/ keys, summary)."""
     train_eval_episodes: int = 0
     """>0: also evaluate greedily on this many train tasks (train curves beside held-out ones)."""
     checkpoint_every: int = 10

@@ -70,19 +70,21 @@ def _wrap(head: str, items: Iterable[str], limit: int) -> list[str]:
     return lines
 
 
-def summary(run_dir: str, env_id: str, split: str, rows: list[dict[str, float]], plot: str | None) -> str:
-    """The closing lines: held-out success from start to end, and where the run's files are."""
-    evals = [(r["iteration"], r["eval/success_rate"]) for r in rows if "eval/success_rate" in r]
+def summary(run_dir: str, env_id: str, split: str, rows: list[dict[str, float]], other_splits: list[str],
+            plot: str | None) -> str:
+    """The closing lines: held-out success from start to end on every checked split, and where the files are."""
     lines = []
-    if evals:
-        (first_it, first), (last_it, last) = evals[0], evals[-1]
-        lines.append(f"held-out success ({split}, greedy): {first:.2f} at iteration {first_it:g} -> {last:.2f} at "
-                     f"iteration {last_it:g}")
+    for name, prefix in ((split, "eval/"), *((s, f"eval_{s}/") for s in other_splits)):
+        evals = [(r["iteration"], r[prefix + "success_rate"]) for r in rows if prefix + "success_rate" in r]
+        if evals:
+            (first_it, first), (last_it, last) = evals[0], evals[-1]
+            change = f"{first:.2f} at iteration {first_it:g} -> " if first_it != last_it else ""
+            lines.append(f"held-out success ({name}, greedy): {change}{last:.2f} at iteration {last_it:g}")
     trained = [r["rollout/success_rate"] for r in rows if "rollout/success_rate" in r]
     if trained:
         lines.append(f"train rollouts (sampled): {trained[0]:.2f} -> {trained[-1]:.2f}")
     lines.append(f"run folder: {run_dir} (metrics.jsonl, final_policy/, eval/iter_N/viewer.html)")
     if plot:
         lines.append(f"learning curve: {plot}")
-    lines.append(f"other splits: python -m agentgym.eval --env {env_id} --split valid_unseen --policy {run_dir}/final_policy")
+    lines.append(f"evaluate further: python -m agentgym.eval --env {env_id} --split SPLIT --policy {run_dir}/final_policy")
     return "\n".join(lines)

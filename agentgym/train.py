@@ -67,6 +67,7 @@ class Trainer:
     engine: RolloutEngine | None = None  # where rollouts are sampled (the trained model itself by default)
     producer: RolloutProducer | None = None  # asynchronous rollouts (max_staleness > 0), started by run()
     sync_prompts: list[Messages] = field(default_factory=list)  # held-out prompts of the weight-sync check
+    summary_pools: dict[str, EnvPool] = field(default_factory=dict)  # summary_splits, checked at start and end
     iteration: int = 0  # updates applied so far: the policy version of the trained weights
     env_steps: int = 0  # environment steps collected so far (the budget benchmarks compare at)
 
@@ -84,6 +85,8 @@ def check_config(config: TrainConfig) -> None:
         for name in names:
             check_params(get(name), params.get(name, {}), f"{kind}_params of {name!r}", leading=leading)
     check_choice(config.eval_split, SPLITS, "eval_split")
+    for split in config.summary_splits:
+        check_choice(split, SPLITS, "summary_splits")
     check_choice(config.loss_agg, AGG_MODES, "loss_agg")
     check_choice(config.kl_kind, KL_KINDS, "kl_kind")
     config.check_pool_settings()
@@ -129,6 +132,9 @@ def setup(config: TrainConfig) -> Trainer:
                            f"per iteration; held-out checks on {config.eval_episodes} {config.eval_split} tasks "
                            f"every {config.eval_every} iterations" if config.eval_every else
                            f"environments: {config.env}, {config.num_groups} x {config.group_size} rollouts")
+    if config.eval_every > 0:
+        trainer.summary_pools = {split: _pool(config, split, min(config.eval_episodes, EVAL_POOL_SIZE))
+                                 for split in dict.fromkeys(config.summary_splits) if split != config.eval_split}
     if resume_from is not None:
         _restore(trainer, resume_from)
     if config.verify_sync_prompts:
@@ -405,7 +411,8 @@ def _rollout_metrics(trajectories: list[Trajectory], batch: StepBatch) -> dict[s
 
 
 # ------------------------------------------------------------------------------------ evaluate, log
-def evaluate_now(trainer: Trainer) -> dict[str, float]:
+def evaluate_now(trainer: Trainer, summary: bool = False) -> dict[str, float]:
+    """Greedy held-out checks; ``summary``: also on the summary_splits (at the start and the end)."""
     config, metrics = trainer.config, {}
     prompt = _prompt_config(config)
     tick = time.perf_counter()
@@ -417,6 +424,8 @@ def evaluate_now(trainer: Trainer) -> dict[str, float]:
     if trainer.train_eval_pool is not None:
         result = evaluate(trainer.policy, trainer.train_eval_pool, "train", config.train_eval_episodes, prompt=prompt)
         metrics.update(result.metrics("train_eval/"))
+    for split, pool in (trainer.summary_pools.items() if summary else ()):
+        metrics.update(evaluate(trainer.policy, pool, split, config.eval_episodes, prompt=prompt).metrics(f"eval_{split}/"))
     metrics["time/eval_s"] = time.perf_counter() - tick
     return metrics
 
@@ -432,7 +441,7 @@ def run(config: TrainConfig) -> dict[str, float]:
             trainer.producer = RolloutProducer(trainer.engine, lambda: _collect(trainer), trainer.task_rng,
                                                config.max_staleness, trainer.iteration)
         if trainer.iteration == 0 and config.eval_at_start and trainer.eval_pool is not None:
-            metrics.update(evaluate_now(trainer))
+            metrics.update(evaluate_now(trainer, summary=True))
         if metrics:
             _log(trainer, metrics)
         console.phase("train", f"{config.iterations - trainer.iteration} iterations of {config.credit} "
@@ -447,7 +456,7 @@ def run(config: TrainConfig) -> dict[str, float]:
             budget_spent = config.max_env_steps is not None and trainer.env_steps >= config.max_env_steps
             last = trainer.iteration == config.iterations or budget_spent
             if config.eval_every > 0 and (trainer.iteration % config.eval_every == 0 or last):
-                metrics.update(evaluate_now(trainer))
+                metrics.update(evaluate_now(trainer, summary=last))
             _log(trainer, metrics)
             bar.set_postfix(success=f"{metrics.get('rollout/success_rate', float('nan')):.2f}")
             if config.checkpoint_every > 0 and (trainer.iteration % config.checkpoint_every == 0 or last):
@@ -491,6 +500,7 @@ def _finish(trainer: Trainer, metrics: dict[str, float]) -> None:
     (run_dir / "summary.json").write_text(json.dumps({"iterations": trainer.iteration, **metrics}, indent=2))
     console.phase("done", f"{trainer.iteration} iterations, {trainer.env_steps} environment steps")
     print(console.summary(str(run_dir), trainer.config.env, trainer.config.eval_split, read_metrics(run_dir),
+                          list(trainer.summary_pools),
                           str(plot) if plot else None), flush=True)
 
 
@@ -500,7 +510,7 @@ def _close(trainer: Trainer) -> None:
     if trainer.engine is not None:
         trainer.engine.close()
     trainer.logger.close()
-    for pool in (trainer.train_pool, trainer.eval_pool, trainer.train_eval_pool):
+    for pool in (trainer.train_pool, trainer.eval_pool, trainer.train_eval_pool, *trainer.summary_pools.values()):
         if pool is not None:
             pool.close()
 

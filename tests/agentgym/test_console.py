@@ -33,12 +33,18 @@ def test_full_table_groups_every_metric_within_the_width(monkeypatch):
 
 
 def test_summary_says_where_held_out_success_went_and_where_the_files_are():
-    rows = [{"iteration": 0, "eval/success_rate": 0.25}, {"iteration": 1, "rollout/success_rate": 0.3},
-            {"iteration": 30, "rollout/success_rate": 0.5, "eval/success_rate": 0.43}]
-    text = summary("runs/x", "agentgym/FrozenLake-v0", "valid_seen", rows, "runs/x/learning_curve.png")
+    rows = [{"iteration": 0, "eval/success_rate": 0.25, "eval_valid_unseen/success_rate": 0.05},
+            {"iteration": 1, "rollout/success_rate": 0.3},
+            {"iteration": 30, "rollout/success_rate": 0.5, "eval/success_rate": 0.43,
+             "eval_valid_unseen/success_rate": 0.2, "eval_train/success_rate": 0.6}]
+    text = summary("runs/x", "agentgym/FrozenLake-v0", "valid_seen", rows, ["valid_unseen"], "runs/x/learning_curve.png")
     assert "held-out success (valid_seen, greedy): 0.25 at iteration 0 -> 0.43 at iteration 30" in text
+    assert "held-out success (valid_unseen, greedy): 0.05 at iteration 0 -> 0.20 at iteration 30" in text
     assert "train rollouts (sampled): 0.30 -> 0.50" in text and "learning curve: runs/x/learning_curve.png" in text
-    assert "--env agentgym/FrozenLake-v0 --split valid_unseen --policy runs/x/final_policy" in text
+    assert "--env agentgym/FrozenLake-v0 --split SPLIT --policy runs/x/final_policy" in text
+    assert "(train" not in text  # only the splits asked for
+    resumed = summary("runs/x", "agentgym/FrozenLake-v0", "valid_seen", rows[2:], [], None)
+    assert "held-out success (valid_seen, greedy): 0.43 at iteration 30" in resumed
 
 
 def test_a_short_run_prints_labelled_phases_lines_that_fit_and_a_summary(micro_model, tmp_path):
@@ -54,4 +60,5 @@ def test_a_short_run_prints_labelled_phases_lines_that_fit_and_a_summary(micro_m
     assert all(len(line) <= 80 for line in iteration_lines)
     assert any(line.startswith("[done] 2 iterations") for line in lines)
     assert any(line.startswith("held-out success (valid_seen, greedy):") for line in lines)
+    assert any(line.startswith("held-out success (valid_unseen, greedy):") for line in lines)  # summary_splits
     assert "Loading weights" not in out.stderr  # transformers' unlabelled bars are off
