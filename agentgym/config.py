@@ -168,6 +168,8 @@ class OutputSettings:
     """Also evaluate the starting policy, before the first iteration."""
     summary_splits: list[str] = field(default_factory=lambda: ["valid_unseen"])
     """Other held-out splits evaluated at the start and after the last iteration (eval_<split>/ keys, summary)."""
+    summary_baselines: list[str] = field(default_factory=lambda: ["random", "expert"])
+    """Scripted policies (random, expert, expert:EPS) checked once on eval_split at the start, beside the summary."""
     train_eval_episodes: int = 0
     """>0: also evaluate greedily on this many train tasks (train curves beside held-out ones)."""
     checkpoint_every: int = 10

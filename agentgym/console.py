@@ -80,6 +80,11 @@ def summary(run_dir: str, env_id: str, split: str, rows: list[dict[str, float]],
             (first_it, first), (last_it, last) = evals[0], evals[-1]
             change = f"{first:.2f} at iteration {first_it:g} -> " if first_it != last_it else ""
             lines.append(f"held-out success ({name}, greedy): {change}{last:.2f} at iteration {last_it:g}")
+    baselines = {key.split("/")[0].removeprefix("baseline_"): value for r in rows[:1] for key, value in r.items()
+                 if key.startswith("baseline_") and key.endswith("/success_rate")}
+    if baselines:
+        listed = ", ".join(f"{name} {value:.2f}" for name, value in baselines.items())
+        lines.append(f"baselines on the same {split} tasks (greedy): {listed}")
     trained = [r["rollout/success_rate"] for r in rows if "rollout/success_rate" in r]
     if trained:
         lines.append(f"train rollouts (sampled): {trained[0]:.2f} -> {trained[-1]:.2f}")

@@ -430,6 +430,22 @@ def evaluate_now(trainer: Trainer, summary: bool = False) -> dict[str, float]:
     return metrics
 
 
+def _baselines(trainer: Trainer) -> dict[str, float]:
+    """Greedy success of the summary_baselines on the eval_split tasks the trained policy is checked on
+    (``baseline_<name>/`` keys); a baseline the environment cannot support (an expert it lacks,
+    random choices among admissible actions it does not list) is left out."""
+    config, metrics = trainer.config, {}
+    supported = {"random": class_attribute(config.env, "has_admissible_actions", True),
+                 "expert": class_attribute(config.env, "has_expert", True)}
+    for spec in config.summary_baselines:
+        if not supported.get(spec.partition(":")[0], True):
+            continue
+        result = evaluate(plugins.policy_from_spec(spec), trainer.eval_pool, config.eval_split, config.eval_episodes,
+                          prompt=_prompt_config(config))
+        metrics.update(result.metrics(f"baseline_{spec.replace(':', '_')}/"))
+    return metrics
+
+
 def run(config: TrainConfig) -> dict[str, float]:
     """Train for ``config.iterations`` iterations; returns the last iteration's metrics."""
     trainer = setup(config)
@@ -442,6 +458,7 @@ def run(config: TrainConfig) -> dict[str, float]:
                                                config.max_staleness, trainer.iteration)
         if trainer.iteration == 0 and config.eval_at_start and trainer.eval_pool is not None:
             metrics.update(evaluate_now(trainer, summary=True))
+            metrics.update(_baselines(trainer))
         if metrics:
             _log(trainer, metrics)
         console.phase("train", f"{config.iterations - trainer.iteration} iterations of {config.credit} "

@@ -1,6 +1,7 @@
 """The trainer's console: compact iteration lines that fit the terminal, labelled phases, a closing summary."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,7 +34,8 @@ def test_full_table_groups_every_metric_within_the_width(monkeypatch):
 
 
 def test_summary_says_where_held_out_success_went_and_where_the_files_are():
-    rows = [{"iteration": 0, "eval/success_rate": 0.25, "eval_valid_unseen/success_rate": 0.05},
+    rows = [{"iteration": 0, "eval/success_rate": 0.25, "eval_valid_unseen/success_rate": 0.05,
+             "baseline_random/success_rate": 0.04, "baseline_expert/success_rate": 1.0},
             {"iteration": 1, "rollout/success_rate": 0.3},
             {"iteration": 30, "rollout/success_rate": 0.5, "eval/success_rate": 0.43,
              "eval_valid_unseen/success_rate": 0.2, "eval_train/success_rate": 0.6}]
@@ -43,6 +45,7 @@ def test_summary_says_where_held_out_success_went_and_where_the_files_are():
     assert "train rollouts (sampled): 0.30 -> 0.50" in text and "learning curve: runs/x/learning_curve.png" in text
     assert "--env agentgym/FrozenLake-v0 --split SPLIT --policy runs/x/final_policy" in text
     assert "(train" not in text  # only the splits asked for
+    assert "baselines on the same valid_seen tasks (greedy): random 0.04, expert 1.00" in text
     resumed = summary("runs/x", "agentgym/FrozenLake-v0", "valid_seen", rows[2:], [], None)
     assert "held-out success (valid_seen, greedy): 0.43 at iteration 30" in resumed
 
@@ -61,4 +64,6 @@ def test_a_short_run_prints_labelled_phases_lines_that_fit_and_a_summary(micro_m
     assert any(line.startswith("[done] 2 iterations") for line in lines)
     assert any(line.startswith("held-out success (valid_seen, greedy):") for line in lines)
     assert any(line.startswith("held-out success (valid_unseen, greedy):") for line in lines)  # summary_splits
+    baselines = [line for line in lines if line.startswith("baselines on the same valid_seen tasks")]
+    assert baselines and re.search(r"random \d\.\d\d, expert \d\.\d\d$", baselines[0])
     assert "Loading weights" not in out.stderr  # transformers' unlabelled bars are off
