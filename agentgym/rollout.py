@@ -72,6 +72,12 @@ class PromptConfig:
     show_admissible: bool = True
     max_prompt_tokens: int | None = None  # None = the policy's context length minus the response budget
 
+    @classmethod
+    def from_settings(cls, settings: Any) -> PromptConfig:
+        """The prompt fields of a config (``TrainConfig``: history_len, show_admissible, max_prompt_tokens)."""
+        return cls(history_len=settings.history_len, show_admissible=settings.show_admissible,
+                   max_prompt_tokens=settings.max_prompt_tokens)
+
 
 @dataclass
 class _Episode:

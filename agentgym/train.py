@@ -7,7 +7,9 @@ background producer that samples the next batch while this one trains. Algorithm
 by name in ``agentgym.credit``, and optional parts (reference model, critic, EPO, progress
 attribution) are trainer features (``agentgym.features``) called through one set of hooks; this
 file never branches on an algorithm or a feature. Defaults (``TrainConfig``) run on a laptop CPU:
-the offline tiny model, SFT-warm-started on FrozenLake, trained with GiGPO.
+the offline tiny model, SFT-warm-started on FrozenLake, trained with GiGPO. Beside it: the run's
+state and checkpoint (``agentgym.trainer``), where each batch comes from and how weights go back
+(``agentgym.trainer_rollout``), the held-out checks (``agentgym.eval.training``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import dataclasses
 import json
 import random
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,48 +29,27 @@ from tqdm.auto import tqdm
 from agentgym import checkpoint, console, credit, features, inference, plugins
 from agentgym.config import TrainConfig, parse_args
 from agentgym.credit.entropy_diagnostics import entropy_diagnostics
-from agentgym.eval.training import write_training_eval
-from agentgym.evaluation import evaluate, summarise
-from agentgym.features import SetupContext, TrainerFeature
-from agentgym.inference import RolloutEngine
+from agentgym.eval.training import baseline_metrics, evaluate_now
+from agentgym.evaluation import summarise
+from agentgym.features import SetupContext
 from agentgym.inference.producer import RolloutProducer
 from agentgym.inference.rescore import rescore_steps
-from agentgym.inference.staleness import drop_stale
-from agentgym.inference.sync_check import greedy_match, held_out_prompts
+from agentgym.inference.sync_check import held_out_prompts
 from agentgym.losses import AGG_MODES, KL_KINDS
 from agentgym.metrics import MetricsLogger, read_metrics
 from agentgym.params import check_choice, check_params
 from agentgym.plots import plot_learning_curve
-from agentgym.policy import SamplingParams
 from agentgym.pool import EnvPool
 from agentgym.registry import SPLITS, class_attribute, prompt_history_len
-from agentgym.rollout import PromptConfig, RolloutStats, collect
+from agentgym.trainer import Trainer, restore_checkpoint, save_checkpoint
+from agentgym.trainer_rollout import InfrastructureFailure, collect_batch, next_batch, rollout, sync_engine
 from agentgym.types import Messages, StepBatch, Trajectory
 from agentgym.update import UpdateSample, ppo_update, score_no_grad
 
+__all__ = ["InfrastructureFailure", "Trainer", "check_config", "evaluate_now", "main", "run", "setup",
+           "train_iteration"]
+
 EVAL_POOL_SIZE = 64
-
-
-@dataclass
-class Trainer:
-    """Everything one run holds; built by ``setup`` and advanced by ``train_iteration``."""
-
-    config: TrainConfig
-    policy: Any
-    optimizer: torch.optim.Optimizer
-    train_pool: EnvPool
-    eval_pool: EnvPool | None
-    train_eval_pool: EnvPool | None
-    task_rng: np.random.Generator
-    shuffle_rng: torch.Generator
-    logger: MetricsLogger
-    features: list[TrainerFeature] = field(default_factory=list)  # optional parts, hooked in by one protocol
-    engine: RolloutEngine | None = None  # where rollouts are sampled (the trained model itself by default)
-    producer: RolloutProducer | None = None  # asynchronous rollouts (max_staleness > 0), started by run()
-    sync_prompts: list[Messages] = field(default_factory=list)  # held-out prompts of the weight-sync check
-    summary_pools: dict[str, EnvPool] = field(default_factory=dict)  # summary_splits, checked at start and end
-    iteration: int = 0  # updates applied so far: the policy version of the trained weights
-    env_steps: int = 0  # environment steps collected so far (the budget benchmarks compare at)
 
 
 # ---------------------------------------------------------------------------------------------- setup
@@ -136,7 +116,7 @@ def setup(config: TrainConfig) -> Trainer:
         trainer.summary_pools = {split: _pool(config, split, min(config.eval_episodes, EVAL_POOL_SIZE))
                                  for split in dict.fromkeys(config.summary_splits) if split != config.eval_split}
     if resume_from is not None:
-        _restore(trainer, resume_from)
+        restore_checkpoint(trainer, resume_from)
     if config.verify_sync_prompts:
         trainer.sync_prompts = _held_out_prompts(config)
     try:  # the engine starts from the trained weights as they are now: version = updates applied
@@ -178,45 +158,10 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _restore(trainer: Trainer, path: Path) -> None:
-    state = checkpoint.load_state(path)
-    trainer.optimizer.load_state_dict(state["optimizer"])
-    saved = state.get("features", {})
-    missing = [f.name for f in trainer.features if f.name not in saved]
-    if missing:
-        raise ValueError(f"checkpoint {path} holds no state for the feature(s) {missing} this config builds; "
-                         f"resume with the config the run was started with ({path.parent / 'config.yaml'})")
-    for feature in trainer.features:
-        feature.load_state_dict(saved[feature.name])
-    trainer.task_rng.bit_generator.state = state["task_rng"]
-    trainer.shuffle_rng.set_state(state["shuffle_rng"])
-    trainer.iteration = state["iteration"]
-    trainer.env_steps = state.get("env_steps", 0)
-    print(f"resumed from {path} at iteration {trainer.iteration}", flush=True)
-
-
-def _save(trainer: Trainer, task_rng_state: dict[str, Any] | None = None) -> Path:
-    """A checkpoint from which the run continues with the next iteration's rollouts.
-
-    With asynchronous rollouts the task sampler has already drawn batches ahead, so the state saved
-    is the one before the next batch to train on (a resumed run samples that batch again).
-    """
-    if task_rng_state is None:
-        task_rng_state = (trainer.producer.task_rng_state(trainer.iteration) if trainer.producer is not None
-                          else trainer.task_rng.bit_generator.state)
-    state = {
-        "iteration": trainer.iteration, "env_steps": trainer.env_steps, "optimizer": trainer.optimizer.state_dict(),
-        "task_rng": task_rng_state, "shuffle_rng": trainer.shuffle_rng.get_state(),
-        "config": trainer.config.to_dict(), "features": {f.name: f.state_dict() for f in trainer.features},
-    }
-    return checkpoint.save(trainer.config.run_dir, trainer.iteration, state, trainer.policy.save,
-                           keep=trainer.config.keep_checkpoints)
-
-
 # ------------------------------------------------------------------------------------- one iteration
 def train_iteration(trainer: Trainer) -> dict[str, float]:
     config, start = trainer.config, time.perf_counter()
-    trajectories, stats, engine_metrics = _next_rollout(trainer)
+    trajectories, stats, engine_metrics = next_batch(trainer)
     # the trained model's own log-probs and entropies when another engine sampled (agentgym.inference.rescore)
     tick = time.perf_counter()
     if trainer.engine.rescores:
@@ -242,7 +187,7 @@ def train_iteration(trainer: Trainer) -> dict[str, float]:
     for feature in trainer.features:
         metrics.update(feature.after_update(steps, batch))
     update_s = time.perf_counter() - tick
-    metrics.update(_sync_engine(trainer, trainer.iteration + 1))
+    metrics.update(sync_engine(trainer, trainer.iteration + 1))
     metrics["rollout/kept_steps_frac"] = float(keep.mean()) if len(keep) else 0.0
     metrics.update(stats.metrics())
     trainer.env_steps += stats.steps
@@ -254,82 +199,6 @@ def train_iteration(trainer: Trainer) -> dict[str, float]:
     return metrics
 
 
-class InfrastructureFailure(RuntimeError):
-    """Too many episodes of one iteration failed for infrastructure reasons (docs/rollout.md, "Fault model")."""
-
-
-def _rollout(trainer: Trainer) -> tuple[list[Trajectory], RolloutStats]:
-    """One synchronous batch: collect it, then check it for infrastructure failures."""
-    rng_before = trainer.task_rng.bit_generator.state
-    trajectories, stats = _collect(trainer)
-    _check_infrastructure(trainer, stats, rng_before)
-    return trajectories, stats
-
-
-def _collect(trainer: Trainer) -> tuple[list[Trajectory], RolloutStats]:
-    """num_groups tasks x group_size rollouts on the rollout engine, each group on one task and reset seed."""
-    config = trainer.config
-    seeds = trainer.task_rng.integers(0, 2**31 - 1, size=config.num_groups)
-    sampling = SamplingParams(temperature=config.temperature, top_p=config.top_p,
-                              max_new_tokens=config.max_new_tokens)
-    return collect(trainer.train_pool, trainer.engine, [{"seed": int(s)} for s in seeds], config.group_size,
-                   sampling, _prompt_config(config), episode_retries=config.episode_retries,
-                   info_keys=_info_keys(trainer))
-
-
-def _next_rollout(trainer: Trainer) -> tuple[list[Trajectory], RolloutStats, dict[str, float]]:
-    """This iteration's batch, within the staleness bound, with the engine's metrics.
-
-    Synchronous (``max_staleness = 0``): collected now, with the current weights. Asynchronous: the
-    producer's batch, sampled while the previous update ran; trajectories staler than the bound
-    are dropped and counted.
-    """
-    if trainer.producer is None:
-        trajectories, stats = _rollout(trainer)
-        metrics = {"time/rollout_wait_s": stats.total_s}
-    else:
-        batch, waited = trainer.producer.next(trainer.iteration)
-        trajectories, stats = batch.trajectories, batch.stats
-        _check_infrastructure(trainer, stats, batch.task_rng_state)
-        metrics = {"time/rollout_wait_s": waited, "time/sync_s": batch.sync_s}
-    trajectories, stale_metrics = drop_stale(trajectories, trainer.iteration, trainer.config.max_staleness)
-    metrics.update(stale_metrics)
-    metrics["rollout/policy_version"] = float(trainer.iteration)
-    return trajectories, stats, metrics
-
-
-def _sync_engine(trainer: Trainer, version: int) -> dict[str, float]:
-    """Hand the engine the weights of update ``version`` (asynchronous: publish them for the producer)."""
-    tick = time.perf_counter()
-    snapshot = trainer.engine.snapshot(trainer.policy)
-    if trainer.producer is not None:
-        trainer.producer.publish(snapshot, version)
-        return {"time/snapshot_s": time.perf_counter() - tick}
-    trainer.engine.load(snapshot, version)
-    metrics = {"time/sync_s": time.perf_counter() - tick}
-    if trainer.sync_prompts:
-        metrics["rollout/sync_greedy_match"] = greedy_match(trainer.engine, trainer.policy, trainer.sync_prompts,
-                                                            trainer.config.max_new_tokens)
-    return metrics
-
-
-def _check_infrastructure(trainer: Trainer, stats: RolloutStats, rng_before: dict[str, Any]) -> None:
-    """Past ``max_infra_failure_frac`` failed episodes the run checkpoints (as of before this batch,
-    so a resumed run replays it) and stops."""
-    config = trainer.config
-    if stats.infra_dropped_frac > config.max_infra_failure_frac:
-        saved = _save(trainer, task_rng_state=rng_before)
-        raise InfrastructureFailure(
-            f"iteration {trainer.iteration + 1}: {stats.failed_attempts} of {stats.attempts} episodes failed for "
-            f"infrastructure reasons ({stats.env_errors} errors, {stats.env_timeouts} timeouts, "
-            f"{stats.worker_deaths} worker deaths), more than max_infra_failure_frac={config.max_infra_failure_frac}."
-            f" Checkpoint written to {saved}; fix the environment, then rerun with --resume true.")
-
-
-def _info_keys(trainer: Trainer) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(key for feature in trainer.features for key in feature.info_keys))
-
-
 def _advantages(batch: StepBatch, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
     """(estimator advantages, the same after the modifiers); empty when dynamic sampling dropped all."""
     if len(batch) == 0:
@@ -339,11 +208,6 @@ def _advantages(batch: StepBatch, config: TrainConfig) -> tuple[np.ndarray, np.n
     for name in config.modifiers:
         advantages = credit.get_modifier(name)(batch, advantages, **config.modifier_params.get(name, {}))
     return raw, advantages
-
-
-def _prompt_config(config: TrainConfig) -> PromptConfig:
-    return PromptConfig(history_len=config.history_len, show_admissible=config.show_admissible,
-                        max_prompt_tokens=config.max_prompt_tokens)
 
 
 def _step_batch(trainer: Trainer, trajectories: list[Trajectory]) -> tuple[StepBatch, dict[str, float]]:
@@ -410,42 +274,7 @@ def _rollout_metrics(trajectories: list[Trajectory], batch: StepBatch) -> dict[s
     return metrics
 
 
-# ------------------------------------------------------------------------------------ evaluate, log
-def evaluate_now(trainer: Trainer, summary: bool = False) -> dict[str, float]:
-    """Greedy held-out checks; ``summary``: also on the summary_splits (at the start and the end)."""
-    config, metrics = trainer.config, {}
-    prompt = _prompt_config(config)
-    tick = time.perf_counter()
-    if trainer.eval_pool is not None:
-        result = evaluate(trainer.policy, trainer.eval_pool, config.eval_split, config.eval_episodes, prompt=prompt)
-        metrics.update(result.metrics("eval/"))
-        write_training_eval(config.run_dir, trainer.iteration, result, config.env, config.env_kwargs,
-                            config.max_steps, config.history_len, config.show_admissible, config.max_new_tokens)
-    if trainer.train_eval_pool is not None:
-        result = evaluate(trainer.policy, trainer.train_eval_pool, "train", config.train_eval_episodes, prompt=prompt)
-        metrics.update(result.metrics("train_eval/"))
-    for split, pool in (trainer.summary_pools.items() if summary else ()):
-        metrics.update(evaluate(trainer.policy, pool, split, config.eval_episodes, prompt=prompt).metrics(f"eval_{split}/"))
-    metrics["time/eval_s"] = time.perf_counter() - tick
-    return metrics
-
-
-def _baselines(trainer: Trainer) -> dict[str, float]:
-    """Greedy success of the summary_baselines on the eval_split tasks the trained policy is checked on
-    (``baseline_<name>/`` keys); a baseline the environment cannot support (an expert it lacks,
-    random choices among admissible actions it does not list) is left out."""
-    config, metrics = trainer.config, {}
-    supported = {"random": class_attribute(config.env, "has_admissible_actions", True),
-                 "expert": class_attribute(config.env, "has_expert", True)}
-    for spec in config.summary_baselines:
-        if not supported.get(spec.partition(":")[0], True):
-            continue
-        result = evaluate(plugins.policy_from_spec(spec), trainer.eval_pool, config.eval_split, config.eval_episodes,
-                          prompt=_prompt_config(config))
-        metrics.update(result.metrics(f"baseline_{spec.replace(':', '_')}/"))
-    return metrics
-
-
+# ------------------------------------------------------------------------------------ run, log
 def run(config: TrainConfig) -> dict[str, float]:
     """Train for ``config.iterations`` iterations; returns the last iteration's metrics."""
     trainer = setup(config)
@@ -454,11 +283,11 @@ def run(config: TrainConfig) -> dict[str, float]:
         if trainer.iteration == 0:
             metrics.update(_warm_up(trainer))
         if config.max_staleness > 0:
-            trainer.producer = RolloutProducer(trainer.engine, lambda: _collect(trainer), trainer.task_rng,
+            trainer.producer = RolloutProducer(trainer.engine, lambda: collect_batch(trainer), trainer.task_rng,
                                                config.max_staleness, trainer.iteration)
         if trainer.iteration == 0 and config.eval_at_start and trainer.eval_pool is not None:
             metrics.update(evaluate_now(trainer, summary=True))
-            metrics.update(_baselines(trainer))
+            metrics.update(baseline_metrics(trainer))
         if metrics:
             _log(trainer, metrics)
         console.phase("train", f"{config.iterations - trainer.iteration} iterations of {config.credit} "
@@ -477,7 +306,7 @@ def run(config: TrainConfig) -> dict[str, float]:
             _log(trainer, metrics)
             bar.set_postfix(success=f"{metrics.get('rollout/success_rate', float('nan')):.2f}")
             if config.checkpoint_every > 0 and (trainer.iteration % config.checkpoint_every == 0 or last):
-                _save(trainer)
+                save_checkpoint(trainer)
             if budget_spent:
                 break
         _finish(trainer, metrics)
@@ -497,14 +326,14 @@ def _log(trainer: Trainer, metrics: dict[str, float]) -> None:
 
 def _warm_up(trainer: Trainer) -> dict[str, float]:
     """The features' work before the first iteration (e.g. progress exploration; its env steps count)."""
-    def rollout() -> list[Trajectory]:
-        trajectories, stats = _rollout(trainer)
+    def counted_rollout() -> list[Trajectory]:
+        trajectories, stats = rollout(trainer)
         trainer.env_steps += stats.steps
         return trajectories
 
     metrics: dict[str, float] = {}
     for feature in trainer.features:
-        metrics.update(feature.warm_up(rollout))
+        metrics.update(feature.warm_up(counted_rollout))
     if trainer.env_steps:
         metrics["rollout/env_steps_total"] = float(trainer.env_steps)
     return metrics

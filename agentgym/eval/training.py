@@ -1,19 +1,26 @@
-"""Full evaluation reports from the trainer's periodic held-out checks, with no extra rollouts.
+"""The trainer's held-out checks, and their full evaluation reports with no extra rollouts.
 
-``agentgym.train.evaluate_now`` runs ``agentgym.evaluation.evaluate`` (seed 0, greedy, the first
-``eval_episodes`` tasks of ``eval_split``): exactly seed 0 of ``python -m agentgym.eval``. Passing its
-``EvalResult`` here writes ``RUN_DIR/eval/iter_N/`` with the same report.json, summary.md and viewer
-as the command, so training-time numbers carry their split hash and can be opened and compared.
+``evaluate_now`` runs ``agentgym.evaluation.evaluate`` (seed 0, greedy, the first ``eval_episodes``
+tasks of ``eval_split``): exactly seed 0 of ``python -m agentgym.eval``. ``write_training_eval``
+turns its ``EvalResult`` into ``RUN_DIR/eval/iter_N/`` with the same report.json, summary.md and
+viewer as the command, so training-time numbers carry their split hash and can be opened and
+compared. ``baseline_metrics`` checks scripted policies on the same tasks once, for the summary.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
+from agentgym import plugins
 from agentgym.eval.episodes import EpisodeLog, records_from_trajectories
 from agentgym.eval.report import write_outputs
 from agentgym.eval.runner import EvalSettings, make_plan
+from agentgym.evaluation import evaluate
+from agentgym.registry import class_attribute
+from agentgym.rollout import PromptConfig
+from agentgym.trainer import Trainer
 
 
 def write_training_eval(run_dir: str | Path, iteration: int, result: Any, env_id: str,
@@ -33,3 +40,38 @@ def write_training_eval(run_dir: str | Path, iteration: int, result: Any, env_id
     records = records_from_trajectories(result.trajectories, seed=0)
     EpisodeLog(out / "episodes.jsonl").write_all(records)
     return write_outputs(out, records, plan)
+
+
+def evaluate_now(trainer: Trainer, summary: bool = False) -> dict[str, float]:
+    """Greedy held-out checks; ``summary``: also on the summary_splits (at the start and the end)."""
+    config, metrics = trainer.config, {}
+    prompt = PromptConfig.from_settings(config)
+    tick = time.perf_counter()
+    if trainer.eval_pool is not None:
+        result = evaluate(trainer.policy, trainer.eval_pool, config.eval_split, config.eval_episodes, prompt=prompt)
+        metrics.update(result.metrics("eval/"))
+        write_training_eval(config.run_dir, trainer.iteration, result, config.env, config.env_kwargs,
+                            config.max_steps, config.history_len, config.show_admissible, config.max_new_tokens)
+    if trainer.train_eval_pool is not None:
+        result = evaluate(trainer.policy, trainer.train_eval_pool, "train", config.train_eval_episodes, prompt=prompt)
+        metrics.update(result.metrics("train_eval/"))
+    for split, pool in (trainer.summary_pools.items() if summary else ()):
+        metrics.update(evaluate(trainer.policy, pool, split, config.eval_episodes, prompt=prompt).metrics(f"eval_{split}/"))
+    metrics["time/eval_s"] = time.perf_counter() - tick
+    return metrics
+
+
+def baseline_metrics(trainer: Trainer) -> dict[str, float]:
+    """Greedy success of the summary_baselines on the eval_split tasks the trained policy is checked on
+    (``baseline_<name>/`` keys); a baseline the environment cannot support (an expert it lacks,
+    random choices among admissible actions it does not list) is left out."""
+    config, metrics = trainer.config, {}
+    supported = {"random": class_attribute(config.env, "has_admissible_actions", True),
+                 "expert": class_attribute(config.env, "has_expert", True)}
+    for spec in config.summary_baselines:
+        if not supported.get(spec.partition(":")[0], True):
+            continue
+        result = evaluate(plugins.policy_from_spec(spec), trainer.eval_pool, config.eval_split, config.eval_episodes,
+                          prompt=PromptConfig.from_settings(config))
+        metrics.update(result.metrics(f"baseline_{spec.replace(':', '_')}/"))
+    return metrics

@@ -1,0 +1,82 @@
+"""Everything one training run holds (``Trainer``), and its checkpoint: what a killed run resumes from.
+
+``agentgym.train`` builds a ``Trainer`` in ``setup`` and advances it one iteration at a time; a
+checkpoint (written atomically by ``agentgym.checkpoint``) holds the policy, the optimizer, the
+features' state, both samplers and the counts, so ``--resume true`` continues the same run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from agentgym import checkpoint
+from agentgym.config import TrainConfig
+from agentgym.features import TrainerFeature
+from agentgym.inference import RolloutEngine
+from agentgym.inference.producer import RolloutProducer
+from agentgym.metrics import MetricsLogger
+from agentgym.pool import EnvPool
+from agentgym.types import Messages
+
+
+@dataclass
+class Trainer:
+    """Everything one run holds; built by ``setup`` and advanced by ``train_iteration``."""
+
+    config: TrainConfig
+    policy: Any
+    optimizer: torch.optim.Optimizer
+    train_pool: EnvPool
+    eval_pool: EnvPool | None
+    train_eval_pool: EnvPool | None
+    task_rng: np.random.Generator
+    shuffle_rng: torch.Generator
+    logger: MetricsLogger
+    features: list[TrainerFeature] = field(default_factory=list)  # optional parts, hooked in by one protocol
+    engine: RolloutEngine | None = None  # where rollouts are sampled (the trained model itself by default)
+    producer: RolloutProducer | None = None  # asynchronous rollouts (max_staleness > 0), started by run()
+    sync_prompts: list[Messages] = field(default_factory=list)  # held-out prompts of the weight-sync check
+    summary_pools: dict[str, EnvPool] = field(default_factory=dict)  # summary_splits, checked at start and end
+    iteration: int = 0  # updates applied so far: the policy version of the trained weights
+    env_steps: int = 0  # environment steps collected so far (the budget benchmarks compare at)
+
+
+def restore_checkpoint(trainer: Trainer, path: Path) -> None:
+    """Continue ``trainer`` exactly from the checkpoint at ``path`` (optimizer, features, samplers, counts)."""
+    state = checkpoint.load_state(path)
+    trainer.optimizer.load_state_dict(state["optimizer"])
+    saved = state.get("features", {})
+    missing = [f.name for f in trainer.features if f.name not in saved]
+    if missing:
+        raise ValueError(f"checkpoint {path} holds no state for the feature(s) {missing} this config builds; "
+                         f"resume with the config the run was started with ({path.parent / 'config.yaml'})")
+    for feature in trainer.features:
+        feature.load_state_dict(saved[feature.name])
+    trainer.task_rng.bit_generator.state = state["task_rng"]
+    trainer.shuffle_rng.set_state(state["shuffle_rng"])
+    trainer.iteration = state["iteration"]
+    trainer.env_steps = state.get("env_steps", 0)
+    print(f"resumed from {path} at iteration {trainer.iteration}", flush=True)
+
+
+def save_checkpoint(trainer: Trainer, task_rng_state: dict[str, Any] | None = None) -> Path:
+    """A checkpoint from which the run continues with the next iteration's rollouts.
+
+    With asynchronous rollouts the task sampler has already drawn batches ahead, so the state saved
+    is the one before the next batch to train on (a resumed run samples that batch again).
+    """
+    if task_rng_state is None:
+        task_rng_state = (trainer.producer.task_rng_state(trainer.iteration) if trainer.producer is not None
+                          else trainer.task_rng.bit_generator.state)
+    state = {
+        "iteration": trainer.iteration, "env_steps": trainer.env_steps, "optimizer": trainer.optimizer.state_dict(),
+        "task_rng": task_rng_state, "shuffle_rng": trainer.shuffle_rng.get_state(),
+        "config": trainer.config.to_dict(), "features": {f.name: f.state_dict() for f in trainer.features},
+    }
+    return checkpoint.save(trainer.config.run_dir, trainer.iteration, state, trainer.policy.save,
+                           keep=trainer.config.keep_checkpoints)
