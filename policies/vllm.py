@@ -146,6 +146,11 @@ def topk_entropy(logprobs: list[float]) -> float:
     return float(-sum(math.exp(lp) * lp for lp in logprobs if lp > -math.inf))
 
 
+def merged_snapshot(model) -> list[tuple[str, Any]]:
+    """CPU copies of ``merged_state(model)``, taken while the weights stand still (a rollout engine's snapshot)."""
+    return [(name, tensor.detach().to("cpu", copy=True)) for name, tensor in merged_state(model)]
+
+
 def merged_state(model):
     """(name, tensor) pairs of the plain model; LoRA deltas merged in, peft prefixes removed."""
     if hasattr(model, "peft_config"):

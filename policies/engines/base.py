@@ -20,10 +20,6 @@ class EngineBase:
         self.trained = policy  # the TrainablePolicy: tokenizer, chat template, context length
         self.version = version
 
-    @property
-    def tokenizer(self):
-        return self.trained.tokenizer
-
     def encode_prompts(self, prompts: Sequence[Messages]) -> list[list[int]]:
         return self.trained.encode_prompts(prompts)
 

@@ -107,9 +107,9 @@ class ServerEngine(EngineBase):
     def snapshot(self, policy: Any) -> WeightSnapshot | list[tuple[str, Any]]:
         if self.kind == "agentgym" or getattr(policy, "is_lora", False):
             return snapshot(policy.model)  # LoRA: the adapter tensors only
-        from policies.vllm import merged_state
+        from policies.vllm import merged_snapshot
 
-        return [(name, tensor.detach().to("cpu", copy=True)) for name, tensor in merged_state(policy.model)]
+        return merged_snapshot(policy.model)
 
     def load(self, weights, version: int) -> None:
         if self.kind == "agentgym":

@@ -54,9 +54,9 @@ class VLLMEngine(EngineBase):
     def snapshot(self, policy: Any) -> WeightSnapshot | list[tuple[str, Any]]:
         if self.lora_config is not None:
             return snapshot(policy.model)  # the adapter tensors only
-        from policies.vllm import merged_state
+        from policies.vllm import merged_snapshot
 
-        return [(name, tensor.detach().to("cpu", copy=True)) for name, tensor in merged_state(policy.model)]
+        return merged_snapshot(policy.model)
 
     def load(self, weights, version: int) -> None:
         if self.lora_config is None:

@@ -121,6 +121,9 @@ def test_vllm_serve_rollouts_follow_every_sync(model_dir, vllm_serve, tmp_path):
     from policies.engines.server import ServerEngine
     from policies.hf import HFPolicy
 
+    sys.path.insert(0, str(CHECK.parent))
+    from vllm_engine_check import update_towards_one_response
+
     url, weights = vllm_serve
     lora = weights == "lora"
     trained = HFPolicy.from_pretrained(model_dir, device="cpu", lora={"r": 8, "lora_alpha": 16} if lora else None)
@@ -134,13 +137,7 @@ def test_vllm_serve_rollouts_follow_every_sync(model_dir, vllm_serve, tmp_path):
         greedy = SamplingParams(greedy=True, max_new_tokens=8)
         before = engine.generate(prompts, greedy)
         assert [g.token_ids for g in before] == [g.token_ids for g in trained.generate(prompts, greedy)]
-        optimizer = torch.optim.SGD([p for p in trained.model.parameters() if p.requires_grad], lr=2.0 if lora else 0.5)
-        target, ids = [trained.encode_response("<action>west</action>")] * len(prompts), trained.encode_prompts(prompts)
-        for _ in range(5):
-            optimizer.zero_grad()
-            logp, _, mask = trained.score(ids, target)
-            (-(logp * mask).sum() / mask.sum()).backward()
-            optimizer.step()
+        update_towards_one_response(trained, prompts, lora)
         engine.load(engine.snapshot(trained), 1)
         after, want = engine.generate(prompts, greedy), trained.generate(prompts, greedy)
         assert [g.token_ids for g in after] == [w.token_ids for w in want]

@@ -14,6 +14,21 @@ os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB; the default takes several
 
 
+def update_towards_one_response(trained, prompts, lora: bool) -> None:
+    """An update: a few SGD steps toward one response on every prompt, so greedy decoding changes
+    (LoRA adapters start at zero and take a larger step)."""
+    import torch
+
+    optimizer = torch.optim.SGD([p for p in trained.model.parameters() if p.requires_grad], lr=2.0 if lora else 0.5)
+    target = [trained.encode_response("<action>west</action>")] * len(prompts)
+    prompt_ids = trained.encode_prompts(prompts)
+    for _ in range(5):
+        optimizer.zero_grad()
+        logp, _, mask = trained.score(prompt_ids, target)
+        (-(logp * mask).sum() / mask.sum()).backward()
+        optimizer.step()
+
+
 def main(folder: str, device: str, lora: bool = False) -> dict:
     import torch
 
@@ -38,15 +53,7 @@ def main(folder: str, device: str, lora: bool = False) -> dict:
                 "tokens": [g.token_ids for g in got]}
 
     before = compare()
-    # an update: a few optimizer steps toward one response, so greedy decoding changes
-    optimizer = torch.optim.SGD([p for p in trained.model.parameters() if p.requires_grad], lr=2.0 if lora else 0.5)
-    target = [trained.encode_response("<action>west</action>")] * len(prompts)
-    prompt_ids = trained.encode_prompts(prompts)
-    for _ in range(5):
-        optimizer.zero_grad()
-        logp, _, mask = trained.score(prompt_ids, target)
-        (-(logp * mask).sum() / mask.sum()).backward()
-        optimizer.step()
+    update_towards_one_response(trained, prompts, lora)
     stale = [g.token_ids for g in engine.generate(prompts, greedy)]
     engine.load(engine.snapshot(trained), 1)
     after = compare()
