@@ -2,6 +2,7 @@
 
 A checkpoint is a folder ``checkpoints/iter_000010`` written under a temporary name and renamed
 into place; ``checkpoints/latest`` (a one-line file, also replaced atomically) names the newest.
+A data-parallel run writes one checkpoint (from rank 0) holding every rank's random-number state.
 """
 
 from __future__ import annotations
@@ -17,16 +18,20 @@ import numpy as np
 import torch
 
 
-def save(run_dir: str | Path, iteration: int, state: dict[str, Any], save_policy, keep: int = 2) -> Path:
-    """Write ``state`` (torch-serialisable) and the policy (via ``save_policy(folder)``) atomically."""
-    root = Path(run_dir) / "checkpoints"
+def save(run_dir: str | Path, iteration: int, state: dict[str, Any], save_policy, keep: int = 2,
+         rng_states: list[dict[str, Any]] | None = None) -> Path:
+    """Write ``state`` (torch-serialisable) and the policy (via ``save_policy(folder)``) atomically.
+
+    ``rng_states``: the random-number state of every rank, in rank order (default: this process's).
+    """
+    final = checkpoint_dir(run_dir, iteration)
+    root = final.parent
     root.mkdir(parents=True, exist_ok=True)
-    final = root / f"iter_{iteration:06d}"
     tmp = root / f".tmp_iter_{iteration:06d}_{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     save_policy(tmp / "policy")
-    torch.save({**state, "rng": rng_state()}, tmp / "trainer_state.pt")
+    torch.save({**state, "rng": rng_states or [rng_state()]}, tmp / "trainer_state.pt")
     (tmp / "meta.json").write_text(json.dumps({"iteration": iteration}))
     _fsync_dir(tmp)
     if final.exists():
@@ -37,6 +42,10 @@ def save(run_dir: str | Path, iteration: int, state: dict[str, Any], save_policy
     return final
 
 
+def checkpoint_dir(run_dir: str | Path, iteration: int) -> Path:
+    return Path(run_dir) / "checkpoints" / f"iter_{iteration:06d}"
+
+
 def latest(run_dir: str | Path) -> Path | None:
     pointer = Path(run_dir) / "checkpoints" / "latest"
     if not pointer.exists():
@@ -45,9 +54,16 @@ def latest(run_dir: str | Path) -> Path | None:
     return path if (path / "meta.json").exists() else None
 
 
-def load_state(checkpoint: Path) -> dict[str, Any]:
+def load_state(checkpoint: Path, rank: int = 0) -> dict[str, Any]:
+    """The saved state, with rank ``rank``'s random-number state restored; ``state["rng_restored"]`` is
+    False when the checkpoint holds none for that rank (it was written at a smaller world size)."""
     state = torch.load(checkpoint / "trainer_state.pt", weights_only=False)
-    restore_rng(state.pop("rng"))
+    saved = state.pop("rng")
+    saved = [saved] if isinstance(saved, dict) else saved  # checkpoints written before data parallelism
+    if rank < len(saved):
+        restore_rng(saved[rank])
+    state["rng_restored"] = rank < len(saved)
+    state["saved_world_size"] = len(saved)
     return state
 
 

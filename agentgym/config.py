@@ -187,8 +187,18 @@ class OutputSettings:
 
 
 @dataclass
-class TrainConfig(OutputSettings, FeatureSettings, UpdateSettings, CreditSettings, InferenceSettings, PoolSettings,
-                  RolloutSettings, RunSettings):
+class DistributedSettings:
+    """data parallelism: set by the launcher (torchrun --nproc-per-node N -m agentgym.train); docs/scaling.md"""
+
+    dist_backend: str | None = None
+    """torch.distributed backend when launched as several ranks: nccl | gloo; None = nccl on GPUs, else gloo."""
+    dist_timeout_s: float = 1800.0
+    """How long a rank waits at a collective (e.g. while rank 0 evaluates) before the run fails."""
+
+
+@dataclass
+class TrainConfig(OutputSettings, DistributedSettings, FeatureSettings, UpdateSettings, CreditSettings,
+                  InferenceSettings, PoolSettings, RolloutSettings, RunSettings):
     """Every setting of one training run; the single source of their defaults.
 
     The bases only group the fields (for ``--help`` and for the parts that read one group, such as

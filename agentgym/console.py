@@ -27,8 +27,13 @@ def width() -> int:
     return shutil.get_terminal_size(fallback=(100, 24)).columns
 
 
+QUIET = {"on": False}  # set on data-parallel ranks other than 0: one console for the run
+
+
 def phase(name: str, text: str) -> None:
     """A labelled line for one phase of a run (``[setup] ...``, ``[train] ...``, ``[done] ...``)."""
+    if QUIET["on"]:
+        return
     print(f"[{name}] {text}", flush=True)
 
 

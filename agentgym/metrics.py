@@ -49,6 +49,16 @@ class MetricsLogger:
             self._wandb.finish()
 
 
+class NullLogger:
+    """The logger of data-parallel ranks other than 0 (rank 0 writes the run's metrics)."""
+
+    def log(self, iteration: int, metrics: dict[str, float]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def format_line(iteration: int, metrics: dict[str, float]) -> str:
     parts = [f"{k}={v:.4g}" for k, v in sorted(metrics.items())]
     return f"[iter {iteration}] " + " ".join(parts)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from agentgym.context_guard import ContextGuard, guard_for
@@ -59,6 +59,15 @@ class RolloutStats:
             f"{prefix}prompt_truncated_frac": self.prompts_truncated / max(self.prompts, 1),
             f"{prefix}observation_cut_frac": self.observations_cut / max(self.steps + self.attempts, 1),
         }
+
+    @classmethod
+    def merged(cls, parts: list[RolloutStats]) -> RolloutStats:
+        """One batch's stats from its shards (data-parallel ranks): counts add up, times take the slowest."""
+        out = cls()
+        for name in (f.name for f in fields(cls)):
+            values = [getattr(p, name) for p in parts]
+            setattr(out, name, max(values) if name.endswith("_s") else sum(values))
+        return out
 
     @property
     def infra_dropped_frac(self) -> float:

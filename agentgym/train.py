@@ -9,7 +9,9 @@ attribution) are trainer features (``agentgym.features``) called through one set
 file never branches on an algorithm or a feature. Defaults (``TrainConfig``) run on a laptop CPU:
 the offline tiny model, SFT-warm-started on FrozenLake, trained with GiGPO. Beside it: the run's
 state and checkpoint (``agentgym.trainer``), where each batch comes from and how weights go back
-(``agentgym.trainer_rollout``), the held-out checks (``agentgym.eval.training``).
+(``agentgym.trainer_rollout``), the held-out checks (``agentgym.eval.training``). Under ``torchrun``
+every rank runs this same loop on its block of the groups and its rows of each mini-batch
+(``agentgym.distributed``, ``agentgym.data_parallel``); rank 0 alone evaluates, logs and checkpoints.
 """
 
 from __future__ import annotations
@@ -26,28 +28,37 @@ import torch
 import yaml
 from tqdm.auto import tqdm
 
-from agentgym import checkpoint, console, credit, features, inference, plugins
+from agentgym import checkpoint, console, credit, distributed, features, inference, plugins
 from agentgym.config import TrainConfig, parse_args
 from agentgym.credit.entropy_diagnostics import entropy_diagnostics
+from agentgym.data_parallel import DataParallel
+from agentgym.distributed import DistContext, barrier, group_block, sharded_map
 from agentgym.eval.training import baseline_metrics, evaluate_now
 from agentgym.evaluation import summarise
 from agentgym.features import SetupContext
 from agentgym.inference.producer import RolloutProducer
-from agentgym.inference.rescore import rescore_steps
 from agentgym.inference.sync_check import held_out_prompts
 from agentgym.losses import AGG_MODES, KL_KINDS
-from agentgym.metrics import MetricsLogger, read_metrics
+from agentgym.metrics import MetricsLogger, NullLogger, read_metrics
 from agentgym.params import check_choice, check_params
 from agentgym.plots import plot_learning_curve
 from agentgym.pool import EnvPool
 from agentgym.registry import SPLITS, class_attribute, prompt_history_len
-from agentgym.trainer import Trainer, restore_checkpoint, save_checkpoint
-from agentgym.trainer_rollout import InfrastructureFailure, collect_batch, next_batch, rollout, sync_engine
+from agentgym.rollout import RolloutStats
+from agentgym.trainer import Trainer, reseed_rank, restore_checkpoint, save_checkpoint
+from agentgym.trainer_rollout import (
+    InfrastructureFailure,
+    collect_batch,
+    next_batch,
+    rescore,
+    rollout,
+    sync_engine,
+)
 from agentgym.types import Messages, StepBatch, Trajectory
 from agentgym.update import UpdateSample, ppo_update, score_no_grad
 
 __all__ = ["InfrastructureFailure", "Trainer", "check_config", "evaluate_now", "main", "run", "setup",
-           "train_iteration"]
+           "train_iteration", "train_on_batch"]
 
 EVAL_POOL_SIZE = 64
 
@@ -79,8 +90,26 @@ def check_config(config: TrainConfig) -> None:
     features.check_config(config)
 
 
+def check_world(config: TrainConfig, ctx: DistContext) -> None:
+    """Settings a data-parallel run of ``ctx.world_size`` ranks cannot honour, before anything is built."""
+    if ctx.enabled and config.num_groups < ctx.world_size:
+        raise ValueError(f"num_groups={config.num_groups} tasks cannot be shared out to {ctx.world_size} ranks: "
+                         "give every rank at least one group (num_groups >= world size)")
+
+
 def setup(config: TrainConfig) -> Trainer:
     check_config(config)
+    ctx = distributed.init_from_env(config.dist_backend, config.dist_timeout_s)
+    try:
+        return _setup(config, ctx)
+    except BaseException:
+        distributed.shutdown(ctx)
+        raise
+
+
+def _setup(config: TrainConfig, ctx: DistContext) -> Trainer:
+    check_world(config, ctx)
+    console.QUIET["on"] = not ctx.is_main
     config = dataclasses.replace(config, history_len=prompt_history_len(config.env, config.history_len))
     run_dir = Path(config.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -90,44 +119,69 @@ def setup(config: TrainConfig) -> Trainer:
     if config.model is None:
         console.phase("setup", f"model: the offline tiny model for {config.env} (tokenizer and SFT warm start on "
                                "expert episodes, built once, then cached)")
-    model_path = config.model or _default_model(config.env, config.env_kwargs)
+    model_path = config.model or _main_first(ctx, lambda: _default_model(config.env, config.env_kwargs))
     start_spec = str(resume_from / "policy") if resume_from else model_path
-    console.phase("setup", f"policy: {start_spec}")
+    console.phase("setup", f"policy: {start_spec}" + (f" on {ctx.world_size} data-parallel ranks ({ctx.backend})"
+                                                      if ctx.enabled else ""))
     policy = plugins.policy_from_spec(start_spec)
+    parallel = DataParallel(policy, ctx)  # DDP: every replica starts from rank 0's weights
     optimizer = torch.optim.AdamW([p for p in policy.model.parameters() if p.requires_grad],
                                   lr=config.lr, weight_decay=config.weight_decay)
     context = SetupContext(policy=policy, model_path=model_path, run_dir=run_dir,
                            load_policy=plugins.policy_from_spec)
+    built = features.build(config, context)
+    serial = [f.name for f in built if not f.data_parallel]
+    if ctx.enabled and serial:
+        raise ValueError(f"the trainer feature(s) {serial} are not data-parallel yet (they train models or loss terms "
+                         f"of their own); run them at world size 1 (docs/scaling.md, 'What is data-parallel')")
+    evaluates = ctx.is_main  # held-out checks run on rank 0 alone, while the others wait at the next batch
     trainer = Trainer(
-        config=config, policy=policy, optimizer=optimizer, features=features.build(config, context),
-        train_pool=_pool(config, "train", config.num_groups * config.group_size),
+        config=config, policy=policy, optimizer=optimizer, features=built, dist=ctx, parallel=parallel,
+        train_pool=_pool(config, "train", len(group_block(ctx, config.num_groups)) * config.group_size),
         eval_pool=_pool(config, config.eval_split, min(config.eval_episodes, EVAL_POOL_SIZE))
-        if config.eval_every > 0 else None,
+        if config.eval_every > 0 and evaluates else None,
         train_eval_pool=_pool(config, "train", min(config.train_eval_episodes, EVAL_POOL_SIZE))
-        if config.train_eval_episodes > 0 else None,
+        if config.train_eval_episodes > 0 and evaluates else None,
         task_rng=np.random.default_rng(config.seed), shuffle_rng=torch.Generator().manual_seed(config.seed),
-        logger=MetricsLogger(run_dir, config.tensorboard, config.wandb_project, config.to_dict(), echo=False),
+        logger=MetricsLogger(run_dir, config.tensorboard, config.wandb_project, config.to_dict(), echo=False)
+        if ctx.is_main else NullLogger(),
     )
     console.phase("setup", f"environments: {config.env}, {config.num_groups} tasks x {config.group_size} rollouts "
                            f"per iteration; held-out checks on {config.eval_episodes} {config.eval_split} tasks "
                            f"every {config.eval_every} iterations" if config.eval_every else
                            f"environments: {config.env}, {config.num_groups} x {config.group_size} rollouts")
-    if config.eval_every > 0:
+    if config.eval_every > 0 and evaluates:
         trainer.summary_pools = {split: _pool(config, split, min(config.eval_episodes, EVAL_POOL_SIZE))
                                  for split in dict.fromkeys(config.summary_splits) if split != config.eval_split}
     if resume_from is not None:
         restore_checkpoint(trainer, resume_from)
+    else:
+        reseed_rank(config.seed, ctx.rank)
     if config.verify_sync_prompts:
         trainer.sync_prompts = _held_out_prompts(config)
     try:  # the engine starts from the trained weights as they are now: version = updates applied
-        trainer.engine = inference.make_engine(config, policy, start_spec, trainer.iteration, run_dir)
+        trainer.engine = inference.make_engine(config, policy, start_spec, trainer.iteration,
+                                               run_dir if ctx.is_main else run_dir / "ranks" / f"rank_{ctx.rank}",
+                                               rank=ctx.rank)
     except BaseException:
         _close(trainer)
         raise
     console.phase("setup", f"rollout engine: {trainer.engine.backend}" + (
         f", asynchronous (max_staleness={config.max_staleness})" if config.max_staleness else ""))
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    if ctx.is_main:
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    barrier(ctx)  # every engine holds the starting weights before any rank samples
     return trainer
+
+
+def _main_first(ctx: DistContext, build):
+    """``build()`` on rank 0, then on the others (which then find what rank 0 cached)."""
+    if not ctx.is_main:
+        barrier(ctx)
+    result = build()
+    if ctx.is_main:
+        barrier(ctx)
+    return result
 
 
 def _held_out_prompts(config: TrainConfig) -> list[Messages]:
@@ -160,14 +214,21 @@ def _seed_everything(seed: int) -> None:
 
 # ------------------------------------------------------------------------------------- one iteration
 def train_iteration(trainer: Trainer) -> dict[str, float]:
-    config, start = trainer.config, time.perf_counter()
+    start = time.perf_counter()
     trajectories, stats, engine_metrics = next_batch(trainer)
     # the trained model's own log-probs and entropies when another engine sampled (agentgym.inference.rescore)
     tick = time.perf_counter()
     if trainer.engine.rescores:
-        engine_metrics.update(rescore_steps(trainer.policy, [s for t in trajectories for s in t.steps],
-                                            config.micro_batch_size))
+        engine_metrics.update(rescore(trainer, trajectories))
     engine_metrics["time/rescore_s"] = time.perf_counter() - tick
+    return train_on_batch(trainer, trajectories, stats, engine_metrics, start)
+
+
+def train_on_batch(trainer: Trainer, trajectories: list[Trajectory], stats: RolloutStats,
+                   engine_metrics: dict[str, float] | None = None, start: float | None = None) -> dict[str, float]:
+    """Shape, credit, update and weight sync on one whole batch (every rank passes the same one)."""
+    config, start = trainer.config, time.perf_counter() if start is None else start
+    engine_metrics = dict(engine_metrics or {})
     # shape, then credit, on the unpadded step batch (dynamic sampling drops flat groups first)
     tick = time.perf_counter()
     batch, progress_metrics = _step_batch(trainer, trajectories)
@@ -183,7 +244,7 @@ def train_iteration(trainer: Trainer) -> dict[str, float]:
     samples = _update_samples(trainer, steps, advantages)
     loss_terms = [term for feature in trainer.features for term in feature.loss_terms()]
     metrics.update(ppo_update(trainer.policy, trainer.optimizer, samples, config, trainer.shuffle_rng,
-                              loss_terms, trainer.iteration))
+                              loss_terms, trainer.iteration, parallel=trainer.parallel))
     for feature in trainer.features:
         metrics.update(feature.after_update(steps, batch))
     update_s = time.perf_counter() - tick
@@ -235,12 +296,15 @@ def _update_samples(trainer: Trainer, steps, advantages: np.ndarray) -> list[Upd
     samples = [UpdateSample(s.prompt_ids, s.response_ids, s.logprobs, float(a), traj_id=s.traj_id,
                             rollout_logprobs=s.rollout_logprobs)
                for s, a in zip(steps, advantages) if s.response_ids]
-    if config.recompute_old_logprobs and not trainer.engine.rescores:  # rescored steps hold these already
-        for sample, logprobs in zip(samples, score_no_grad(trainer.policy, samples, config.micro_batch_size)):
-            sample.old_logprobs = logprobs
-    for feature in trainer.features:  # e.g. reference log-probs
-        feature.prepare(samples)
-    return samples
+
+    def prepare(block: list[UpdateSample]) -> None:  # each rank its block; every rank gets all back
+        if config.recompute_old_logprobs and not trainer.engine.rescores:  # rescored steps hold these already
+            for sample, logprobs in zip(block, score_no_grad(trainer.policy, block, config.micro_batch_size)):
+                sample.old_logprobs = logprobs
+        for feature in trainer.features:  # e.g. reference log-probs
+            feature.prepare(block)
+
+    return sharded_map(trainer.dist, prepare, samples)
 
 
 def _credit_metrics(batch: StepBatch, raw: np.ndarray, advantages: np.ndarray,
@@ -293,7 +357,7 @@ def run(config: TrainConfig) -> dict[str, float]:
         console.phase("train", f"{config.iterations - trainer.iteration} iterations of {config.credit} "
                                f"(run folder {config.run_dir})")
         bar = tqdm(range(trainer.iteration, config.iterations), initial=trainer.iteration, total=config.iterations,
-                   desc="train", disable=not config.progress_bar, dynamic_ncols=True)
+                   desc="train", disable=not config.progress_bar or not trainer.dist.is_main, dynamic_ncols=True)
         for _ in bar:
             metrics = train_iteration(trainer)
             trainer.iteration += 1
@@ -318,6 +382,8 @@ def run(config: TrainConfig) -> dict[str, float]:
 def _log(trainer: Trainer, metrics: dict[str, float]) -> None:
     """Every metric to the logs; to the console a compact line, and all of them every console_table_every."""
     trainer.logger.log(trainer.iteration, metrics)
+    if not trainer.dist.is_main:
+        return
     every = trainer.config.console_table_every
     tqdm.write(console.compact_line(trainer.iteration, metrics, trainer.config.iterations))
     if every and trainer.iteration and trainer.iteration % every == 0:
@@ -340,6 +406,8 @@ def _warm_up(trainer: Trainer) -> dict[str, float]:
 
 
 def _finish(trainer: Trainer, metrics: dict[str, float]) -> None:
+    if not trainer.dist.is_main:
+        return
     run_dir = Path(trainer.config.run_dir)
     trainer.policy.save(str(run_dir / "final_policy"))
     plot = plot_learning_curve(run_dir, title=f"{trainer.config.env} | {trainer.config.credit}")
@@ -359,6 +427,7 @@ def _close(trainer: Trainer) -> None:
     for pool in (trainer.train_pool, trainer.eval_pool, trainer.train_eval_pool, *trainer.summary_pools.values()):
         if pool is not None:
             pool.close()
+    distributed.shutdown(trainer.dist)
 
 
 def main(argv: list[str] | None = None) -> None:

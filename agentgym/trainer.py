@@ -2,11 +2,13 @@
 
 ``agentgym.train`` builds a ``Trainer`` in ``setup`` and advances it one iteration at a time; a
 checkpoint (written atomically by ``agentgym.checkpoint``) holds the policy, the optimizer, the
-features' state, both samplers and the counts, so ``--resume true`` continues the same run.
+features' state, both samplers and the counts, so ``--resume true`` continues the same run. In a
+data-parallel run rank 0 writes it, with every rank's random-number state, and every rank reads it.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,8 @@ import torch
 
 from agentgym import checkpoint
 from agentgym.config import TrainConfig
+from agentgym.data_parallel import DataParallel
+from agentgym.distributed import SINGLE, DistContext, barrier, gather
 from agentgym.features import TrainerFeature
 from agentgym.inference import RolloutEngine
 from agentgym.inference.producer import RolloutProducer
@@ -42,13 +46,17 @@ class Trainer:
     producer: RolloutProducer | None = None  # asynchronous rollouts (max_staleness > 0), started by run()
     sync_prompts: list[Messages] = field(default_factory=list)  # held-out prompts of the weight-sync check
     summary_pools: dict[str, EnvPool] = field(default_factory=dict)  # summary_splits, checked at start and end
+    dist: DistContext = SINGLE  # this process's rank in a data-parallel run (torchrun)
+    parallel: DataParallel | None = None  # the update's view of the policy (DDP at world size > 1)
     iteration: int = 0  # updates applied so far: the policy version of the trained weights
     env_steps: int = 0  # environment steps collected so far (the budget benchmarks compare at)
 
 
 def restore_checkpoint(trainer: Trainer, path: Path) -> None:
     """Continue ``trainer`` exactly from the checkpoint at ``path`` (optimizer, features, samplers, counts)."""
-    state = checkpoint.load_state(path)
+    state = checkpoint.load_state(path, trainer.dist.rank)
+    if not state["rng_restored"]:  # resumed at a larger world size: this rank's sampler starts afresh
+        reseed_rank(trainer.config.seed + state["iteration"], trainer.dist.rank)
     trainer.optimizer.load_state_dict(state["optimizer"])
     saved = state.get("features", {})
     missing = [f.name for f in trainer.features if f.name not in saved]
@@ -61,7 +69,20 @@ def restore_checkpoint(trainer: Trainer, path: Path) -> None:
     trainer.shuffle_rng.set_state(state["shuffle_rng"])
     trainer.iteration = state["iteration"]
     trainer.env_steps = state.get("env_steps", 0)
-    print(f"resumed from {path} at iteration {trainer.iteration}", flush=True)
+    if trainer.dist.is_main:
+        saved = state["saved_world_size"]
+        note = "" if saved == trainer.dist.world_size else (
+            f" (written at world size {saved}, resumed at {trainer.dist.world_size}: training continues, but the "
+            "rollouts differ from the run's own continuation)")
+        print(f"resumed from {path} at iteration {trainer.iteration}{note}", flush=True)
+
+
+def reseed_rank(seed: int, rank: int) -> None:
+    """Give rank > 0 its own sampling stream (rank 0 keeps the single-process one)."""
+    if rank > 0:
+        random.seed(seed + 7919 * rank)
+        np.random.seed((seed + 7919 * rank) % 2**32)
+        torch.manual_seed(seed + 7919 * rank)
 
 
 def save_checkpoint(trainer: Trainer, task_rng_state: dict[str, Any] | None = None) -> Path:
@@ -78,5 +99,9 @@ def save_checkpoint(trainer: Trainer, task_rng_state: dict[str, Any] | None = No
         "task_rng": task_rng_state, "shuffle_rng": trainer.shuffle_rng.get_state(),
         "config": trainer.config.to_dict(), "features": {f.name: f.state_dict() for f in trainer.features},
     }
-    return checkpoint.save(trainer.config.run_dir, trainer.iteration, state, trainer.policy.save,
-                           keep=trainer.config.keep_checkpoints)
+    rng_states = gather(trainer.dist, checkpoint.rng_state())
+    saved = (checkpoint.save(trainer.config.run_dir, trainer.iteration, state, trainer.policy.save,
+                             keep=trainer.config.keep_checkpoints, rng_states=rng_states)
+             if trainer.dist.is_main else checkpoint.checkpoint_dir(trainer.config.run_dir, trainer.iteration))
+    barrier(trainer.dist)  # every rank returns once the checkpoint is complete on disk
+    return saved

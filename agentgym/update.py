@@ -4,6 +4,8 @@ Advantages arrive one per step (computed on the unpadded batch) and are broadcas
 the step's response here. Loss aggregation is global over a mini-batch: each micro-batch's loss is
 weighted by its share of the mini-batch's tokens (token-mean) or sequences (seq-mean modes).
 Trainer features add terms of their own (``LossTerm``, e.g. EPO) without this file knowing them.
+Under data parallelism (``agentgym.data_parallel``) each rank runs its rows of every mini-batch
+with the same global weights, and the all-reduced gradient equals the single-process one.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import torch
 
 from agentgym import losses
 from agentgym.config import UpdateSettings
+from agentgym.data_parallel import DataParallel
+from agentgym.distributed import gather
 
 
 @dataclass
@@ -69,11 +73,16 @@ def _length(sample: UpdateSample) -> int:
 
 def ppo_update(policy, optimizer: torch.optim.Optimizer, samples: list[UpdateSample], settings: UpdateSettings,
                generator: torch.Generator, loss_terms: Sequence[LossTerm] = (),
-               iteration: int = 0) -> dict[str, float]:
+               iteration: int = 0, parallel: DataParallel | None = None) -> dict[str, float]:
     """Run ``ppo_epochs`` passes over ``samples``; returns mean loss metrics and the gradient norm.
 
     ``loss_terms`` (from trainer features) are added for training iteration ``iteration``.
+    ``parallel``: this rank's part in a data-parallel update (every rank passes the same ``samples``).
     """
+    parallel = parallel or DataParallel(policy)
+    if loss_terms and parallel.world_size > 1:
+        raise ValueError("loss terms of trainer features (e.g. EPO) weigh rows over the whole mini-batch and are "
+                         "not data-parallel yet: train them at world size 1")
     samples = [s for s in samples if s.response_ids]
     totals: dict[str, list[float]] = defaultdict(list)
     # the model stays in eval mode: no dropout, so update log-probs match the rollout's exactly
@@ -82,37 +91,43 @@ def ppo_update(policy, optimizer: torch.optim.Optimizer, samples: list[UpdateSam
         for start in range(0, len(order), settings.mini_batch_size):
             mini = [samples[i] for i in order[start:start + settings.mini_batch_size]]
             mini.sort(key=_length)  # micro-batches of similar lengths pad less; the mini-batch's sum is the same
-            metrics = _mini_batch_step(policy, optimizer, mini, settings, loss_terms, iteration)
+            metrics = _mini_batch_step(parallel, optimizer, mini, settings, loss_terms, iteration)
             for key, value in metrics.items():
                 totals[key].append(value)
     return {key: float(np.mean(values)) for key, values in totals.items()}
 
 
-def _mini_batch_step(policy, optimizer, mini: list[UpdateSample], settings: UpdateSettings,
+def _mini_batch_step(parallel: DataParallel, optimizer, mini: list[UpdateSample], settings: UpdateSettings,
                      loss_terms: Sequence[LossTerm], iteration: int) -> dict[str, float]:
     optimizer.zero_grad(set_to_none=True)
-    total_tokens = sum(len(s.response_ids) for s in mini)
+    total_tokens = sum(len(s.response_ids) for s in mini)  # of the global mini-batch: every rank knows it
     sums: dict[str, float] = defaultdict(float)
     for term in loss_terms:
         term.start_mini_batch(mini, iteration)
     need_entropy = any(term.needs_entropy for term in loss_terms)
-    for start in range(0, len(mini), settings.micro_batch_size):
-        rows = slice(start, start + settings.micro_batch_size)
-        micro = mini[rows]
+    mine = parallel.rows(len(mini))
+    count = parallel.micro_batches(len(mini), settings.micro_batch_size)
+    for index in range(count):
+        rows = mine[index * settings.micro_batch_size:(index + 1) * settings.micro_batch_size]
+        micro = [mini[i] for i in rows] or mini[:1]  # a rank short of rows runs one at weight 0
         tokens = sum(len(s.response_ids) for s in micro)
         weight = tokens / total_tokens if settings.loss_agg == "token-mean" else len(micro) / len(mini)
-        loss, entropies, mask, metrics = _micro_batch_loss(policy, micro, settings, need_entropy)
-        loss = loss * weight
-        for key, value in metrics.items():
-            sums[key] += value * weight
-        for term in loss_terms:  # a term weighs its own rows: no micro-batch weight
-            loss = loss + term(entropies, mask, rows)
-        loss.backward()
-    params = [p for p in policy.model.parameters() if p.requires_grad]
-    grad_norm = torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
+        weight = weight if rows else 0.0
+        with parallel.accumulate(last=index == count - 1):
+            loss, entropies, mask, metrics = _micro_batch_loss(parallel.policy, micro, settings, need_entropy)
+            for key, value in metrics.items():
+                sums[key] += value * weight
+            loss = loss * (weight * parallel.world_size)  # DDP averages over ranks; the weights add up to 1
+            for term in loss_terms:  # a term weighs its own rows: no micro-batch weight
+                loss = loss + term(entropies, mask, slice(rows[0], rows[-1] + 1))
+            loss.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(parallel.parameters(), settings.max_grad_norm)
     optimizer.step()
     for term in loss_terms:
         sums.update(term.metrics())
+    if parallel.world_size > 1:  # each rank summed its rows' share: the mini-batch's value is their sum
+        parts = gather(parallel.ctx, dict(sums))
+        sums = defaultdict(float, {k: sum(p.get(k, 0.0) for p in parts) for k in dict.fromkeys(k for p in parts for k in p)})
     sums["loss/grad_norm"] = float(grad_norm)
     return dict(sums)
 

@@ -35,6 +35,9 @@ class TrainerFeature:
 
     name: ClassVar[str] = ""  # key of its state in checkpoints
     info_keys: ClassVar[tuple[str, ...]] = ()  # deferred info values its hooks read from steps (rollout computes them)
+    # correct at world size > 1: its hooks see the whole gathered batch, and ``prepare`` only its
+    # items (it is handed each rank's block); features with models or loss terms of their own are not yet
+    data_parallel: ClassVar[bool] = False
 
     @classmethod
     def check_config(cls, config: TrainConfig) -> None:

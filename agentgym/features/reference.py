@@ -10,6 +10,7 @@ class ReferenceModel(TrainerFeature):
     """Built when ``kl_coef > 0``: a frozen copy of the starting model scores each sample's response."""
 
     name = "reference"
+    data_parallel = True  # each rank scores its block of the samples
 
     def __init__(self, reference, micro_batch_size: int):
         self.reference = reference

@@ -17,10 +17,11 @@ __all__ = ["ROLLOUT_BACKENDS", "InferenceSettings", "RolloutEngine", "make_engin
 
 
 def make_engine(settings: InferenceSettings, policy: Any, start_spec: str, version: int,
-                log_dir: str | Path | None = None) -> RolloutEngine:
+                log_dir: str | Path | None = None, rank: int = 0) -> RolloutEngine:
     """The rollout engine ``settings`` ask for, holding ``policy``'s weights as version ``version``.
 
-    ``start_spec`` is the policy spec the trained model was loaded from (a server starts from it too).
+    ``start_spec`` is the policy spec the trained model was loaded from (a server starts from it too);
+    ``rank``: the data-parallel rank the engine samples for (each rank has its own engine).
     """
     build = plugins.load(plugins.POLICIES, "rollout_engine")
-    return build(settings, policy, start_spec, version, log_dir)
+    return build(settings, policy, start_spec, version, log_dir, rank=rank)

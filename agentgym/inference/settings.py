@@ -17,7 +17,8 @@ class InferenceSettings:
     rollout_backend: str = "hf"
     """Rollout engine: hf (transformers, in process) | vllm (in-process vLLM) | server (OpenAI-compatible HTTP)."""
     rollout_server_url: str | None = None
-    """rollout_backend=server: base URL (.../v1) of a running server; None = start the project's own server."""
+    """rollout_backend=server: base URL (.../v1) of a running server, or several, comma-separated, shared out to
+    the data-parallel ranks; None = every rank starts the project's own server."""
     rollout_server_model: str | None = None
     """Model name to send to that server; None = the first one its /v1/models lists."""
     rollout_server_threads: int | None = None

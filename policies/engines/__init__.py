@@ -22,8 +22,9 @@ from policies.engines.base import EngineBase
 
 
 def make_engine(settings: Any, policy: Any, start_spec: str, version: int,
-                log_dir: str | Path | None = None) -> EngineBase:
-    """The engine of ``settings.rollout_backend`` (an ``agentgym.inference.InferenceSettings``)."""
+                log_dir: str | Path | None = None, rank: int = 0) -> EngineBase:
+    """The engine of ``settings.rollout_backend`` (an ``agentgym.inference.InferenceSettings``) for
+    data-parallel rank ``rank``."""
     backend = settings.rollout_backend
     if backend == "hf":
         from policies.engines.trained import HFCopyEngine, TrainedModelEngine
@@ -35,23 +36,27 @@ def make_engine(settings: Any, policy: Any, start_spec: str, version: int,
 
         return VLLMEngine(policy, policy_folder(start_spec), version, **settings.engine_kwargs)
     if backend == "server":
-        return _server_engine(settings, policy, start_spec, version, log_dir)
+        return _server_engine(settings, policy, start_spec, version, log_dir, rank)
     raise ValueError(f"unknown rollout_backend {backend!r} (hf | vllm | server)")
 
 
-def _seed(settings: Any, version: int) -> int | None:
-    """The server's sampler seed: the run's seed, moved on by the version (a resumed run draws anew)."""
+def _seed(settings: Any, version: int, rank: int = 0) -> int | None:
+    """The server's sampler seed: the run's seed, moved on by the version (a resumed run draws anew) and
+    by the rank (each rank's server draws its own samples)."""
     seed = getattr(settings, "seed", None)
-    return None if seed is None else int(seed) + version
+    return None if seed is None else int(seed) + version + 1_000_003 * rank
 
 
-def _server_engine(settings: Any, policy: Any, start_spec: str, version: int, log_dir: str | Path | None):
+def _server_engine(settings: Any, policy: Any, start_spec: str, version: int, log_dir: str | Path | None,
+                   rank: int = 0):
     from policies.engines.server import ServerEngine
 
     sync_dir = Path(log_dir) / "weight_sync" if log_dir is not None else None
     if settings.rollout_server_url is not None:  # someone else's server: push our weights before the first rollout
-        engine = ServerEngine(policy, settings.rollout_server_url, version=-1, model=settings.rollout_server_model,
+        urls = [u.strip() for u in settings.rollout_server_url.split(",") if u.strip()]
+        engine = ServerEngine(policy, urls[rank % len(urls)], version=-1, model=settings.rollout_server_model,
                               timeout_s=settings.rollout_server_timeout_s, sync_dir=sync_dir)
+        engine.pushes_weights = rank < len(urls)  # ranks sharing a server: the first one pushes
         try:
             engine.load(engine.snapshot(policy), version)
         except BaseException:
@@ -62,7 +67,7 @@ def _server_engine(settings: Any, policy: Any, start_spec: str, version: int, lo
 
     log_path = Path(log_dir) / "rollout_server.log" if log_dir is not None else None
     process = ServerProcess(start_spec, version=version, threads=settings.rollout_server_threads, log_path=log_path,
-                            startup_timeout_s=settings.rollout_server_timeout_s, seed=_seed(settings, version))
+                            startup_timeout_s=settings.rollout_server_timeout_s, seed=_seed(settings, version, rank))
     try:
         return ServerEngine(policy, process.base_url, version, model=process.name,
                             timeout_s=settings.rollout_server_timeout_s, process=process, sync_dir=sync_dir)

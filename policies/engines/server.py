@@ -112,6 +112,9 @@ class ServerEngine(EngineBase):
         return merged_snapshot(policy.model)
 
     def load(self, weights, version: int) -> None:
+        if not self.pushes_weights:  # the rank that owns the server pushes; the trainer waits for it
+            self.version = version
+            return
         if self.kind == "agentgym":
             headers = {VERSION_HEADER: str(version), "Content-Type": "application/octet-stream"}
             if self.weights_token:

@@ -1,0 +1,63 @@
+"""How one rank takes part in a data-parallel update: its rows of every mini-batch, and the gradient all-reduce.
+
+Every rank holds the whole batch (``agentgym.distributed``), draws the same mini-batch order and
+sorts each mini-batch by length, then takes every ``world_size``-th sample of it (lengths stay
+balanced). Losses are weighted by the *global* mini-batch's token (or sequence) counts and scaled by
+``world_size``, because DDP averages gradients over ranks: the all-reduced gradient is the
+single-process gradient of the same global mini-batch, whatever the world size. Every rank runs
+the same number of micro-batches (a rank short of samples runs a zero-weight one) so the collectives
+line up; gradients are all-reduced once per mini-batch, on its last micro-batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+from agentgym.distributed import SINGLE, DistContext
+
+
+class DataParallel:
+    """The update's view of the policy: ``policy`` scores through the DDP module; ``ctx`` names the rank."""
+
+    def __init__(self, policy: Any, ctx: DistContext = SINGLE):
+        self.ctx = ctx
+        self.policy = policy
+        self.module = None
+        if ctx.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            device_ids = [ctx.local_rank] if ctx.backend == "nccl" else None
+            # DDP broadcasts rank 0's parameters and buffers here, so every replica starts equal
+            self.module = DistributedDataParallel(policy.model, device_ids=device_ids)
+            self.policy = copy.copy(policy)  # the same policy, but its forward passes go through DDP
+            self.policy.model = self.module
+
+    @property
+    def world_size(self) -> int:
+        return self.ctx.world_size
+
+    def rows(self, n: int) -> list[int]:
+        """This rank's positions in a (length-sorted) mini-batch of ``n`` samples."""
+        return list(range(self.ctx.rank, n, self.ctx.world_size))
+
+    def micro_batches(self, n: int, micro_batch_size: int) -> int:
+        """Micro-batches every rank runs for a mini-batch of ``n``: enough for the rank with most rows."""
+        most = -(-n // self.ctx.world_size)
+        return max(1, -(-most // micro_batch_size))
+
+    @contextlib.contextmanager
+    def accumulate(self, last: bool) -> Iterator[None]:
+        """Backward passes inside keep their gradients local, except on the mini-batch's ``last`` one."""
+        if self.module is None or last:
+            yield
+        else:
+            with self.module.no_sync():
+                yield
+
+    def parameters(self) -> list[torch.nn.Parameter]:
+        return [p for p in self.policy.model.parameters() if p.requires_grad]
