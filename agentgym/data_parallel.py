@@ -42,13 +42,10 @@ class DataParallel:
         return self.ctx.world_size
 
     def rows(self, n: int) -> list[int]:
-        """This rank's positions in a (length-sorted) mini-batch of ``n`` samples."""
-        return list(range(self.ctx.rank, n, self.ctx.world_size))
+        return rank_rows(n, self.ctx.rank, self.ctx.world_size)
 
     def micro_batches(self, n: int, micro_batch_size: int) -> int:
-        """Micro-batches every rank runs for a mini-batch of ``n``: enough for the rank with most rows."""
-        most = -(-n // self.ctx.world_size)
-        return max(1, -(-most // micro_batch_size))
+        return micro_batch_count(n, self.ctx.world_size, micro_batch_size)
 
     @contextlib.contextmanager
     def accumulate(self, last: bool) -> Iterator[None]:
@@ -61,3 +58,14 @@ class DataParallel:
 
     def parameters(self) -> list[torch.nn.Parameter]:
         return [p for p in self.policy.model.parameters() if p.requires_grad]
+
+
+def rank_rows(n: int, rank: int, world_size: int) -> list[int]:
+    """Rank ``rank``'s positions in a (length-sorted) mini-batch of ``n`` samples: every world_size-th."""
+    return list(range(rank, n, world_size))
+
+
+def micro_batch_count(n: int, world_size: int, micro_batch_size: int) -> int:
+    """Micro-batches every rank runs for a mini-batch of ``n``: enough for the rank with most rows."""
+    most = -(-n // world_size)
+    return max(1, -(-most // micro_batch_size))

@@ -115,14 +115,16 @@ def sharded_map(ctx: DistContext, fn: Callable[[list[T]], None], items: Sequence
 
 
 def reduce_metrics(ctx: DistContext, metrics: dict[str, float], sum_keys: Sequence[str] = ()) -> dict[str, float]:
-    """One dict for the run from every rank's: ``time/`` and ``*_max`` keys take the largest, ``sum_keys``
-    add up, the rest average over the ranks that report them."""
-    if not ctx.enabled:
-        return dict(metrics)
-    parts = gather(ctx, metrics)
+    """One dict for the run from every rank's (``combine_metrics``)."""
+    return combine_metrics(gather(ctx, metrics), sum_keys) if ctx.enabled else dict(metrics)
+
+
+def combine_metrics(parts: Sequence[dict[str, float]], sum_keys: Sequence[str] = ()) -> dict[str, float]:
+    """``time/`` and ``*_max`` keys take the largest, ``sum_keys`` add up, the rest average over the
+    ranks that report them (NaN, "no value", is left out)."""
     out: dict[str, float] = {}
     for key in dict.fromkeys(k for part in parts for k in part):
-        values = [float(part[key]) for part in parts if key in part and part[key] == part[key]]  # not NaN
+        values = [float(part[key]) for part in parts if key in part and part[key] == part[key]]
         if not values:
             out[key] = float("nan")
         elif key.startswith("time/") or key.endswith("_max"):

@@ -19,7 +19,7 @@ import torch
 from agentgym import checkpoint
 from agentgym.config import TrainConfig
 from agentgym.data_parallel import DataParallel
-from agentgym.distributed import SINGLE, DistContext, barrier, gather
+from agentgym.distributed import SINGLE, DistContext, barrier, gather, shutdown
 from agentgym.features import TrainerFeature
 from agentgym.inference import RolloutEngine
 from agentgym.inference.producer import RolloutProducer
@@ -50,6 +50,18 @@ class Trainer:
     parallel: DataParallel | None = None  # the update's view of the policy (DDP at world size > 1)
     iteration: int = 0  # updates applied so far: the policy version of the trained weights
     env_steps: int = 0  # environment steps collected so far (the budget benchmarks compare at)
+
+    def close(self) -> None:
+        """Stop the producer, the engine, the logger and every pool, then leave the process group."""
+        if self.producer is not None:
+            self.producer.close()
+        if self.engine is not None:
+            self.engine.close()
+        self.logger.close()
+        for pool in (self.train_pool, self.eval_pool, self.train_eval_pool, *self.summary_pools.values()):
+            if pool is not None:
+                pool.close()
+        shutdown(self.dist)
 
 
 def restore_checkpoint(trainer: Trainer, path: Path) -> None:

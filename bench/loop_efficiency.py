@@ -23,7 +23,7 @@ import torch
 from agentgym import credit, train
 from agentgym.config import parse_args
 from agentgym.policy import SamplingParams
-from agentgym.rollout import collect
+from agentgym.rollout import PromptConfig, collect
 from agentgym.types import StepBatch
 from agentgym.update import UpdateSample, ppo_update
 
@@ -51,7 +51,7 @@ def one_iteration(trainer) -> dict[str, float]:
     seeds = trainer.task_rng.integers(0, 2**31 - 1, size=config.num_groups)
     sampling = SamplingParams(temperature=config.temperature, max_new_tokens=config.max_new_tokens)
     trajectories, stats = collect(trainer.train_pool, trainer.policy, [{"seed": int(s)} for s in seeds],
-                                  config.group_size, sampling, train._prompt_config(config))
+                                  config.group_size, sampling, PromptConfig.from_settings(config))
     steps = [s for t in trajectories for s in t.steps]
     tick = time.perf_counter()
     batch = StepBatch.from_trajectories(trajectories)
@@ -82,7 +82,7 @@ def main() -> None:
     try:
         rows = [one_iteration(trainer) for _ in range(args.iterations)]
     finally:
-        train._close(trainer)
+        trainer.close()
     print(f"{'iter':>4} {'steps':>6} {'rollout_s':>9} {'policy%':>8} {'env%':>6} {'credit_ms':>9} "
           f"{'update tok/s':>12} {'bare tok/s':>10} {'ratio':>6}")
     for i, r in enumerate(rows):

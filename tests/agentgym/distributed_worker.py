@@ -15,7 +15,7 @@ import sys
 import torch
 
 from agentgym.config import TrainConfig
-from agentgym.train import _close, rollout, setup, train_on_batch
+from agentgym.train import rollout, setup, train_on_batch
 
 
 def config(model: str, run_dir: str) -> TrainConfig:
@@ -42,7 +42,7 @@ def main(mode: str, batch_path: str, model: str, run_dir: str, out: str | None =
             with open(f"{out}.json", "w") as f:
                 json.dump({k: v for k, v in metrics.items() if not k.startswith("time/")}, f)
     finally:
-        _close(trainer)
+        trainer.close()
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ def test_server_backend_trains_with_exact_weight_sync(micro_model, tmp_path):
         # the updates changed the policy, so the matches above needed the syncs
         assert greedy_match(trainer.engine, start, trainer.sync_prompts, config.max_new_tokens) < 1.0
     finally:
-        train._close(trainer)
+        trainer.close()
     assert not _servers()
 
 
@@ -100,7 +100,7 @@ def test_synchronous_hf_rollouts_are_the_trained_models_own(micro_model, tmp_pat
         row = train.train_iteration(trainer)
         assert "rollout/rescored_steps" not in row and row["rollout/staleness_max"] == 0
     finally:
-        train._close(trainer)
+        trainer.close()
 
 
 def test_a_dead_server_stops_the_run_with_a_clear_error(micro_model, tmp_path):
@@ -111,7 +111,7 @@ def test_a_dead_server_stops_the_run_with_a_clear_error(micro_model, tmp_path):
         with pytest.raises(RuntimeError, match="unavailable"):
             train.train_iteration(trainer)
     finally:
-        train._close(trainer)
+        trainer.close()
 
 
 @pytest.mark.parametrize(("settings", "message"), [
@@ -145,5 +145,5 @@ def test_a_running_server_gets_the_trained_weights_before_the_first_rollout(micr
             row = train.train_iteration(trainer)
             assert row["rollout/logprob_abs_diff"] <= 1e-4 and row["rollout/sync_greedy_match"] == 1.0
         finally:
-            train._close(trainer)
+            trainer.close()
         assert server.thread.is_alive()  # a server the run did not start is left running
