@@ -30,6 +30,8 @@ class RunSettings:
     """Keyword arguments for the environment's constructor, e.g. '{num_tasks: 200}'."""
     model: str | None = None
     """Model folder or hub id to train; None = the offline tiny model for `env`, SFT-warm-started on its expert."""
+    model_dtype: str = "float32"
+    """Dtype of the trained weights (float32 | bfloat16 | float16); the reference model and optimizer follow it."""
     run_dir: str = "runs/default"
     """Folder for metrics, checkpoints, evaluation reports and the final policy."""
     seed: int = 0

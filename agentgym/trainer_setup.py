@@ -10,6 +10,7 @@ run folder, and anything built once and cached (the default tiny model) is built
 from __future__ import annotations
 
 import dataclasses
+import functools
 import random
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from agentgym.trainer import Trainer, reseed_rank, restore_checkpoint
 from agentgym.types import Messages
 
 EVAL_POOL_SIZE = 64
+MODEL_DTYPES = ("float32", "bfloat16", "float16")
 
 
 def check_config(config: TrainConfig) -> None:
@@ -51,6 +53,7 @@ def check_config(config: TrainConfig) -> None:
         check_choice(split, SPLITS, "summary_splits")
     check_choice(config.loss_agg, AGG_MODES, "loss_agg")
     check_choice(config.kl_kind, KL_KINDS, "kl_kind")
+    check_choice(config.model_dtype, MODEL_DTYPES, "model_dtype")
     config.check_pool_settings()
     config.check_inference_settings()
     if config.tis_cap is not None and config.tis_cap < 1:
@@ -94,12 +97,13 @@ def _setup(config: TrainConfig, ctx: DistContext) -> Trainer:
     start_spec = str(resume_from / "policy") if resume_from else model_path
     console.phase("setup", f"policy: {start_spec}" + (f" on {ctx.world_size} data-parallel ranks ({ctx.backend})"
                                                       if ctx.enabled else ""))
-    policy = plugins.policy_from_spec(start_spec)
+    load_policy = functools.partial(plugins.policy_from_spec, dtype=config.model_dtype)
+    policy = load_policy(start_spec)
     parallel = DataParallel(policy, ctx)  # DDP: every replica starts from rank 0's weights
     optimizer = torch.optim.AdamW([p for p in policy.model.parameters() if p.requires_grad],
                                   lr=config.lr, weight_decay=config.weight_decay)
     context = SetupContext(policy=policy, model_path=model_path, run_dir=run_dir,
-                           load_policy=plugins.policy_from_spec)
+                           load_policy=load_policy)
     built = features.build(config, context)
     serial = [f.name for f in built if not f.data_parallel]
     if ctx.enabled and serial:

@@ -7,7 +7,7 @@ import os
 import psutil
 import pytest
 
-from agentgym import train
+from agentgym import plugins, train
 from agentgym.config import TrainConfig
 from agentgym.inference.sync_check import greedy_match
 from agentgym.metrics import read_metrics
@@ -52,7 +52,7 @@ def test_server_backend_trains_with_exact_weight_sync(micro_model, tmp_path):
     trainer = train.setup(config)
     try:
         assert _servers(), "the run starts its own server process"
-        start = train.plugins.policy_from_spec(micro_model)
+        start = plugins.policy_from_spec(micro_model)
         spy = VersionSpy(trainer)
         rows = []
         for _ in range(config.iterations):
