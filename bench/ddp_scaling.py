@@ -118,6 +118,7 @@ def main(argv=None) -> None:
               f"{row['tokens_per_s']:8.0f} update tokens/s  ({row['update_s']:.2f} s)  "
               f"ratio to world size {rows[0]['world_size']}: {row['tokens_per_s'] / base:.2f}")
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(rows, indent=2))
 
 
