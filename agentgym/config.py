@@ -192,6 +192,8 @@ class OutputSettings:
 class DistributedSettings:
     """data parallelism: set by the launcher (torchrun --nproc-per-node N -m agentgym.train); docs/scaling.md"""
 
+    data_parallel: str = "ddp"
+    """ddp: every rank holds the whole model (DDP) | fsdp: parameters, gradients and optimizer state sharded (FSDP2)."""
     dist_backend: str | None = None
     """torch.distributed backend when launched as several ranks: nccl | gloo; None = nccl on GPUs, else gloo."""
     dist_timeout_s: float = 1800.0

@@ -7,6 +7,11 @@ balanced). Losses are weighted by the *global* mini-batch's token (or sequence) 
 single-process gradient of the same global mini-batch, whatever the world size. Every rank runs
 the same number of micro-batches (a rank short of samples runs a zero-weight one) so the collectives
 line up; gradients are all-reduced once per mini-batch, on its last micro-batch.
+
+``strategy="fsdp"`` shards the trained model instead (FSDP2 ``fully_shard`` on every decoder layer,
+then the whole model): parameters, gradients and optimizer state are split over the ranks, and every
+forward pass of the model becomes a collective all ranks make together. The full weights then exist
+only when gathered (``full_state``: checkpoints, the rollout engine's copy).
 """
 
 from __future__ import annotations
@@ -20,15 +25,22 @@ import torch
 
 from agentgym.distributed import SINGLE, DistContext
 
+STRATEGIES = ("ddp", "fsdp")
+
 
 class DataParallel:
     """The update's view of the policy: ``policy`` scores through the DDP module; ``ctx`` names the rank."""
 
-    def __init__(self, policy: Any, ctx: DistContext = SINGLE):
+    def __init__(self, policy: Any, ctx: DistContext = SINGLE, strategy: str = "ddp"):
+        if strategy not in STRATEGIES:
+            raise ValueError(f"data_parallel must be one of {STRATEGIES}, got {strategy!r}")
         self.ctx = ctx
         self.policy = policy
         self.module = None
-        if ctx.enabled:
+        self.sharded = ctx.enabled and strategy == "fsdp"
+        if self.sharded:
+            shard(policy.model)
+        elif ctx.enabled:
             from torch.nn.parallel import DistributedDataParallel
 
             device_ids = [ctx.local_rank] if ctx.backend == "nccl" else None
@@ -50,7 +62,10 @@ class DataParallel:
     @contextlib.contextmanager
     def accumulate(self, last: bool) -> Iterator[None]:
         """Backward passes inside keep their gradients local, except on the mini-batch's ``last`` one."""
-        if self.module is None or last:
+        if self.sharded:
+            self.policy.model.set_requires_gradient_sync(last)
+            yield
+        elif self.module is None or last:
             yield
         else:
             with self.module.no_sync():
@@ -58,6 +73,42 @@ class DataParallel:
 
     def parameters(self) -> list[torch.nn.Parameter]:
         return [p for p in self.policy.model.parameters() if p.requires_grad]
+
+    # ---- what a checkpoint holds (collectives under fsdp: every rank calls them) --------------------
+    def full_state(self) -> dict[str, torch.Tensor] | None:
+        """The full weights on rank 0 (CPU) of a sharded model; None when every rank holds them anyway."""
+        if not self.sharded:
+            return None
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+        return get_model_state_dict(self.policy.model, options=StateDictOptions(full_state_dict=True,
+                                                                                cpu_offload=True))
+
+    def optimizer_state(self, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+        if not self.sharded:
+            return optimizer.state_dict()
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
+
+        return get_optimizer_state_dict(self.policy.model, optimizer,
+                                        options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+
+    def load_optimizer_state(self, optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+        if not self.sharded:
+            optimizer.load_state_dict(state)
+            return
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+
+        set_optimizer_state_dict(self.policy.model, optimizer, state,
+                                 options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=True))
+
+
+def shard(model: torch.nn.Module) -> None:
+    """FSDP2: every decoder layer its own unit (gathered one at a time), then the rest of the model."""
+    from torch.distributed.fsdp import fully_shard
+
+    for module in [m for m in model.modules() if type(m).__name__.endswith("DecoderLayer")]:
+        fully_shard(module)
+    fully_shard(model)
 
 
 def rank_rows(n: int, rank: int, world_size: int) -> list[int]:

@@ -10,6 +10,7 @@ Rollouts are sharded by group (``group_block``), every rank then holds the whole
 
 from __future__ import annotations
 
+import copy
 import datetime
 import os
 from collections.abc import Callable, Sequence
@@ -102,15 +103,22 @@ def group_block(ctx: DistContext, num_groups: int) -> range:
     return range(start, start + base + (1 if ctx.rank < extra else 0))
 
 
-def sharded_map(ctx: DistContext, fn: Callable[[list[T]], None], items: Sequence[T]) -> list[T]:
+def sharded_map(ctx: DistContext, fn: Callable[[list[T]], None], items: Sequence[T],
+                lockstep: bool = False) -> list[T]:
     """``fn`` (which fills fields of its items in place) on this rank's block of ``items``; every rank
-    gets all items back, in order. Spreads per-sample work such as reference log-probs over ranks."""
+    gets all items back, in order. Spreads per-sample work such as reference log-probs over ranks.
+
+    ``lockstep``: every rank's block is made as long as the longest (with copies of an item, whose
+    results are dropped), for work whose every model call is a collective (a sharded model).
+    """
     if not ctx.enabled:
         fn(list(items))
         return list(items)
     block = group_block(ctx, len(items))
     mine = list(items[block.start:block.stop])
-    fn(mine)
+    longest = len(group_block(DistContext(rank=0, world_size=ctx.world_size), len(items)))
+    padding = [copy.deepcopy(items[0]) for _ in range(longest - len(mine))] if lockstep and items else []
+    fn(mine + padding)
     return [item for part in gather(ctx, mine) for item in part]
 
 

@@ -141,7 +141,7 @@ def _update_samples(trainer: Trainer, steps, advantages: np.ndarray) -> list[Upd
         for feature in trainer.features:  # e.g. reference log-probs
             feature.prepare(block)
 
-    return sharded_map(trainer.dist, prepare, samples)
+    return sharded_map(trainer.dist, prepare, samples, lockstep=trainer.data_parallel.sharded)
 
 
 def _credit_metrics(batch: StepBatch, raw: np.ndarray, advantages: np.ndarray,
@@ -243,10 +243,10 @@ def _warm_up(trainer: Trainer) -> dict[str, float]:
 
 
 def _finish(trainer: Trainer, metrics: dict[str, float]) -> None:
+    run_dir = Path(trainer.config.run_dir)
+    trainer.save_policy(run_dir / "final_policy")
     if not trainer.dist.is_main:
         return
-    run_dir = Path(trainer.config.run_dir)
-    trainer.policy.save(str(run_dir / "final_policy"))
     plot = plot_learning_curve(run_dir, title=f"{trainer.config.env} | {trainer.config.credit}")
     (run_dir / "summary.json").write_text(json.dumps({"iterations": trainer.iteration, **metrics}, indent=2))
     console.phase("done", f"{trainer.iteration} iterations, {trainer.env_steps} environment steps")

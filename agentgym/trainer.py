@@ -51,6 +51,23 @@ class Trainer:
     iteration: int = 0  # updates applied so far: the policy version of the trained weights
     env_steps: int = 0  # environment steps collected so far (the budget benchmarks compare at)
 
+    @property
+    def data_parallel(self) -> DataParallel:
+        if self.parallel is None:
+            self.parallel = DataParallel(self.policy, self.dist)
+        return self.parallel
+
+    @property
+    def eval_policy(self) -> Any:
+        """What held-out checks sample from: the trained model, or the engine's copy when it is sharded."""
+        return self.engine if self.data_parallel.sharded else self.policy
+
+    def save_policy(self, path: str | Path) -> None:
+        """Write the trained policy (gathering a sharded model's weights: every rank must call this)."""
+        full = self.data_parallel.full_state()
+        if self.dist.is_main:
+            self.policy.save(path, state_dict=full) if full is not None else self.policy.save(path)
+
     def close(self) -> None:
         """Stop the producer, the engine, the logger and every pool, then leave the process group."""
         if self.producer is not None:
@@ -69,7 +86,7 @@ def restore_checkpoint(trainer: Trainer, path: Path) -> None:
     state = checkpoint.load_state(path, trainer.dist.rank)
     if not state["rng_restored"]:  # resumed at a larger world size: this rank's sampler starts afresh
         reseed_rank(trainer.config.seed + state["iteration"], trainer.dist.rank)
-    trainer.optimizer.load_state_dict(state["optimizer"])
+    trainer.data_parallel.load_optimizer_state(trainer.optimizer, state["optimizer"])
     saved = state.get("features", {})
     missing = [f.name for f in trainer.features if f.name not in saved]
     if missing:
@@ -106,13 +123,16 @@ def save_checkpoint(trainer: Trainer, task_rng_state: dict[str, Any] | None = No
     if task_rng_state is None:
         task_rng_state = (trainer.producer.task_rng_state(trainer.iteration) if trainer.producer is not None
                           else trainer.task_rng.bit_generator.state)
+    full = trainer.data_parallel.full_state()  # collectives first, on every rank; then rank 0 writes
     state = {
-        "iteration": trainer.iteration, "env_steps": trainer.env_steps, "optimizer": trainer.optimizer.state_dict(),
+        "iteration": trainer.iteration, "env_steps": trainer.env_steps,
+        "optimizer": trainer.data_parallel.optimizer_state(trainer.optimizer),
         "task_rng": task_rng_state, "shuffle_rng": trainer.shuffle_rng.get_state(),
         "config": trainer.config.to_dict(), "features": {f.name: f.state_dict() for f in trainer.features},
     }
     rng_states = gather(trainer.dist, checkpoint.rng_state())
-    saved = (checkpoint.save(trainer.config.run_dir, trainer.iteration, state, trainer.policy.save,
+    save_policy = trainer.policy.save if full is None else (lambda path: trainer.policy.save(path, state_dict=full))
+    saved = (checkpoint.save(trainer.config.run_dir, trainer.iteration, state, save_policy,
                              keep=trainer.config.keep_checkpoints, rng_states=rng_states)
              if trainer.dist.is_main else checkpoint.checkpoint_dir(trainer.config.run_dir, trainer.iteration))
     barrier(trainer.dist)  # every rank returns once the checkpoint is complete on disk

@@ -92,12 +92,12 @@ def rescore(trainer: Trainer, trajectories: list[Trajectory]) -> dict[str, float
     """The trained model's log-probs and entropies for steps another engine sampled, each rank scoring
     its block of the steps (``agentgym.inference.rescore``)."""
     metrics: dict[str, float] = {}
-    steps = [s for t in trajectories for s in t.steps]
-    scored = sharded_map(trainer.dist, lambda block: metrics.update(
-        rescore_steps(trainer.policy, block, trainer.config.micro_batch_size)), steps)
-    scored_steps = iter(scored)
+    steps = [s for t in trajectories for s in t.steps if s.response_ids]
+    scored = iter(sharded_map(trainer.dist, lambda block: metrics.update(
+        rescore_steps(trainer.policy, block, trainer.config.micro_batch_size)), steps,
+        lockstep=trainer.data_parallel.sharded))
     for traj in trajectories:  # the gathered steps are copies: put them back in their trajectories
-        traj.steps = [next(scored_steps) for _ in traj.steps]
+        traj.steps = [next(scored) if s.response_ids else s for s in traj.steps]
     return reduce_metrics(trainer.dist, metrics, sum_keys=("rollout/rescored_steps",))
 
 

@@ -21,7 +21,7 @@ import yaml
 
 from agentgym import checkpoint, console, credit, distributed, features, inference, plugins
 from agentgym.config import TrainConfig
-from agentgym.data_parallel import DataParallel
+from agentgym.data_parallel import STRATEGIES, DataParallel, shard
 from agentgym.distributed import DistContext, barrier, group_block
 from agentgym.features import SetupContext
 from agentgym.inference.sync_check import held_out_prompts
@@ -54,6 +54,7 @@ def check_config(config: TrainConfig) -> None:
     check_choice(config.loss_agg, AGG_MODES, "loss_agg")
     check_choice(config.kl_kind, KL_KINDS, "kl_kind")
     check_choice(config.model_dtype, MODEL_DTYPES, "model_dtype")
+    check_choice(config.data_parallel, STRATEGIES, "data_parallel")
     config.check_pool_settings()
     config.check_inference_settings()
     if config.tis_cap is not None and config.tis_cap < 1:
@@ -69,6 +70,9 @@ def check_world(config: TrainConfig, ctx: DistContext) -> None:
     if ctx.enabled and config.num_groups < ctx.world_size:
         raise ValueError(f"num_groups={config.num_groups} tasks cannot be shared out to {ctx.world_size} ranks: "
                          "give every rank at least one group (num_groups >= world size)")
+    if ctx.enabled and config.data_parallel == "fsdp" and config.max_staleness > 0:
+        raise ValueError("data_parallel=fsdp samples on the engine's full copy of the weights, which the held-out "
+                         "checks use too: run it with max_staleness=0 (asynchronous rollouts need ddp)")
 
 
 def setup(config: TrainConfig) -> Trainer:
@@ -99,11 +103,11 @@ def _setup(config: TrainConfig, ctx: DistContext) -> Trainer:
                                                       if ctx.enabled else ""))
     load_policy = functools.partial(plugins.policy_from_spec, dtype=config.model_dtype)
     policy = load_policy(start_spec)
-    parallel = DataParallel(policy, ctx)  # DDP: every replica starts from rank 0's weights
+    parallel = DataParallel(policy, ctx, config.data_parallel)  # DDP: every replica starts from rank 0's weights
     optimizer = torch.optim.AdamW([p for p in policy.model.parameters() if p.requires_grad],
                                   lr=config.lr, weight_decay=config.weight_decay)
     context = SetupContext(policy=policy, model_path=model_path, run_dir=run_dir,
-                           load_policy=load_policy)
+                           load_policy=load_policy, shard=shard if parallel.sharded else None)
     built = features.build(config, context)
     serial = [f.name for f in built if not f.data_parallel]
     if ctx.enabled and serial:

@@ -128,7 +128,7 @@ def _mini_batch_step(parallel: DataParallel, optimizer, mini: list[UpdateSample]
     if parallel.world_size > 1:  # each rank summed its rows' share: the mini-batch's value is their sum
         parts = gather(parallel.ctx, dict(sums))
         sums = defaultdict(float, {k: sum(p.get(k, 0.0) for p in parts) for k in dict.fromkeys(k for p in parts for k in p)})
-    sums["loss/grad_norm"] = float(grad_norm)
+    sums["loss/grad_norm"] = float(grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm)
     return dict(sums)
 
 

@@ -173,11 +173,15 @@ class HFPolicy:
         return [row[:int(m.sum())] for row, m in zip(logp.tolist(), mask)]
 
     # ---- persistence and reference ------------------------------------------------------------
-    def save(self, path: str | os.PathLike) -> None:
-        """An HF folder (or a peft adapter folder pointing at its base) that ``from_pretrained`` reloads."""
+    def save(self, path: str | os.PathLike, state_dict: dict[str, torch.Tensor] | None = None) -> None:
+        """An HF folder (or a peft adapter folder pointing at its base) that ``from_pretrained`` reloads.
+
+        ``state_dict``: the weights to write instead of the model's own (the gathered full weights of
+        a model sharded over data-parallel ranks).
+        """
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(path)
+        self.model.save_pretrained(path, **({"state_dict": state_dict} if state_dict is not None else {}))
         self.tokenizer.save_pretrained(path)
         meta = {"kind": "hf", "lora": self.is_lora, "dtype": str(next(self.model.parameters()).dtype),
                 "source": self.source}

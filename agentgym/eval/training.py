@@ -48,15 +48,17 @@ def evaluate_now(trainer: Trainer, summary: bool = False) -> dict[str, float]:
     prompt = PromptConfig.from_settings(config)
     tick = time.perf_counter()
     if trainer.eval_pool is not None:
-        result = evaluate(trainer.policy, trainer.eval_pool, config.eval_split, config.eval_episodes, prompt=prompt)
+        result = evaluate(trainer.eval_policy, trainer.eval_pool, config.eval_split, config.eval_episodes,
+                          prompt=prompt)
         metrics.update(result.metrics("eval/"))
         write_training_eval(config.run_dir, trainer.iteration, result, config.env, config.env_kwargs,
                             config.max_steps, config.history_len, config.show_admissible, config.max_new_tokens)
     if trainer.train_eval_pool is not None:
-        result = evaluate(trainer.policy, trainer.train_eval_pool, "train", config.train_eval_episodes, prompt=prompt)
+        result = evaluate(trainer.eval_policy, trainer.train_eval_pool, "train", config.train_eval_episodes,
+                          prompt=prompt)
         metrics.update(result.metrics("train_eval/"))
     for split, pool in (trainer.summary_pools.items() if summary else ()):
-        metrics.update(evaluate(trainer.policy, pool, split, config.eval_episodes, prompt=prompt).metrics(f"eval_{split}/"))
+        metrics.update(evaluate(trainer.eval_policy, pool, split, config.eval_episodes, prompt=prompt).metrics(f"eval_{split}/"))
     metrics["time/eval_s"] = time.perf_counter() - tick
     return metrics
 

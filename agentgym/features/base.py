@@ -28,6 +28,7 @@ class SetupContext:
     model_path: str  # the run's starting model (folder or hub id)
     run_dir: Path
     load_policy: Callable[[str], Any]  # spec -> policy (``plugins.policy_from_spec``)
+    shard: Callable[[Any], None] | None = None  # shards a model over the ranks like the policy's (data_parallel=fsdp)
 
 
 class TrainerFeature:

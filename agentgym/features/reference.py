@@ -20,7 +20,10 @@ class ReferenceModel(TrainerFeature):
     def from_config(cls, config, context: SetupContext) -> ReferenceModel | None:
         if config.kl_coef <= 0:
             return None
-        return cls(context.load_policy(context.model_path).frozen_copy(), config.micro_batch_size)
+        reference = context.load_policy(context.model_path).frozen_copy()
+        if context.shard is not None:  # the policy is sharded (fsdp): so is its reference, scored in lockstep
+            context.shard(reference.model)
+        return cls(reference, config.micro_batch_size)
 
     def prepare(self, samples) -> None:
         for sample, logprobs in zip(samples, score_no_grad(self.reference, samples, self.micro_batch_size)):

@@ -29,6 +29,11 @@ def make_engine(settings: Any, policy: Any, start_spec: str, version: int,
     if backend == "hf":
         from policies.engines.trained import HFCopyEngine, TrainedModelEngine
 
+        if _sharded(policy.model):  # each forward pass is a collective: sampling needs weights of its own
+            from policies.spec import policy_folder
+
+            return HFCopyEngine(policy, version, load_from=policy_folder(start_spec),
+                                dtype=getattr(settings, "model_dtype", "float32"))
         return HFCopyEngine(policy, version) if settings.max_staleness else TrainedModelEngine(policy, version)
     if backend == "vllm":
         from policies.engines.vllm_engine import VLLMEngine
@@ -38,6 +43,13 @@ def make_engine(settings: Any, policy: Any, start_spec: str, version: int,
     if backend == "server":
         return _server_engine(settings, policy, start_spec, version, log_dir, rank)
     raise ValueError(f"unknown rollout_backend {backend!r} (hf | vllm | server)")
+
+
+def _sharded(model: Any) -> bool:
+    """Whether ``model`` is split over data-parallel ranks (FSDP2)."""
+    from torch.distributed.fsdp import FSDPModule
+
+    return isinstance(model, FSDPModule)
 
 
 def _seed(settings: Any, version: int, rank: int = 0) -> int | None:

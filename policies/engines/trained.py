@@ -41,10 +41,17 @@ class HFCopyEngine(TrainedModelEngine):
 
     rescores = True
 
-    def __init__(self, policy, version: int):
+    def __init__(self, policy, version: int, load_from: str | None = None, dtype: str = "float32"):
+        """``load_from``: load the copy's weights from this folder instead of copying the trained model
+        (which cannot be copied when it is sharded over data-parallel ranks)."""
         super().__init__(policy, version)
         self.copy = copy.copy(policy)  # the same tokenizer and settings ...
-        self.copy.model = copy.deepcopy(policy.model).eval()  # ... and weights of its own
+        if load_from is None:
+            self.copy.model = copy.deepcopy(policy.model).eval()  # ... and weights of its own
+        else:
+            from policies.hf import HFPolicy
+
+            self.copy.model = HFPolicy.from_pretrained(load_from, dtype=dtype, trainable=False).model
         self.copy.model.requires_grad_(False)
 
     def _generate(self, prompt_ids: list[list[int]], sampling: SamplingParams) -> list[Generation]:

@@ -2,8 +2,8 @@
 
 ``collect BATCH MODEL RUN_DIR``: one batch of rollouts at world size 1, with rewards set so every group
 has spread (the micro model cannot solve a task yet), pickled to BATCH.
-``train BATCH MODEL RUN_DIR OUT``: one iteration on that fixed batch; rank 0 saves the trained
-parameters and the iteration's metrics to OUT.
+``train BATCH MODEL RUN_DIR OUT [ddp|fsdp]``: one iteration on that fixed batch; rank 0 saves the
+trained parameters and the iteration's metrics to OUT.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from agentgym.config import TrainConfig
 from agentgym.train import rollout, setup, train_on_batch
 
 
-def config(model: str, run_dir: str) -> TrainConfig:
-    return TrainConfig(model=model, run_dir=run_dir, num_groups=5, group_size=2, max_steps=4, max_new_tokens=8,
+def config(model: str, run_dir: str, strategy: str = "ddp") -> TrainConfig:
+    return TrainConfig(model=model, data_parallel=strategy, run_dir=run_dir, num_groups=5, group_size=2, max_steps=4, max_new_tokens=8,
                        eval_every=0, summary_splits=[], summary_baselines=[], tensorboard=False, progress_bar=False,
                        checkpoint_every=0, mini_batch_size=12, micro_batch_size=4, lr=1e-4, seed=1)
 
 
-def main(mode: str, batch_path: str, model: str, run_dir: str, out: str | None = None) -> None:
-    trainer = setup(config(model, run_dir))
+def main(mode: str, batch_path: str, model: str, run_dir: str, out: str | None = None, strategy: str = "ddp") -> None:
+    trainer = setup(config(model, run_dir, strategy))
     try:
         if mode == "collect":
             trajectories, stats = rollout(trainer)
@@ -37,8 +37,10 @@ def main(mode: str, batch_path: str, model: str, run_dir: str, out: str | None =
         with open(batch_path, "rb") as f:
             trajectories, stats = pickle.load(f)
         metrics = train_on_batch(trainer, trajectories, stats)
+        full = trainer.data_parallel.full_state()  # a sharded model's weights, gathered on rank 0
         if trainer.dist.is_main:
-            torch.save({name: p.detach().clone() for name, p in trainer.policy.model.named_parameters()}, out)
+            state = full if full is not None else trainer.policy.model.state_dict()
+            torch.save({name: t.detach().clone() for name, t in state.items()}, out)
             with open(f"{out}.json", "w") as f:
                 json.dump({k: v for k, v in metrics.items() if not k.startswith("time/")}, f)
     finally:

@@ -102,15 +102,18 @@ def _run(cmd: list[str]) -> subprocess.CompletedProcess:
     return done
 
 
-def test_world_size_2_trains_a_fixed_batch_to_the_parameters_of_world_size_1(micro_model, tmp_path):
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_world_size_2_trains_a_fixed_batch_to_the_parameters_of_world_size_1(micro_model, tmp_path, strategy):
     before = {p.pid for p in psutil.Process(os.getpid()).children(recursive=True)}
     batch = tmp_path / "batch.pkl"
     _run([sys.executable, str(WORKER), "collect", str(batch), micro_model, str(tmp_path / "collect")])
     _run([sys.executable, str(WORKER), "train", str(batch), micro_model, str(tmp_path / "ws1"), str(tmp_path / "p1.pt")])
-    _run([*TORCHRUN, str(WORKER), "train", str(batch), micro_model, str(tmp_path / "ws2"), str(tmp_path / "p2.pt")])
+    _run([*TORCHRUN, str(WORKER), "train", str(batch), micro_model, str(tmp_path / "ws2"), str(tmp_path / "p2.pt"),
+          strategy])
     one, two = torch.load(tmp_path / "p1.pt"), torch.load(tmp_path / "p2.pt")
-    start = dict(AutoModelForCausalLM.from_pretrained(micro_model).named_parameters())
-    assert max(float((one[k] - start[k].detach()).abs().max()) for k in one) > 1e-4  # the update did move the weights
+    assert one.keys() == two.keys()  # fsdp: the weights gathered whole
+    start = AutoModelForCausalLM.from_pretrained(micro_model).state_dict()
+    assert max(float((one[k] - start[k]).abs().max()) for k in one) > 1e-4  # the update did move the weights
     for name in one:
         torch.testing.assert_close(two[name], one[name], atol=1e-6, rtol=0, msg=name)
     m1, m2 = (json.loads((tmp_path / f"{p}.pt.json").read_text()) for p in ("p1", "p2"))
@@ -120,8 +123,8 @@ def test_world_size_2_trains_a_fixed_batch_to_the_parameters_of_world_size_1(mic
     _no_trainer_left(before)
 
 
-def _train_flags(model, run_dir, iterations):
-    flags = {"config": str(ROOT / "configs" / "smoke.yaml"), "model": model, "run-dir": str(run_dir),
+def _train_flags(model, run_dir, iterations, strategy="ddp"):
+    flags = {"data-parallel": strategy, "config": str(ROOT / "configs" / "smoke.yaml"), "model": model, "run-dir": str(run_dir),
              "max-new-tokens": "8", "max-steps": "6", "iterations": str(iterations), "num-groups": "4",
              "seed": "3", "eval-every": "2", "summary-splits": "", "summary-baselines": ""}
     return ["-m", "agentgym.train", *[x for key, value in flags.items() for x in (f"--{key}", value)]]
@@ -141,12 +144,13 @@ def _rank_process(launcher: psutil.Process, rank: int) -> psutil.Process | None:
     return None
 
 
-def test_kill_9_of_one_rank_then_resume_gives_the_uninterrupted_runs_metrics(micro_model, tmp_path):
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_kill_9_of_one_rank_then_resume_gives_the_uninterrupted_runs_metrics(micro_model, tmp_path, strategy):
     before = {p.pid for p in psutil.Process(os.getpid()).children(recursive=True)}
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    _run([*TORCHRUN, *_train_flags(micro_model, straight, 6)])
+    _run([*TORCHRUN, *_train_flags(micro_model, straight, 6, strategy)])
 
-    launcher = subprocess.Popen([*TORCHRUN, *_train_flags(micro_model, killed, 6)], env=ENV, cwd=ROOT,
+    launcher = subprocess.Popen([*TORCHRUN, *_train_flags(micro_model, killed, 6, strategy)], env=ENV, cwd=ROOT,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while checkpoint.latest(killed) is None and launcher.poll() is None and time.time() < deadline:
@@ -158,11 +162,18 @@ def test_kill_9_of_one_rank_then_resume_gives_the_uninterrupted_runs_metrics(mic
     last = checkpoint.latest(killed)
     assert last is not None and int(last.name.removeprefix("iter_")) < 6
 
-    resumed = _run([*TORCHRUN, *_train_flags(micro_model, killed, 6), "--resume", "true"])
+    resumed = _run([*TORCHRUN, *_train_flags(micro_model, killed, 6, strategy), "--resume", "true"])
     start = int(re.search(r"resumed from \S+ at iteration (\d+)", resumed.stdout).group(1))
     a, b = read_metrics(straight), read_metrics(killed)
     assert [r["iteration"] for r in b] == list(range(7))
     for iteration in range(start + 1, 7):  # every iteration after the checkpoint, evaluation included
         assert _comparable(b[iteration]) == pytest.approx(_comparable(a[iteration]), rel=1e-5, abs=1e-6), iteration
     assert "eval/success_rate" in b[6]
+    final = AutoModelForCausalLM.from_pretrained(killed / "final_policy").state_dict()  # whole, not one rank's shard
+    assert final.keys() == start_weights(micro_model).keys()
+    assert all(final[k].shape == v.shape for k, v in start_weights(micro_model).items())
     _no_trainer_left(before)
+
+
+def start_weights(model):
+    return AutoModelForCausalLM.from_pretrained(model).state_dict()
