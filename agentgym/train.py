@@ -1,17 +1,18 @@
 """``python -m agentgym.train``: the one rollout-and-update loop every credit-assignment method shares.
 
-Read top to bottom: setup (``agentgym.trainer_setup``), then per iteration rollout -> shape -> credit -> update -> weight sync ->
-evaluate -> log -> checkpoint. Rollouts come from a rollout engine (``agentgym.inference``: the
-trained model itself, vLLM, or a server), synchronously or, with ``max_staleness > 0``, from a
-background producer that samples the next batch while this one trains. Algorithms are looked up
-by name in ``agentgym.credit``, and optional parts (reference model, critic, EPO, progress
-attribution) are trainer features (``agentgym.features``) called through one set of hooks; this
-file never branches on an algorithm or a feature. Defaults (``TrainConfig``) run on a laptop CPU:
-the offline tiny model, SFT-warm-started on FrozenLake, trained with GiGPO. Beside it: the run's
-state and checkpoint (``agentgym.trainer``), where each batch comes from and how weights go back
-(``agentgym.trainer_rollout``), the held-out checks (``agentgym.eval.training``). Under ``torchrun``
-every rank runs this same loop on its block of the groups and its rows of each mini-batch
-(``agentgym.distributed``, ``agentgym.data_parallel``); rank 0 alone evaluates, logs and checkpoints.
+Read top to bottom: setup (``agentgym.trainer_setup``), then per iteration rollout -> shape ->
+credit -> update -> weight sync -> evaluate -> log -> checkpoint. Rollouts come from a rollout
+engine (``agentgym.inference``: the trained model itself, vLLM, or a server), synchronously or,
+with ``max_staleness > 0``, from a background producer that samples the next batch while this one
+trains. Algorithms are looked up by name in ``agentgym.credit``, and optional parts (reference
+model, critic, EPO, progress attribution) are trainer features (``agentgym.features``) called
+through one set of hooks; this file never branches on an algorithm or a feature. Defaults
+(``TrainConfig``) run on a laptop CPU: the offline tiny model, SFT-warm-started on FrozenLake,
+trained with GiGPO. Beside it: the run's state and checkpoint (``agentgym.trainer``), where each
+batch comes from and how weights go back (``agentgym.trainer_rollout``), the held-out checks
+(``agentgym.eval.training``). Under ``torchrun`` every rank runs this same loop on its block of the
+groups and its rows of each mini-batch (``agentgym.distributed``, ``agentgym.data_parallel``);
+rank 0 alone evaluates, logs and checkpoints.
 """
 
 from __future__ import annotations

@@ -40,9 +40,10 @@ def collect_batch(trainer: Trainer) -> tuple[list[Trajectory], RolloutStats]:
     block = group_block(trainer.dist, config.num_groups)
     sampling = SamplingParams(temperature=config.temperature, top_p=config.top_p,
                               max_new_tokens=config.max_new_tokens)
-    trajectories, stats = collect(trainer.train_pool, trainer.engine, [{"seed": int(s)} for s in seeds[block.start:block.stop]],
-                                  config.group_size, sampling, PromptConfig.from_settings(config),
-                                  episode_retries=config.episode_retries, info_keys=info_keys(trainer))
+    resets = [{"seed": int(s)} for s in seeds[block.start:block.stop]]
+    trajectories, stats = collect(trainer.train_pool, trainer.engine, resets, config.group_size, sampling,
+                                  PromptConfig.from_settings(config), episode_retries=config.episode_retries,
+                                  info_keys=info_keys(trainer))
     if block.start:
         _shift_ids(trajectories, block.start, config.group_size)
     return trajectories, stats

@@ -127,7 +127,8 @@ def _mini_batch_step(parallel: DataParallel, optimizer, mini: list[UpdateSample]
         sums.update(term.metrics())
     if parallel.world_size > 1:  # each rank summed its rows' share: the mini-batch's value is their sum
         parts = gather(parallel.ctx, dict(sums))
-        sums = defaultdict(float, {k: sum(p.get(k, 0.0) for p in parts) for k in dict.fromkeys(k for p in parts for k in p)})
+        keys = dict.fromkeys(k for part in parts for k in part)
+        sums = defaultdict(float, {k: sum(part.get(k, 0.0) for part in parts) for k in keys})
     sums["loss/grad_norm"] = float(grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm)
     return dict(sums)
 

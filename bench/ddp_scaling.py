@@ -4,9 +4,9 @@ The same global batch (``--samples`` step samples of ``--prompt-tokens`` + ``--r
 tokens, random ids) is trained with ``agentgym.update.ppo_update`` at each world size, on a
 randomly initialised model of the tiny model's family; each world size gets the same cores in
 all (``--threads`` threads in one process, or split between the ranks). Prints update tokens/s
-per world size and their ratio, measured in one run.
+per world size and strategy (DDP, FSDP2) and their ratio to the first, measured in one run.
 
-    python bench/ddp_scaling.py                       # world sizes 1 and 2 on this machine
+    python bench/ddp_scaling.py                       # world sizes 1 and 2, ddp and fsdp, on this machine
     python bench/ddp_scaling.py --world-sizes 1,2,4 --threads 8 --hidden 512 --layers 8
 """
 
@@ -28,6 +28,7 @@ def parse(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--world-sizes", default="1,2", help="comma-separated world sizes to measure")
+    parser.add_argument("--strategies", default="ddp,fsdp", help="data_parallel strategies at world sizes > 1")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2,
                         help="CPU threads per measurement, split evenly between the ranks")
     parser.add_argument("--samples", type=int, default=128, help="step samples in the global batch")
@@ -40,6 +41,7 @@ def parse(argv=None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="timed updates per world size (after one warm-up)")
     parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # model folder: run as one rank
+    parser.add_argument("--strategy", default="ddp", help=argparse.SUPPRESS)  # of the worker
     return parser.parse_args(argv)
 
 
@@ -63,7 +65,7 @@ def worker(args: argparse.Namespace) -> None:
 
     ctx = init_from_env()
     policy = HFPolicy.from_pretrained(args.worker)
-    parallel = DataParallel(policy, ctx)
+    parallel = DataParallel(policy, ctx, args.strategy)
     vocab = len(policy.tokenizer)
     gen = torch.Generator().manual_seed(0)
     samples = [UpdateSample(torch.randint(3, vocab, (args.prompt_tokens,), generator=gen).tolist(),
@@ -82,17 +84,19 @@ def worker(args: argparse.Namespace) -> None:
     if ctx.is_main:
         tokens = args.samples * (args.prompt_tokens + args.response_tokens)
         best = min(times[1:])
-        print(json.dumps({"world_size": ctx.world_size, "update_s": best, "tokens_per_s": tokens / best,
+        print(json.dumps({"world_size": ctx.world_size, "strategy": args.strategy if ctx.enabled else "-",
+                          "update_s": best, "tokens_per_s": tokens / best,
                           "parameters": sum(p.numel() for p in policy.model.parameters())}), flush=True)
     shutdown(ctx)
 
 
-def measure(world_size: int, model: Path, args: argparse.Namespace, argv: list[str]) -> dict:
+def measure(world_size: int, strategy: str, model: Path, args: argparse.Namespace, argv: list[str]) -> dict:
     threads = max(1, args.threads // world_size)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(threads), "OMP_WAIT_POLICY": "PASSIVE"}
     launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={world_size}"]
                 if world_size > 1 else [sys.executable])
-    out = subprocess.run([*launcher, __file__, *argv, "--worker", str(model)], env=env, capture_output=True, text=True)
+    out = subprocess.run([*launcher, __file__, *argv, "--worker", str(model), "--strategy", strategy], env=env,
+                         capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f"world size {world_size} failed:\n{out.stderr[-3000:]}")
     row = json.loads([line for line in out.stdout.splitlines() if line.startswith("{")][-1])
@@ -108,13 +112,14 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model = Path(tmp) / "model"
         build_model(model, args.hidden, args.layers)
-        rows = [measure(int(w), model, args, argv) for w in args.world_sizes.split(",")]
+        rows = [measure(int(w), strategy, model, args, argv) for w in args.world_sizes.split(",")
+                for strategy in (args.strategies.split(",") if int(w) > 1 else ["ddp"])]
     base = rows[0]["tokens_per_s"]
     print(f"update of {args.samples} samples x {args.prompt_tokens + args.response_tokens} tokens, "
           f"{rows[0]['parameters'] / 1e6:.1f}M parameters, {args.threads} threads in all (load "
           f"{os.getloadavg()[0]:.2f})")
     for row in rows:
-        print(f"world size {row['world_size']} ({row['threads_per_rank']} threads/rank): "
+        print(f"world size {row['world_size']} {row['strategy']:>4} ({row['threads_per_rank']} threads/rank): "
               f"{row['tokens_per_s']:8.0f} update tokens/s  ({row['update_s']:.2f} s)  "
               f"ratio to world size {rows[0]['world_size']}: {row['tokens_per_s'] / base:.2f}")
     if args.json:

@@ -64,7 +64,8 @@ def main(argv=None) -> None:
 
     gpu = torch.cuda.is_available()
     if not gpu and not args.cpu_smoke:
-        raise SystemExit("gpu_check needs a CUDA GPU (torch.cuda.is_available() is False); --cpu-smoke checks it on a CPU")
+        raise SystemExit("gpu_check needs a CUDA GPU (torch.cuda.is_available() is False); "
+                         "--cpu-smoke checks the script on a CPU")
     with tempfile.TemporaryDirectory() as tmp:
         tick = time.perf_counter()
         parameters = build_model(Path(tmp) / "model", args.env, small=args.cpu_smoke)

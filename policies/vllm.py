@@ -148,7 +148,9 @@ def topk_entropy(logprobs: list[float]) -> float:
 
 def merged_snapshot(model) -> list[tuple[str, Any]]:
     """CPU copies of ``merged_state(model)``, taken while the weights stand still (a rollout engine's snapshot)."""
-    return [(name, tensor.detach().to("cpu", copy=True)) for name, tensor in merged_state(model)]
+    from policies.weights import full_tensor
+
+    return [(name, full_tensor(tensor).detach().to("cpu", copy=True)) for name, tensor in merged_state(model)]
 
 
 def merged_state(model):

@@ -39,11 +39,11 @@ def snapshot(model) -> WeightSnapshot:
     else:
         state, adapter_only = model.state_dict(), False
     # clone: tied tensors (embeddings and LM head) become separate buffers safetensors can write
-    tensors = {name: _full(t).detach().to("cpu", copy=True).contiguous() for name, t in state.items()}
+    tensors = {name: full_tensor(t).detach().to("cpu", copy=True).contiguous() for name, t in state.items()}
     return WeightSnapshot(tensors, adapter_only)
 
 
-def _full(tensor):
+def full_tensor(tensor):
     """A sharded (FSDP2 ``DTensor``) parameter gathered whole; a collective every rank makes in the same order."""
     return tensor.full_tensor() if hasattr(tensor, "full_tensor") else tensor
 

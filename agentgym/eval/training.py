@@ -58,7 +58,8 @@ def evaluate_now(trainer: Trainer, summary: bool = False) -> dict[str, float]:
                           prompt=prompt)
         metrics.update(result.metrics("train_eval/"))
     for split, pool in (trainer.summary_pools.items() if summary else ()):
-        metrics.update(evaluate(trainer.eval_policy, pool, split, config.eval_episodes, prompt=prompt).metrics(f"eval_{split}/"))
+        result = evaluate(trainer.eval_policy, pool, split, config.eval_episodes, prompt=prompt)
+        metrics.update(result.metrics(f"eval_{split}/"))
     metrics["time/eval_s"] = time.perf_counter() - tick
     return metrics
 

@@ -7,9 +7,11 @@ backend    max_staleness    engine
 =========  ===============  ==================================================================
 hf         0                ``TrainedModelEngine``: the trained model itself (no sync, no rescoring)
 hf         > 0              ``HFCopyEngine``: a copy of it that takes each update's weights
+                            (also at 0 when the trained model is sharded, data_parallel=fsdp)
 vllm       any              ``VLLMEngine``: in-process ``vllm.LLM``, ``load_weights`` after each update
 server     any              ``ServerEngine`` on ``rollout_server_url``, or on the project's own server
-                            (``policies.serve``) started in a process of its own for the run
+                            (``policies.serve``) started in a process of its own for the run;
+                            several URLs are shared out to the data-parallel ranks
 =========  ===============  ==================================================================
 """
 

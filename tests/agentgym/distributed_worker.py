@@ -19,12 +19,13 @@ from agentgym.train import rollout, setup, train_on_batch
 
 
 def config(model: str, run_dir: str, strategy: str = "ddp") -> TrainConfig:
-    return TrainConfig(model=model, data_parallel=strategy, run_dir=run_dir, num_groups=5, group_size=2, max_steps=4, max_new_tokens=8,
-                       eval_every=0, summary_splits=[], summary_baselines=[], tensorboard=False, progress_bar=False,
-                       checkpoint_every=0, mini_batch_size=12, micro_batch_size=4, lr=1e-4, seed=1)
+    return TrainConfig(model=model, data_parallel=strategy, run_dir=run_dir, num_groups=5, group_size=2, max_steps=4,
+                       max_new_tokens=8, eval_every=0, summary_splits=[], summary_baselines=[], tensorboard=False,
+                       progress_bar=False, checkpoint_every=0, mini_batch_size=12, micro_batch_size=4, lr=1e-4, seed=1)
 
 
-def main(mode: str, batch_path: str, model: str, run_dir: str, out: str | None = None, strategy: str = "ddp") -> None:
+def main(mode: str, batch_path: str, model: str, run_dir: str, out: str | None = None,
+         strategy: str = "ddp") -> None:
     trainer = setup(config(model, run_dir, strategy))
     try:
         if mode == "collect":

@@ -79,10 +79,14 @@ def test_a_checkpoint_holds_every_ranks_random_state(tmp_path):
     assert not checkpoint.load_state(saved, rank=2)["rng_restored"]  # resumed at a larger world size
 
 
-def test_every_rank_needs_a_group():
+def test_settings_a_data_parallel_run_cannot_honour_are_refused():
     with pytest.raises(ValueError, match="num_groups >= world size"):
         check_world(TrainConfig(num_groups=2), DistContext(rank=0, world_size=4))
     check_world(TrainConfig(num_groups=4), DistContext(rank=0, world_size=4))
+    with pytest.raises(ValueError, match="ray-address auto"):
+        check_world(TrainConfig(env_backend="ray"), DistContext(rank=0, world_size=2))
+    with pytest.raises(ValueError, match="max_staleness=0"):
+        check_world(TrainConfig(data_parallel="fsdp", max_staleness=1), DistContext(rank=0, world_size=2))
 
 
 # ---------------------------------------------------------------------------------- real runs
@@ -107,7 +111,8 @@ def test_world_size_2_trains_a_fixed_batch_to_the_parameters_of_world_size_1(mic
     before = {p.pid for p in psutil.Process(os.getpid()).children(recursive=True)}
     batch = tmp_path / "batch.pkl"
     _run([sys.executable, str(WORKER), "collect", str(batch), micro_model, str(tmp_path / "collect")])
-    _run([sys.executable, str(WORKER), "train", str(batch), micro_model, str(tmp_path / "ws1"), str(tmp_path / "p1.pt")])
+    _run([sys.executable, str(WORKER), "train", str(batch), micro_model, str(tmp_path / "ws1"),
+          str(tmp_path / "p1.pt")])
     _run([*TORCHRUN, str(WORKER), "train", str(batch), micro_model, str(tmp_path / "ws2"), str(tmp_path / "p2.pt"),
           strategy])
     one, two = torch.load(tmp_path / "p1.pt"), torch.load(tmp_path / "p2.pt")
@@ -124,7 +129,8 @@ def test_world_size_2_trains_a_fixed_batch_to_the_parameters_of_world_size_1(mic
 
 
 def _train_flags(model, run_dir, iterations, strategy="ddp"):
-    flags = {"data-parallel": strategy, "config": str(ROOT / "configs" / "smoke.yaml"), "model": model, "run-dir": str(run_dir),
+    flags = {"data-parallel": strategy, "config": str(ROOT / "configs" / "smoke.yaml"), "model": model,
+             "run-dir": str(run_dir),
              "max-new-tokens": "8", "max-steps": "6", "iterations": str(iterations), "num-groups": "4",
              "seed": "3", "eval-every": "2", "summary-splits": "", "summary-baselines": ""}
     return ["-m", "agentgym.train", *[x for key, value in flags.items() for x in (f"--{key}", value)]]
