@@ -68,8 +68,13 @@ def init_from_env(backend: str | None = None, timeout_s: float = 1800.0) -> Dist
     return DistContext(rank=rank, world_size=world, local_rank=local, backend=backend)
 
 
-def shutdown(ctx: DistContext) -> None:
+def shutdown(ctx: DistContext, clean: bool = False) -> None:
+    """Leave the process group; ``clean``: the run ended normally on every rank, so wait for the others
+    first (no rank tears its connections down under a peer's last collective). After an error no rank
+    waits: the launcher stops the rest."""
     if ctx.enabled and dist.is_initialized():
+        if clean:
+            dist.barrier()
         dist.destroy_process_group()
 
 

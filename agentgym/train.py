@@ -181,6 +181,7 @@ def run(config: TrainConfig) -> dict[str, float]:
     """Train for ``config.iterations`` iterations; returns the last iteration's metrics."""
     trainer = setup(config)
     metrics: dict[str, float] = {}
+    finished = False
     try:
         if trainer.iteration == 0:
             metrics.update(_warm_up(trainer))
@@ -212,8 +213,9 @@ def run(config: TrainConfig) -> dict[str, float]:
             if budget_spent:
                 break
         _finish(trainer, metrics)
+        finished = True
     finally:
-        trainer.close()
+        trainer.close(clean=finished)
     return metrics
 
 

@@ -68,8 +68,9 @@ class Trainer:
         if self.dist.is_main:
             self.policy.save(path, state_dict=full) if full is not None else self.policy.save(path)
 
-    def close(self) -> None:
-        """Stop the producer, the engine, the logger and every pool, then leave the process group."""
+    def close(self, clean: bool = False) -> None:
+        """Stop the producer, the engine, the logger and every pool, then leave the process group
+        (``clean``: after a normal end, once every rank is done)."""
         if self.producer is not None:
             self.producer.close()
         if self.engine is not None:
@@ -78,7 +79,7 @@ class Trainer:
         for pool in (self.train_pool, self.eval_pool, self.train_eval_pool, *self.summary_pools.values()):
             if pool is not None:
                 pool.close()
-        shutdown(self.dist)
+        shutdown(self.dist, clean)
 
 
 def restore_checkpoint(trainer: Trainer, path: Path) -> None:

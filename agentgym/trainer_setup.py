@@ -149,7 +149,8 @@ def _setup(config: TrainConfig, ctx: DistContext) -> Trainer:
         trainer.close()
         raise
     console.phase("setup", f"rollout engine: {trainer.engine.backend}" + (
-        f", asynchronous (max_staleness={config.max_staleness})" if config.max_staleness else ""))
+        f", asynchronous (max_staleness={config.max_staleness})" if config.max_staleness else "") + (
+        ", on a full copy of the sharded weights (synced after each update)" if parallel.sharded else ""))
     if ctx.is_main:
         (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     barrier(ctx)  # every engine holds the starting weights before any rank samples

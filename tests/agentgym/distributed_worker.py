@@ -27,6 +27,7 @@ def config(model: str, run_dir: str, strategy: str = "ddp") -> TrainConfig:
 def main(mode: str, batch_path: str, model: str, run_dir: str, out: str | None = None,
          strategy: str = "ddp") -> None:
     trainer = setup(config(model, run_dir, strategy))
+    finished = False
     try:
         if mode == "collect":
             trajectories, stats = rollout(trainer)
@@ -34,6 +35,7 @@ def main(mode: str, batch_path: str, model: str, run_dir: str, out: str | None =
                 traj.steps[-1].reward = (traj.traj_id % 3) / 2
             with open(batch_path, "wb") as f:
                 pickle.dump((trajectories, stats), f)
+            finished = True
             return
         with open(batch_path, "rb") as f:
             trajectories, stats = pickle.load(f)
@@ -44,8 +46,9 @@ def main(mode: str, batch_path: str, model: str, run_dir: str, out: str | None =
             torch.save({name: t.detach().clone() for name, t in state.items()}, out)
             with open(f"{out}.json", "w") as f:
                 json.dump({k: v for k, v in metrics.items() if not k.startswith("time/")}, f)
+        finished = True
     finally:
-        trainer.close()
+        trainer.close(clean=finished)
 
 
 if __name__ == "__main__":
