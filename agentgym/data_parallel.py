@@ -85,12 +85,15 @@ class DataParallel:
                                                                                 cpu_offload=True))
 
     def optimizer_state(self, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+        """The optimizer's full state as ``optimizer.state_dict()`` keys it (by parameter position), whatever
+        the strategy, so a checkpoint resumes under ddp, fsdp or one process alike."""
         if not self.sharded:
             return optimizer.state_dict()
         from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
 
-        return get_optimizer_state_dict(self.policy.model, optimizer,
-                                        options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+        by_name = get_optimizer_state_dict(self.policy.model, optimizer,
+                                           options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+        return _rekey(by_name, dict(map(reversed, enumerate(self._names()))))  # rank 0's; empty elsewhere
 
     def load_optimizer_state(self, optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
         if not self.sharded:
@@ -98,8 +101,20 @@ class DataParallel:
             return
         from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
 
-        set_optimizer_state_dict(self.policy.model, optimizer, state,
+        set_optimizer_state_dict(self.policy.model, optimizer, _rekey(state, dict(enumerate(self._names()))),
                                  options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=True))
+
+    def _names(self) -> list[str]:
+        """Trainable parameters' names in the optimizer's order (it was built from ``parameters()``)."""
+        return [name for name, p in self.policy.model.named_parameters() if p.requires_grad]
+
+
+def _rekey(state: dict[str, Any], keys: dict) -> dict[str, Any]:
+    """An optimizer state dict with its parameter keys mapped through ``keys`` (position <-> name)."""
+    if not state:
+        return state
+    return {"state": {keys[k]: v for k, v in state["state"].items()},
+            "param_groups": [{**group, "params": [keys[k] for k in group["params"]]} for group in state["param_groups"]]}
 
 
 def shard(model: torch.nn.Module) -> None:

@@ -26,7 +26,7 @@ from agentgym.data_parallel import micro_batch_count, rank_rows
 from agentgym.distributed import DistContext, combine_metrics, group_block
 from agentgym.metrics import read_metrics
 from agentgym.rollout import RolloutStats
-from agentgym.train import check_world
+from agentgym.train import check_world, main
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("distributed_worker.py")
@@ -178,7 +178,15 @@ def test_kill_9_of_one_rank_then_resume_gives_the_uninterrupted_runs_metrics(mic
     final = AutoModelForCausalLM.from_pretrained(killed / "final_policy").state_dict()  # whole, not one rank's shard
     assert final.keys() == start_weights(micro_model).keys()
     assert all(final[k].shape == v.shape for k, v in start_weights(micro_model).items())
+    # the optimizer state is saved whole and keyed as optimizer.state_dict() keys it, under either strategy ...
+    optimizer = torch.load(checkpoint.latest(killed) / "trainer_state.pt", weights_only=False)["optimizer"]
+    trained = [p for p in AutoModelForCausalLM.from_pretrained(micro_model).parameters() if p.requires_grad]
+    assert sorted(optimizer["state"]) == list(range(len(trained)))
+    assert all(optimizer["state"][i]["exp_avg"].shape == p.shape for i, p in enumerate(trained))
     _no_trainer_left(before)
+    # ... so the run goes on in one process, from the checkpoint the two ranks wrote
+    main([*_train_flags(micro_model, killed, 7, strategy)[2:], "--resume", "true"])
+    assert [r["iteration"] for r in read_metrics(killed)] == list(range(8))
 
 
 def start_weights(model):
