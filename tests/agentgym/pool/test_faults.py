@@ -78,16 +78,18 @@ def test_a_killed_worker_fails_its_environments_and_is_replaced(remote, tmp_path
 
 def test_collect_drops_failed_attempts_replays_their_task_and_counts_them(backend, tmp_path):
     log = tmp_path / "failed"
-    pool = make_pool(ENV, "train", 8, {"fail_rate": 0.1, "failure_log": str(log)}, backend=backend, workers=2)
+    # 32 episodes of 5 steps at fail_rate 0.1: P(no fault at all) = 0.9^160 < 1e-7 (faults are not seeded);
+    # P(an episode lost after 20 retries) = (1 - 0.9^5)^21 < 1e-8
+    pool = make_pool(ENV, "train", 32, {"fail_rate": 0.1, "failure_log": str(log)}, backend=backend, workers=2)
     try:
-        trajectories, stats = collect(pool, ExpertPolicy(), [{"seed": s} for s in range(4)], 2, SamplingParams(),
+        trajectories, stats = collect(pool, ExpertPolicy(), [{"seed": s} for s in range(16)], 2, SamplingParams(),
                                       episode_retries=20)
     finally:
         pool.close()
     failed = set(log.read_text().split()) if log.exists() else set()
     assert stats.failed_attempts == stats.env_errors == len(failed) > 0
     assert stats.attempts == stats.episodes + stats.failed_attempts and stats.lost_episodes == 0
-    assert sorted(t.traj_id for t in trajectories) == list(range(8)) and all(t.success for t in trajectories)
+    assert sorted(t.traj_id for t in trajectories) == list(range(32)) and all(t.success for t in trajectories)
     seen = {re.search(r"\(episode (\w+)\)", s.prompt[1]["content"]).group(1) for t in trajectories for s in t.steps}
     assert not seen & failed  # no step of a failed attempt is in what collect returns
     assert stats.metrics()["rollout/infra_dropped_frac"] == pytest.approx(stats.failed_attempts / stats.attempts)
