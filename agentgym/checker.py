@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+import time
 import warnings
+from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium
@@ -12,24 +14,53 @@ from gymnasium.utils.env_checker import check_env as gymnasium_check_env
 from agentgym.env import INFO_KEYS
 
 
+@dataclass
+class CheckReport:
+    """What ``check_env`` checked and found, for the line it prints when everything passed."""
+
+    env: str
+    gymnasium_checked: bool
+    seeds: tuple[int, ...]
+    expert_steps: dict[int, int] = field(default_factory=dict)  # seed -> steps the expert took to solve it
+    adversarial_actions: int = 0
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        expert = (f"the expert solves seeds {sorted(self.expert_steps)} in {list(self.expert_steps.values())} steps"
+                  if self.expert_steps else "no expert checked (has_expert = False or check_expert=False)")
+        return (f"check_env: {self.env} passed in {self.seconds:.1f} s: "
+                f"{'gymnasium check_env, ' if self.gymnasium_checked else ''}every info key, same seed -> same "
+                f"task, observation and state keys (seeds {list(self.seeds)}); {expert}; "
+                f"{self.adversarial_actions} adversarial actions answered with observations, none raised")
+
+
 def check_env(env: gymnasium.Env, seeds: tuple[int, ...] = (0, 1, 2), n_random_actions: int = 1000,
-              check_expert: bool = True, skip_gymnasium: bool = False) -> None:
-    """Raise ``AssertionError`` with a precise message if ``env`` breaks the contract.
+              check_expert: bool = True, skip_gymnasium: bool = False, verbose: bool = True) -> CheckReport:
+    """Raise ``AssertionError`` with a precise message if ``env`` breaks the contract; else return
+    (and with ``verbose``, print) what was checked.
 
     Checks: gymnasium's ``check_env``; every info key present; same seed -> same task and first
     observation and state key; the expert (when the env offers one) solves the task; replaying the
     same actions gives the same state keys; ``n_random_actions`` adversarial strings never raise.
     """
-    base = env.unwrapped
+    start, base = time.perf_counter(), env.unwrapped
     if not skip_gymnasium:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             gymnasium_check_env(base, skip_render_check=True)
+    spec = getattr(env, "spec", None) or getattr(base, "spec", None)
+    report = CheckReport(env=spec.id if spec is not None else type(base).__name__,
+                         gymnasium_checked=not skip_gymnasium, seeds=tuple(seeds))
     for seed in seeds:
         _check_determinism(env, seed)
-        if check_expert:
-            _check_expert(env, seed)
+        steps = _check_expert(env, seed) if check_expert else None
+        if steps is not None:
+            report.expert_steps[seed] = steps
     _check_adversarial(env, n_random_actions, seed=seeds[0])
+    report.adversarial_actions, report.seconds = n_random_actions, time.perf_counter() - start
+    if verbose:
+        print(report, flush=True)
+    return report
 
 
 def _check_info(info: dict[str, Any], where: str) -> None:
@@ -71,20 +102,24 @@ def _play(env: gymnasium.Env, actions: list[str]) -> list[str]:
     return keys
 
 
-def _check_expert(env: gymnasium.Env, seed: int) -> None:
+def _check_expert(env: gymnasium.Env, seed: int) -> int | None:
+    """Steps the expert took to solve seed ``seed``; None when the environment offers no expert."""
     _, info = env.reset(seed=seed)
     if info.get("expert_action") is None:
-        return
+        return None
     steps_left = info.get("expert_steps_left")
-    for _ in range(10_000):
+    steps = 0
+    while steps < 10_000:
         action = info["expert_action"]
         assert action is not None, f"seed {seed}: expert stopped before solving task {info['task_id']}"
         _, _, terminated, truncated, info = env.step(action)
+        steps += 1
         if terminated or truncated:
             break
     assert info["success"], f"seed {seed}: the expert did not solve task {info['task_id']}"
     if steps_left is not None:
         assert steps_left >= 1, f"seed {seed}: expert_steps_left on reset must be >= 1, got {steps_left}"
+    return steps
 
 
 def adversarial_actions(n: int, seed: int = 0) -> list[Any]:

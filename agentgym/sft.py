@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from agentgym import plugins
+from agentgym import console, plugins
 from agentgym.cli_options import add_options
 from agentgym.sft_data import Example, collect_examples
 
@@ -74,7 +75,10 @@ def _lr_at(step: int, total: int, cfg: SFTSettings) -> float:
 
 
 def train(policy, examples: list[Example], cfg: SFTSettings, verbose: bool = True) -> list[float]:
-    """Minimise the mean response-token NLL with AdamW; returns the loss of every step."""
+    """Minimise the mean response-token NLL with AdamW; returns the loss of every step.
+
+    ``verbose``: an ``sft`` progress bar with the running loss, then one ``[sft]`` line with the
+    first and last loss."""
     import torch
 
     prompt_ids = policy.encode_prompts([e.messages for e in examples])
@@ -87,7 +91,8 @@ def train(policy, examples: list[Example], cfg: SFTSettings, verbose: bool = Tru
     losses = []
     policy.model.train()
     start = time.perf_counter()
-    for step in range(total):
+    bar = tqdm(range(total), desc="sft", disable=not verbose, dynamic_ncols=True)
+    for step in bar:
         if len(order) < cfg.batch_size:
             order += rng.permutation(len(examples)).tolist()
         mb, order = order[:cfg.batch_size], order[cfg.batch_size:]
@@ -100,10 +105,12 @@ def train(policy, examples: list[Example], cfg: SFTSettings, verbose: bool = Tru
         torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
         optimizer.step()
         losses.append(float(loss.detach()))
-        if verbose and (step % 20 == 0 or step == total - 1):
-            print(f"sft step {step + 1}/{total}  loss {loss.item():.4f}  {time.perf_counter() - start:.0f}s",
-                  flush=True)
+        bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
+    bar.close()
     policy.model.eval()
+    if verbose:
+        console.phase("sft", f"{total} steps on {len(examples)} examples, loss {losses[0]:.4f} -> {losses[-1]:.4f} "
+                             f"({time.perf_counter() - start:.0f} s)")
     return losses
 
 
@@ -136,6 +143,8 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
                                 history_len=cfg.history_len, env_kwargs=cfg.env_kwargs)
     if not examples:
         raise ValueError(f"{cfg.env} gave no expert actions; SFT needs an environment with info['expert_action']")
+    if cfg.verbose:
+        console.phase("sft", f"warm start of {model_path} on {len(examples)} expert steps of {cfg.env} (train split)")
     losses = train(policy, examples, cfg, verbose=cfg.verbose)
     policy.save(cfg.out)
     return {"examples": len(examples), "steps": len(losses), "first_loss": losses[0], "final_loss": losses[-1]}

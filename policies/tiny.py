@@ -179,6 +179,11 @@ def default_model(env_id: str = DEFAULT_ENV, cfg: TinyConfig | None = None, warm
 def _build_warm(out: Path, env_id: str, cfg: TinyConfig, warm: SFTSettings, verbose: bool,
                 env_kwargs: dict[str, Any]) -> None:
     build_tiny_model(out, env_id, cfg, env_kwargs)
+    if verbose:
+        from agentgym import console
+
+        console.phase("build", f"tokenizer ({cfg.vocab_size} pieces) trained on {cfg.corpus_episodes} episodes of "
+                               f"{env_id}; a {cfg.num_layers}-layer, hidden-{cfg.hidden_size} model initialised")
     run_sft(SFTConfig(**asdict(warm), env=env_id, model=str(out), out=str(out), verbose=verbose,
                       env_kwargs=dict(env_kwargs)))
 

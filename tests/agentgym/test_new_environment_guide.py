@@ -21,6 +21,25 @@ def test_example_environment_passes_check_env():
         agentgym.check_env(agentgym.make("examples/GuessNumber-v0", split=split))
 
 
+def test_check_env_reports_what_it_checked_when_everything_passes(capsys):
+    _load_example()
+    env = agentgym.make("examples/GuessNumber-v0", split="train")
+    report = agentgym.check_env(env, seeds=(0, 1), n_random_actions=50)
+    for seed in (0, 1):  # the expert's steps, counted again by hand
+        _, info = env.reset(seed=seed)
+        steps, done = 0, False
+        while not done:
+            _, _, terminated, truncated, info = env.step(info["expert_action"])
+            steps, done = steps + 1, terminated or truncated
+        assert report.expert_steps[seed] == steps
+    assert report.env == "examples/GuessNumber-v0" and report.adversarial_actions == 50 and report.gymnasium_checked
+    printed = capsys.readouterr().out.strip()
+    assert printed == str(report) and printed.startswith("check_env: examples/GuessNumber-v0 passed in ")
+    assert f"the expert solves seeds [0, 1] in {[report.expert_steps[0], report.expert_steps[1]]} steps" in printed
+    quiet = agentgym.check_env(env, seeds=(0,), n_random_actions=5, check_expert=False, verbose=False)
+    assert capsys.readouterr().out == "" and not quiet.expert_steps and "no expert checked" in str(quiet)
+
+
 def test_example_hint_narrows_the_range_and_state_key_follows():
     _load_example()
     env = agentgym.make("examples/GuessNumber-v0", split="train")

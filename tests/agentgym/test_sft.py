@@ -67,7 +67,13 @@ def test_cli_trains_and_saves(model_dir, tmp_path, capsys):
     stats = main(["--env", ENV, "--model", str(model_dir), "--out", str(tmp_path / "sft"), "--episodes", "3",
                   "--steps", "2", "--batch-size", "4"])
     assert stats["steps"] == 2 and stats["examples"] > 3
-    assert (tmp_path / "sft" / "config.json").exists() and "saved" in capsys.readouterr().out
+    out = capsys.readouterr()
+    assert (tmp_path / "sft" / "config.json").exists() and "saved" in out.out
+    phases = [line for line in out.out.splitlines() if line.startswith("[sft] ")]  # labelled, with the loss
+    assert phases[0] == f"[sft] warm start of {model_dir} on {stats['examples']} expert steps of {ENV} (train split)"
+    assert phases[1].startswith(f"[sft] 2 steps on {stats['examples']} examples, loss {stats['first_loss']:.4f} -> "
+                                f"{stats['final_loss']:.4f} (")
+    assert "sft: 100%" in out.err  # its own progress bar
     reloaded = HFPolicy.from_pretrained(tmp_path / "sft", device="cpu")
     assert 0.0 <= greedy_success(reloaded, ENV, "valid_seen", 2, max_new_tokens=4) <= 1.0
 
