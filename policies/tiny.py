@@ -182,7 +182,7 @@ def _build_warm(out: Path, env_id: str, cfg: TinyConfig, warm: SFTSettings, verb
     if verbose:
         from agentgym import console
 
-        console.phase("build", f"tokenizer ({cfg.vocab_size} pieces) trained on {cfg.corpus_episodes} episodes of "
+        console.phase("build", f"tokenizer (at most {cfg.vocab_size} pieces) trained on {cfg.corpus_episodes} episodes of "
                                f"{env_id}; a {cfg.num_layers}-layer, hidden-{cfg.hidden_size} model initialised")
     run_sft(SFTConfig(**asdict(warm), env=env_id, model=str(out), out=str(out), verbose=verbose,
                       env_kwargs=dict(env_kwargs)))
