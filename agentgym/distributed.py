@@ -41,11 +41,6 @@ class DistContext:
         """Rank 0 writes the run folder (metrics, checkpoints, reports) and prints to the console."""
         return self.rank == 0
 
-    @property
-    def device(self) -> str | None:
-        """The device this rank trains on (its own GPU under NCCL); None = the policy's default."""
-        return f"cuda:{self.local_rank}" if self.backend == "nccl" else None
-
 
 SINGLE = DistContext()
 
@@ -92,15 +87,6 @@ def gather(ctx: DistContext, obj: T) -> list[T]:
     return out
 
 
-def broadcast(ctx: DistContext, obj: T, src: int = 0) -> T:
-    """Rank ``src``'s ``obj`` on every rank."""
-    if not ctx.enabled:
-        return obj
-    box = [obj]
-    dist.broadcast_object_list(box, src=src)
-    return box[0]
-
-
 def group_block(ctx: DistContext, num_groups: int) -> range:
     """The groups (by index) this rank collects: contiguous blocks, as even as ``num_groups`` allows."""
     base, extra = divmod(num_groups, ctx.world_size)
@@ -121,7 +107,7 @@ def sharded_map(ctx: DistContext, fn: Callable[[list[T]], None], items: Sequence
         return list(items)
     block = group_block(ctx, len(items))
     mine = list(items[block.start:block.stop])
-    longest = len(group_block(DistContext(rank=0, world_size=ctx.world_size), len(items)))
+    longest = -(-len(items) // ctx.world_size)  # rank 0's block, the longest
     padding = [copy.deepcopy(items[0]) for _ in range(longest - len(mine))] if lockstep and items else []
     fn(mine + padding)
     return [item for part in gather(ctx, mine) for item in part]
@@ -130,6 +116,14 @@ def sharded_map(ctx: DistContext, fn: Callable[[list[T]], None], items: Sequence
 def reduce_metrics(ctx: DistContext, metrics: dict[str, float], sum_keys: Sequence[str] = ()) -> dict[str, float]:
     """One dict for the run from every rank's (``combine_metrics``)."""
     return combine_metrics(gather(ctx, metrics), sum_keys) if ctx.enabled else dict(metrics)
+
+
+def sum_metrics(ctx: DistContext, metrics: dict[str, float]) -> dict[str, float]:
+    """Every key added up over the ranks (a key a rank lacks counts 0): shares of one whole."""
+    if not ctx.enabled:
+        return dict(metrics)
+    parts = gather(ctx, metrics)
+    return {key: sum(part.get(key, 0.0) for part in parts) for key in dict.fromkeys(k for p in parts for k in p)}
 
 
 def combine_metrics(parts: Sequence[dict[str, float]], sum_keys: Sequence[str] = ()) -> dict[str, float]:

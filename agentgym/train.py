@@ -142,7 +142,7 @@ def _update_samples(trainer: Trainer, steps, advantages: np.ndarray) -> list[Upd
         for feature in trainer.features:  # e.g. reference log-probs
             feature.prepare(block)
 
-    return sharded_map(trainer.dist, prepare, samples, lockstep=trainer.data_parallel.sharded)
+    return sharded_map(trainer.dist, prepare, samples, lockstep=trainer.parallel.sharded)
 
 
 def _credit_metrics(batch: StepBatch, raw: np.ndarray, advantages: np.ndarray,

@@ -8,7 +8,9 @@ data-parallel run rank 0 writes it, with every rank's random-number state, and e
 
 from __future__ import annotations
 
+import functools
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,32 +43,32 @@ class Trainer:
     task_rng: np.random.Generator
     shuffle_rng: torch.Generator
     logger: MetricsLogger
+    parallel: DataParallel  # the update's view of the policy (DDP or FSDP at world size > 1)
     features: list[TrainerFeature] = field(default_factory=list)  # optional parts, hooked in by one protocol
     engine: RolloutEngine | None = None  # where rollouts are sampled (the trained model itself by default)
     producer: RolloutProducer | None = None  # asynchronous rollouts (max_staleness > 0), started by run()
     sync_prompts: list[Messages] = field(default_factory=list)  # held-out prompts of the weight-sync check
     summary_pools: dict[str, EnvPool] = field(default_factory=dict)  # summary_splits, checked at start and end
     dist: DistContext = SINGLE  # this process's rank in a data-parallel run (torchrun)
-    parallel: DataParallel | None = None  # the update's view of the policy (DDP at world size > 1)
     iteration: int = 0  # updates applied so far: the policy version of the trained weights
     env_steps: int = 0  # environment steps collected so far (the budget benchmarks compare at)
 
     @property
-    def data_parallel(self) -> DataParallel:
-        if self.parallel is None:
-            self.parallel = DataParallel(self.policy, self.dist)
-        return self.parallel
-
-    @property
     def eval_policy(self) -> Any:
         """What held-out checks sample from: the trained model, or the engine's copy when it is sharded."""
-        return self.engine if self.data_parallel.sharded else self.policy
+        return self.engine if self.parallel.sharded else self.policy
+
+    def policy_writer(self) -> Callable[[str | Path], None]:
+        """What rank 0 writes the trained policy with; gathers a sharded model's weights first, so
+        every rank must call it."""
+        full = self.parallel.full_state()
+        return self.policy.save if full is None else functools.partial(self.policy.save, state_dict=full)
 
     def save_policy(self, path: str | Path) -> None:
-        """Write the trained policy (gathering a sharded model's weights: every rank must call this)."""
-        full = self.data_parallel.full_state()
+        """Write the trained policy (every rank calls this; rank 0 writes)."""
+        write = self.policy_writer()
         if self.dist.is_main:
-            self.policy.save(path, state_dict=full) if full is not None else self.policy.save(path)
+            write(path)
 
     def close(self, clean: bool = False) -> None:
         """Stop the producer, the engine, the logger and every pool, then leave the process group
@@ -87,7 +89,7 @@ def restore_checkpoint(trainer: Trainer, path: Path) -> None:
     state = checkpoint.load_state(path, trainer.dist.rank)
     if not state["rng_restored"]:  # resumed at a larger world size: this rank's sampler starts afresh
         reseed_rank(trainer.config.seed + state["iteration"], trainer.dist.rank)
-    trainer.data_parallel.load_optimizer_state(trainer.optimizer, state["optimizer"])
+    trainer.parallel.load_optimizer_state(trainer.optimizer, state["optimizer"])
     saved = state.get("features", {})
     missing = [f.name for f in trainer.features if f.name not in saved]
     if missing:
@@ -107,12 +109,16 @@ def restore_checkpoint(trainer: Trainer, path: Path) -> None:
         print(f"resumed from {path} at iteration {trainer.iteration}{note}", flush=True)
 
 
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
 def reseed_rank(seed: int, rank: int) -> None:
     """Give rank > 0 its own sampling stream (rank 0 keeps the single-process one)."""
     if rank > 0:
-        random.seed(seed + 7919 * rank)
-        np.random.seed((seed + 7919 * rank) % 2**32)
-        torch.manual_seed(seed + 7919 * rank)
+        seed_everything(seed + 7919 * rank)
 
 
 def save_checkpoint(trainer: Trainer, task_rng_state: dict[str, Any] | None = None) -> Path:
@@ -124,16 +130,15 @@ def save_checkpoint(trainer: Trainer, task_rng_state: dict[str, Any] | None = No
     if task_rng_state is None:
         task_rng_state = (trainer.producer.task_rng_state(trainer.iteration) if trainer.producer is not None
                           else trainer.task_rng.bit_generator.state)
-    full = trainer.data_parallel.full_state()  # collectives first, on every rank; then rank 0 writes
+    write_policy = trainer.policy_writer()  # collectives first, on every rank; then rank 0 writes
     state = {
         "iteration": trainer.iteration, "env_steps": trainer.env_steps,
-        "optimizer": trainer.data_parallel.optimizer_state(trainer.optimizer),
+        "optimizer": trainer.parallel.optimizer_state(trainer.optimizer),
         "task_rng": task_rng_state, "shuffle_rng": trainer.shuffle_rng.get_state(),
         "config": trainer.config.to_dict(), "features": {f.name: f.state_dict() for f in trainer.features},
     }
     rng_states = gather(trainer.dist, checkpoint.rng_state())
-    save_policy = trainer.policy.save if full is None else (lambda path: trainer.policy.save(path, state_dict=full))
-    saved = (checkpoint.save(trainer.config.run_dir, trainer.iteration, state, save_policy,
+    saved = (checkpoint.save(trainer.config.run_dir, trainer.iteration, state, write_policy,
                              keep=trainer.config.keep_checkpoints, rng_states=rng_states)
              if trainer.dist.is_main else checkpoint.checkpoint_dir(trainer.config.run_dir, trainer.iteration))
     barrier(trainer.dist)  # every rank returns once the checkpoint is complete on disk

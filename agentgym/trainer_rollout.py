@@ -96,7 +96,7 @@ def rescore(trainer: Trainer, trajectories: list[Trajectory]) -> dict[str, float
     steps = [s for t in trajectories for s in t.steps if s.response_ids]
     scored = iter(sharded_map(trainer.dist, lambda block: metrics.update(
         rescore_steps(trainer.policy, block, trainer.config.micro_batch_size)), steps,
-        lockstep=trainer.data_parallel.sharded))
+        lockstep=trainer.parallel.sharded))
     for traj in trajectories:  # the gathered steps are copies: put them back in their trajectories
         traj.steps = [next(scored) if s.response_ids else s for s in traj.steps]
     return reduce_metrics(trainer.dist, metrics, sum_keys=("rollout/rescored_steps",))

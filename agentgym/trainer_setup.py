@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import random
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from agentgym.metrics import MetricsLogger, NullLogger
 from agentgym.params import check_choice, check_params
 from agentgym.pool import EnvPool
 from agentgym.registry import SPLITS, class_attribute, prompt_history_len
-from agentgym.trainer import Trainer, reseed_rank, restore_checkpoint
+from agentgym.trainer import Trainer, reseed_rank, restore_checkpoint, seed_everything
 from agentgym.types import Messages
 
 EVAL_POOL_SIZE = 64
@@ -96,7 +95,7 @@ def _setup(config: TrainConfig, ctx: DistContext) -> Trainer:
     run_dir.mkdir(parents=True, exist_ok=True)
     resume_from = checkpoint.latest(run_dir) if config.resume else None
     if resume_from is None:
-        _seed_everything(config.seed)
+        seed_everything(config.seed)
     if config.model is None:
         console.phase("setup", f"model: the offline tiny model for {config.env} (tokenizer and SFT warm start on "
                                "expert episodes, built once, then cached)")
@@ -188,8 +187,3 @@ def _default_model(env_id: str, env_kwargs: dict[str, Any]) -> str:
 def _pool(config: TrainConfig, split: str, size: int) -> EnvPool:
     return config.make_pool(config.env, split, size, config.env_kwargs, config.max_steps)
 
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)

@@ -21,7 +21,7 @@ import torch
 from agentgym import losses
 from agentgym.config import UpdateSettings
 from agentgym.data_parallel import DataParallel
-from agentgym.distributed import gather
+from agentgym.distributed import sum_metrics
 
 
 @dataclass
@@ -125,12 +125,9 @@ def _mini_batch_step(parallel: DataParallel, optimizer, mini: list[UpdateSample]
     optimizer.step()
     for term in loss_terms:
         sums.update(term.metrics())
-    if parallel.world_size > 1:  # each rank summed its rows' share: the mini-batch's value is their sum
-        parts = gather(parallel.ctx, dict(sums))
-        keys = dict.fromkeys(k for part in parts for k in part)
-        sums = defaultdict(float, {k: sum(part.get(k, 0.0) for part in parts) for k in keys})
+    sums = sum_metrics(parallel.ctx, sums)  # each rank summed its rows' share of the mini-batch's value
     sums["loss/grad_norm"] = float(grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm)
-    return dict(sums)
+    return sums
 
 
 def _padded(rows: list[list[float]], width: int) -> torch.Tensor:

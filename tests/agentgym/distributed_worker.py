@@ -40,7 +40,7 @@ def main(mode: str, batch_path: str, model: str, run_dir: str, out: str | None =
         with open(batch_path, "rb") as f:
             trajectories, stats = pickle.load(f)
         metrics = train_on_batch(trainer, trajectories, stats)
-        full = trainer.data_parallel.full_state()  # a sharded model's weights, gathered on rank 0
+        full = trainer.parallel.full_state()  # a sharded model's weights, gathered on rank 0
         if trainer.dist.is_main:
             state = full if full is not None else trainer.policy.model.state_dict()
             torch.save({name: t.detach().clone() for name, t in state.items()}, out)
