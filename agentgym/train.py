@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from agentgym import console, credit
 from agentgym.config import TrainConfig, parse_args
 from agentgym.credit.entropy_diagnostics import entropy_diagnostics
+from agentgym.credit.penalty import check_reads_step_penalty
 from agentgym.distributed import sharded_map
 from agentgym.eval.training import baseline_metrics, evaluate_now
 from agentgym.evaluation import summarise
@@ -102,7 +103,9 @@ def _advantages(batch: StepBatch, config: TrainConfig) -> tuple[np.ndarray, np.n
     """(estimator advantages, the same after the modifiers); empty when dynamic sampling dropped all."""
     if len(batch) == 0:
         return np.zeros(0), np.zeros(0)
-    raw = credit.get(config.credit)(batch, **config.credit_params)
+    estimator = credit.get(config.credit)
+    check_reads_step_penalty(config.credit, estimator, batch)
+    raw = estimator(batch, **config.credit_params)
     advantages = raw.copy()
     for name in config.modifiers:
         advantages = credit.get_modifier(name)(batch, advantages, **config.modifier_params.get(name, {}))

@@ -7,6 +7,7 @@ estimators never see tokens: they work on a columnar ``StepBatch`` (numpy, one r
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -179,9 +180,40 @@ class StepBatch:
         return returns[inverse]
 
 
+def state_key_text(value: Any) -> str:
+    """The anchor key of a state as text, equal exactly when the full values are equal.
+
+    Strings pass unchanged. ``str()`` of a large numpy array prints a summary (``...``), so two different
+    40x40 observations would share a key; arrays (and anything with ``__array__``) are keyed by dtype,
+    shape and a BLAKE2b digest of their bytes, sequences and mappings element by element, as verl-agent's
+    ``to_hashable`` keys the full value.
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, int, float, np.generic)):
+        return repr(value.item() if isinstance(value, np.generic) else value)
+    if isinstance(value, (list, tuple)):
+        return "(" + ", ".join(_element_text(v) for v in value) + ")"
+    if isinstance(value, Mapping):
+        items = sorted((_element_text(k), _element_text(v)) for k, v in value.items())
+        return "{" + ", ".join(f"{k}: {v}" for k, v in items) + "}"
+    if isinstance(value, np.ndarray) or hasattr(value, "__array__"):
+        array = np.ascontiguousarray(np.asarray(value))
+        if array.dtype == object:
+            return "array" + state_key_text(array.tolist())
+        digest = hashlib.blake2b(array.tobytes(), digest_size=16).hexdigest()
+        return f"array<{array.dtype.str}{list(array.shape)}>:{digest}"
+    return str(value)
+
+
+def _element_text(value: Any) -> str:
+    """An element inside a sequence or mapping: strings quoted, so "1" and 1 stay apart."""
+    return repr(value) if isinstance(value, str) else state_key_text(value)
+
+
 def _array(values: list[Any], dtype: Any) -> np.ndarray:
     if dtype is object:
         out = np.empty(len(values), dtype=object)
-        out[:] = [str(v) for v in values]
+        out[:] = [state_key_text(v) for v in values]
         return out
     return np.asarray(values, dtype=dtype).reshape(len(values))

@@ -13,28 +13,38 @@ import difflib
 
 import numpy as np
 
-from agentgym.credit.groups import TrajectoryLayout, factorize
+from agentgym.credit.groups import TrajectoryLayout, check_choice, factorize
 from agentgym.types import StepBatch
 
+SIMILARITY_ORDERS = ("rollout", "rows")
 
-def step_groups(batch: StepBatch, layout: TrajectoryLayout, similarity_thresh: float | None = None) -> np.ndarray:
-    """Step-group code per batch row, shape (len(batch),), codes 0..n_step_groups-1."""
+
+def step_groups(batch: StepBatch, layout: TrajectoryLayout, similarity_thresh: float | None = None,
+                similarity_order: str = "rollout") -> np.ndarray:
+    """Step-group code per batch row, shape (len(batch),), codes 0..n_step_groups-1.
+
+    ``similarity_order`` is the order keys meet the greedy clustering in: ``"rollout"`` (by trajectory,
+    then t) or ``"rows"`` (the batch's row order, e.g. after verl-agent's batch balancing).
+    """
+    check_choice("similarity_order", similarity_order, SIMILARITY_ORDERS)
     key_codes = factorize(batch.state_key)
     pair = layout.group_of_row * (int(key_codes.max(initial=0)) + 1) + key_codes  # (n,) one int per (group, exact key)
     if similarity_thresh is not None:
         if not 0.0 < similarity_thresh < 1.0:
             raise ValueError(f"similarity_thresh must be in (0, 1) or None, got {similarity_thresh}")
-        pair = _merge_similar(batch, layout, pair, similarity_thresh)
+        order = layout.order if similarity_order == "rollout" else np.arange(len(batch))
+        pair = _merge_similar(batch, layout, pair, similarity_thresh, order)
     _, codes = np.unique(pair, return_inverse=True)
     return codes.reshape(-1)
 
 
-def _merge_similar(batch: StepBatch, layout: TrajectoryLayout, pair: np.ndarray, thresh: float) -> np.ndarray:
-    """Map each (group, exact key) pair onto the pair of its cluster's first member."""
-    sorted_pairs = pair[layout.order]  # rollout order: by trajectory, then t
+def _merge_similar(batch: StepBatch, layout: TrajectoryLayout, pair: np.ndarray, thresh: float,
+                   order: np.ndarray) -> np.ndarray:
+    """Map each (group, exact key) pair onto the pair of its cluster's first member in ``order``."""
+    sorted_pairs = pair[order]
     distinct, first_pos = np.unique(sorted_pairs, return_index=True)
     by_appearance = np.argsort(first_pos, kind="stable")
-    distinct, first_rows = distinct[by_appearance], layout.order[first_pos[by_appearance]]
+    distinct, first_rows = distinct[by_appearance], order[first_pos[by_appearance]]
     groups = layout.group_of_row[first_rows]
     by_group = np.argsort(groups, kind="stable")  # keeps first-appearance order inside each group
     bounds = np.flatnonzero(np.diff(groups[by_group], prepend=-1, append=-1))

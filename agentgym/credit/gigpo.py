@@ -5,11 +5,15 @@ A = A_E + omega * A_S (docs/architecture.md, "Credit definitions").
 - A_E compares trajectory returns R(tau) inside the episode group. ``episode_stats="trajectory"``
   (default, the paper) counts each trajectory once; ``"step"`` reproduces verl-agent, which counts every
   step sample, so longer trajectories weigh more in the mean and std. A group of one normalises with
-  mean 0 and std 1.
+  mean 0 and std 1. A step penalty p_i (``credit/penalty.py``) lowers step i's scores only: R(tau) - p_i
+  at the episode level (step statistics) and R_t - p_i at the step level, verl-agent's invalid-action rule.
 - A_S compares discounted within-trajectory returns R_t = r_t + gamma R_{t+1} among the steps of one
   episode group that share a ``state_key`` (anchor state; a loop that revisits a state joins its own
   group). A step group of one gets A_S = 0, so without repeated states GiGPO reduces to GRPO.
 - ``norm="mean"`` drops the std division at both levels (the paper's F_norm = 1).
+- ``similarity_order``: similarity clusters form in rollout order (``"rollout"``) or in the batch's row
+  order (``"rows"``): verl-agent clusters after its batch balancing reorders rows, so parity with a
+  balanced verl-agent batch needs the rows in that order and ``"rows"``.
 
 Everything is vectorised: one sort by (trajectory, t), integer group codes and bincounts, O(n log n).
 """
@@ -21,11 +25,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from agentgym.credit.anchors import step_groups
-from agentgym.credit.groups import NORMS, TrajectoryLayout, check_choice, normalise_in_groups
+from agentgym.credit.groups import (
+    NORMS,
+    TrajectoryLayout,
+    check_choice,
+    episode_scores,
+    normalise_in_groups,
+    per_row,
+)
+from agentgym.credit.penalty import reads_step_penalty, step_penalty
 from agentgym.credit.registry import DIAGNOSTICS, ESTIMATORS
 from agentgym.types import StepBatch
-
-EPISODE_STATS = ("trajectory", "step")
 
 
 @dataclass(frozen=True)
@@ -38,30 +48,28 @@ class GigpoParts:
 
 
 def gigpo_parts(batch: StepBatch, gamma: float = 0.95, norm: str = "mean_std", eps: float = 1e-6,
-                episode_stats: str = "trajectory", similarity_thresh: float | None = None) -> GigpoParts:
+                episode_stats: str = "trajectory", similarity_thresh: float | None = None,
+                similarity_order: str = "rollout") -> GigpoParts:
     """Compute A_E, A_S and the step groups; ``gigpo`` combines them."""
     check_choice("norm", norm, NORMS)
-    check_choice("episode_stats", episode_stats, EPISODE_STATS)
     if not 0.0 <= gamma <= 1.0:
         raise ValueError(f"gamma must be in [0, 1], got {gamma}")
     layout = TrajectoryLayout.of(batch)
-    returns = layout.trajectory_sums(batch.reward)  # (n_traj,)
-    if episode_stats == "trajectory":
-        episode_adv = normalise_in_groups(returns, layout.traj_group, norm, eps, "unit")[layout.traj_of_row]
-    else:
-        episode_adv = normalise_in_groups(returns[layout.traj_of_row], layout.group_of_row, norm, eps, "unit")
-    step_group = step_groups(batch, layout, similarity_thresh)
-    discounted = layout.backward_scan(batch.reward, gamma)  # (n,) R_t
+    scores, groups = episode_scores(batch, layout, episode_stats, "gigpo")
+    episode_adv = per_row(normalise_in_groups(scores, groups, norm, eps, "unit"), layout, episode_stats)
+    step_group = step_groups(batch, layout, similarity_thresh, similarity_order)
+    discounted = layout.backward_scan(batch.reward, gamma) - step_penalty(batch)  # (n,) R_t - p_t
     step_adv = normalise_in_groups(discounted, step_group, norm, eps, "zero")
     return GigpoParts(episode_adv, step_adv, step_group)
 
 
 @ESTIMATORS.register("gigpo")
+@reads_step_penalty
 def gigpo(batch: StepBatch, gamma: float = 0.95, omega: float = 1.0, norm: str = "mean_std",
           eps: float = 1e-6, episode_stats: str = "trajectory",
-          similarity_thresh: float | None = None) -> np.ndarray:
+          similarity_thresh: float | None = None, similarity_order: str = "rollout") -> np.ndarray:
     """A_E + omega * A_S per step, shape (len(batch),)."""
-    parts = gigpo_parts(batch, gamma, norm, eps, episode_stats, similarity_thresh)
+    parts = gigpo_parts(batch, gamma, norm, eps, episode_stats, similarity_thresh, similarity_order)
     return parts.episode_adv + omega * parts.step_adv
 
 
@@ -71,7 +79,7 @@ SIZE_BUCKETS = ((1, 1, "1"), (2, 4, "2_4"), (5, 8, "5_8"), (9, None, "9_plus"))
 @DIAGNOSTICS.register("gigpo")
 def gigpo_diagnostics(batch: StepBatch, adv: np.ndarray, gamma: float = 0.95, omega: float = 1.0,
                       norm: str = "mean_std", eps: float = 1e-6, episode_stats: str = "trajectory",
-                      similarity_thresh: float | None = None) -> dict[str, float]:
+                      similarity_thresh: float | None = None, similarity_order: str = "rollout") -> dict[str, float]:
     """Step-group size histogram and how much the step level moved the advantages.
 
     ``credit/step_adv_abs_mean`` is the mean |omega * A_S| (the step term as it enters A), next to
@@ -81,7 +89,7 @@ def gigpo_diagnostics(batch: StepBatch, adv: np.ndarray, gamma: float = 0.95, om
     """
     if len(batch) == 0:
         return {}
-    parts = gigpo_parts(batch, gamma, norm, eps, episode_stats, similarity_thresh)
+    parts = gigpo_parts(batch, gamma, norm, eps, episode_stats, similarity_thresh, similarity_order)
     sizes = np.bincount(parts.step_group)  # (n_step_groups,)
     step_term = omega * parts.step_adv
     stats = {

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from agentgym.credit.penalty import require_step_stats, step_penalty
 from agentgym.types import StepBatch
 
 NORMS = ("mean_std", "mean")
@@ -37,8 +38,10 @@ def factorize(values: np.ndarray) -> np.ndarray:
 
 
 def normalise_in_groups(values: np.ndarray, groups: np.ndarray, norm: str, eps: float,
-                        singleton: str) -> np.ndarray:
+                        singleton: str, ddof: int = 1) -> np.ndarray:
     """(v - mean_g) / (std_g + eps) per group code, Bessel std; ``norm="mean"`` drops the std.
+
+    ``ddof=0`` takes the population std instead (HGPO's reference code does).
 
     ``singleton`` says what a group of one gets: ``"unit"`` normalises with mean 0 and std 1 (the
     episode level, as verl), ``"zero"`` gives 0 (the step level: nothing to compare with).
@@ -56,7 +59,7 @@ def normalise_in_groups(values: np.ndarray, groups: np.ndarray, norm: str, eps: 
     centred = np.where((low == high)[groups], 0.0, values - mean[groups])
     if norm == "mean_std":
         square_sum = np.bincount(groups, weights=centred * centred, minlength=len(counts))
-        std = np.sqrt(square_sum / np.maximum(counts - 1, 1))
+        std = np.sqrt(square_sum / np.maximum(counts - ddof, 1))
         scaled = centred / (std[groups] + eps)
     else:
         scaled = centred
@@ -145,3 +148,26 @@ class TrajectoryLayout:
     def trajectory_sums(self, values: np.ndarray) -> np.ndarray:
         """Sum of ``values`` over each trajectory, shape (n_traj,)."""
         return np.bincount(self.traj_of_row, weights=values, minlength=self.n_traj)
+
+
+EPISODE_STATS = ("trajectory", "step")
+
+
+def episode_scores(batch: StepBatch, layout: TrajectoryLayout, episode_stats: str, estimator: str
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, group codes) of the samples the group statistics run over.
+
+    Trajectory statistics: one score R(tau) per trajectory, shape (n_traj,). Step statistics: one score
+    R(tau) - p_i per batch row, shape (n,).
+    """
+    check_choice("episode_stats", episode_stats, EPISODE_STATS)
+    require_step_stats(batch, episode_stats, estimator)
+    returns = layout.trajectory_sums(batch.reward)  # (n_traj,)
+    if episode_stats == "trajectory":
+        return returns, layout.traj_group
+    return returns[layout.traj_of_row] - step_penalty(batch), layout.group_of_row
+
+
+def per_row(values: np.ndarray, layout: TrajectoryLayout, episode_stats: str) -> np.ndarray:
+    """Scores' advantages as one value per batch row."""
+    return values[layout.traj_of_row] if episode_stats == "trajectory" else values
