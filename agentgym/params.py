@@ -41,6 +41,12 @@ def check_choice(value: Any, choices: Iterable[Any], where: str) -> None:
         raise ValueError(f"{where}: {value!r} is not one of {', '.join(map(repr, choices))}{hint}")
 
 
-def _hint(key: str, allowed: list[str]) -> str:
-    close = difflib.get_close_matches(key, allowed, n=1)
+def _hint(key: Any, allowed: list[str]) -> str:
+    if isinstance(key, bool):  # YAML 1.1 reads unquoted on/off/yes/no keys as booleans
+        spelt = [name for name in allowed if name in (YAML_BOOLEANS[key])]
+        return f"{key!r} (YAML reads an unquoted {' or '.join(spelt or YAML_BOOLEANS[key][:1])} as a boolean: quote it)"
+    close = difflib.get_close_matches(str(key), allowed, n=1)
     return f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+
+
+YAML_BOOLEANS = {True: ("on", "yes", "y", "true"), False: ("off", "no", "n", "false")}

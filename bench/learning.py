@@ -14,13 +14,17 @@ rest are modifiers (``empg``) or shapers (``progress``) found in the registries.
 ``--env-kwargs`` and ``--max-steps`` reach the tiny model's build, training and the final evaluations alike
 (``num_tasks`` bounds how many TextWorld games are generated; the held-out splits use their first tasks).
 
-Writes ``bench/results/learning/<env>/<method>/seed<k>/`` (runs), ``summary.json``, ``summary.md`` and
-``curves.png`` (held-out success against environment steps).
+Writes ``bench/results/learning/<env>/<settings>/<method>/seed<k>/`` (runs), ``summary.json``,
+``summary.md`` and ``curves.png`` (held-out success against environment steps). ``<settings>`` names the
+step budget and a hash of every other setting that changes a run (``--env-kwargs``, ``--max-steps``, the
+evaluation settings, extra trainer flags; ``settings.json`` lists them), so two benchmarks with different
+settings never share, or silently reuse, each other's runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -56,8 +60,21 @@ def method_flags(method: str) -> list[str]:
     return flags
 
 
+def run_settings(args: argparse.Namespace) -> dict:
+    """Every benchmark setting that changes a run or its evaluation (the method and seed name their own folders)."""
+    return {"env_steps": args.env_steps, "eval_every": args.eval_every, "eval_episodes": args.eval_episodes,
+            "env_kwargs": args.env_kwargs, "max_steps": args.max_steps, "train_flags": list(args.train_flags)}
+
+
+def results_dir(env_id: str, args: argparse.Namespace) -> Path:
+    """bench/results/learning/<env>/steps<N>-<hash of run_settings>/"""
+    settings = run_settings(args)
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
+    return RESULTS / env_id.replace("/", "--") / f"steps{args.env_steps}-{digest}"
+
+
 def train_one(env_id: str, method: str, seed: int, args: argparse.Namespace) -> Path:
-    run_dir = RESULTS / env_id.replace("/", "--") / method / f"seed{seed}"
+    run_dir = results_dir(env_id, args) / method / f"seed{seed}"
     if (run_dir / "summary.json").exists() and not args.rerun:
         return run_dir
     cmd = [sys.executable, "-m", "agentgym.train", "--env", env_id, "--seed", str(seed), "--run-dir", str(run_dir),
@@ -178,8 +195,9 @@ def main() -> None:
             runs = {m: [pool.submit(train_one, env_id, m, seed, args) for seed in seeds] for m in methods}
             runs = {m: [f.result() for f in futures] for m, futures in runs.items()}
         rows = [summarise_runs(env_id, m, runs[m], args) for m in methods]
-        out = RESULTS / env_id.replace("/", "--")
+        out = results_dir(env_id, args)
         out.mkdir(parents=True, exist_ok=True)
+        (out / "settings.json").write_text(json.dumps(run_settings(args), indent=2, sort_keys=True) + "\n")
         table = markdown(env_id, rows, args)
         (out / "summary.json").write_text(json.dumps(rows, indent=2))
         (out / "summary.md").write_text(table + "\n")

@@ -100,3 +100,34 @@ def test_resume_with_progress_estimator_matches_uninterrupted_run(micro_model, t
     a, b = read_metrics(tmp_path / "straight"), read_metrics(tmp_path / "split")
     assert [r["iteration"] for r in b] == [0, 1, 2, 3]
     assert _comparable(a[3]) == pytest.approx(_comparable(b[3]), rel=1e-5, abs=1e-6)
+
+
+@pytest.mark.parametrize("preset", sorted(p.name for p in (ROOT / "configs").glob("*_verl_agent.yaml")))
+def test_verl_agent_presets_load_and_check(preset):
+    """Every verl-agent preset names real settings: the estimator's, the shaper's, the trainer's."""
+    from agentgym.config import parse_args
+    from agentgym.trainer_setup import check_config
+
+    config = parse_args(["--config", str(ROOT / "configs" / preset)])
+    check_config(config)
+    assert config.credit_params["episode_stats"] == "step"
+    assert config.shaper_params["invalid_action"]["mode"] == "step"
+
+
+def test_verl_agent_preset_and_hgpo_train(micro_model, tmp_path):
+    """The FrozenLake verl-agent preset (step statistics, verl-agent's penalty rule) trains 2 iterations at
+    smoke size, and HGPO one, with its per-level diagnostics in the metrics."""
+    small = {"num-groups": "2", "group-size": "4", "eval-every": "0", "eval-at-start": "false",
+             "summary-baselines": "", "summary-splits": "", "tensorboard": "false", "progress-bar": "false",
+             "max-new-tokens": "8", "max-steps": "6", "mini-batch-size": "64", "micro-batch-size": "64"}
+
+    def args(run_dir, **extra):
+        flags = {"model": micro_model, "run-dir": str(run_dir), **small, **extra}
+        return [x for key, value in flags.items() for x in (f"--{key}", value)]
+
+    main(["--config", str(ROOT / "configs" / "frozenlake_verl_agent.yaml"), *args(tmp_path / "verl", iterations="2")])
+    rows = read_metrics(tmp_path / "verl")
+    assert [r["iteration"] for r in rows] == [1, 2] and "credit/step_group_singleton_frac" in rows[-1]
+    main(args(tmp_path / "hgpo", iterations="1", credit="hgpo", **{"history-len": "2"}))
+    last = read_metrics(tmp_path / "hgpo")[-1]
+    assert {"credit/hgpo_level1_shared_frac", "credit/hgpo_level3_mean_size", "loss/pg"} <= set(last)
