@@ -1,4 +1,4 @@
-"""Time GiGPO against GRPO advantage computation on realistic step batches; prints a table.
+"""Time GiGPO and HGPO against GRPO advantage computation on realistic step batches; prints a table.
 
 Batches: groups of 8 rollouts of one task, 20-50 steps each, states drawn from a random walk over a
 small per-task state graph (so anchors repeat, as in ALFWorld), ALFWorld-length observation text as
@@ -72,8 +72,9 @@ def main() -> None:
                         help="a measured training-iteration time, to print GiGPO's share of it")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     args = parser.parse_args()
-    grpo, gigpo = credit.get("grpo"), credit.get("gigpo")
-    header = f"{'steps':>9} {'grpo s':>9} {'gigpo s':>9} {'gigpo cpu s':>11} {'gigpo/grpo':>10} {'singleton%':>10}"
+    grpo, gigpo, hgpo = credit.get("grpo"), credit.get("gigpo"), credit.get("hgpo")
+    header = (f"{'steps':>9} {'grpo s':>9} {'gigpo s':>9} {'gigpo cpu s':>11} {'gigpo/grpo':>10} {'singleton%':>10}"
+              f" {'hgpo s':>9}")
     header += f" {'gigpo-sim s':>11}" if args.similarity else ""
     header += f" {'share of iter':>13}" if args.iteration_seconds else ""
     print(header)
@@ -82,11 +83,12 @@ def main() -> None:
         batch = make_batch(size)
         t_grpo, _ = best_time(lambda b=batch: grpo(b), args.repeats)
         t_gigpo, cpu_gigpo = best_time(lambda b=batch: gigpo(b), args.repeats)
+        t_hgpo, _ = best_time(lambda b=batch: hgpo(b), args.repeats)  # history_len 2: three levels
         diag = credit.DIAGNOSTICS.get("gigpo")(batch, gigpo(batch))
         rows.append({"steps": len(batch), "grpo_s": t_grpo, "gigpo_s": t_gigpo, "gigpo_cpu_s": cpu_gigpo,
-                     "singleton_frac": float(diag["credit/step_group_singleton_frac"])})
+                     "hgpo_s": t_hgpo, "singleton_frac": float(diag["credit/step_group_singleton_frac"])})
         row = (f"{len(batch):>9} {t_grpo:>9.4f} {t_gigpo:>9.4f} {cpu_gigpo:>11.4f} {t_gigpo / t_grpo:>10.1f} "
-               f"{100 * diag['credit/step_group_singleton_frac']:>10.1f}")
+               f"{100 * diag['credit/step_group_singleton_frac']:>10.1f} {t_hgpo:>9.4f}")
         if args.similarity:
             if size <= 100_000:
                 t_sim, _ = best_time(lambda b=batch: gigpo(b, similarity_thresh=args.similarity), 1)

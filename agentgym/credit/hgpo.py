@@ -69,20 +69,20 @@ def hgpo_levels(batch: StepBatch, gamma: float = 0.95, history_len: int = 2, nor
     n_levels = history_len + 1
     advantage, group = np.zeros((n_levels, n)), np.full((n_levels, n), -1, dtype=np.int64)
     size = np.zeros((n_levels, n), dtype=np.int64)
-    key = layout.group_of_row[order].astype(np.int64)  # level 0 of the key: the episode group
-    positions = np.arange(n)
+    key = layout.group_of_row[order].astype(np.int64)  # the episode group: what level 1 extends
+    n_states = int(state.max(initial=0)) + 1
     for level in range(n_levels):
-        has = history >= level  # this step has `level` earlier steps to compare
-        back = np.where(has, positions - level, 0)
-        pair = np.stack([key, state[back]], axis=1)
-        _, codes = np.unique(pair, axis=0, return_inverse=True)
-        key = np.where(has, codes.reshape(-1), -1)  # deeper keys extend this one; -1 never matches a valid key
-        rows = order[has]
-        if not len(rows):
+        has = history >= level  # this step has `level` earlier steps of its trajectory to compare
+        if not has.any():
             break
-        _, local = np.unique(key[has], return_inverse=True)
+        at = np.flatnonzero(has)
+        pair = key[at] * n_states + state[at - level]  # one int64 per (shorter key, state `level` steps back)
+        _, local = np.unique(pair, return_inverse=True)
         local = local.reshape(-1)
+        key = np.full(n, -1, dtype=np.int64)
+        key[at] = local  # deeper levels extend these codes; rows without the history drop out
         counts = np.bincount(local)
+        rows = order[at]
         advantage[level, rows] = normalise_in_groups(returns[rows], local, norm, eps, "zero", ddof=0)
         group[level, rows], size[level, rows] = local, counts[local]
     return HgpoLevels(advantage, group, size)
