@@ -36,6 +36,15 @@ def test_check_keys_and_choice():
         check_choice("valid_sen", ["train", "valid_seen"], "eval_split")
 
 
+def test_a_yaml_boolean_key_is_explained():
+    """YAML 1.1 reads `{on: format}` as {True: 'format'}: the error says to quote it, instead of a TypeError."""
+    import yaml
+
+    params = yaml.safe_load("{penalty: 0.1, on: format}")
+    with pytest.raises(ValueError, match="unquoted on as a boolean: quote it"):
+        check_keys(params, ["penalty", "on", "mode"], "shaper_params of 'invalid_action'")
+
+
 @pytest.mark.parametrize("overrides, message", [
     ({"credit_params": {"gama": 0.9}}, "credit_params of 'gigpo'"),
     ({"modifiers": ["empg"], "modifier_params": {"empg": {"zetta": 0.1}}}, "modifier_params of 'empg'"),

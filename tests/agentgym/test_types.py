@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from agentgym import Step, StepBatch, Trajectory
+from agentgym.types import state_key_text
 
 
 def _records():
@@ -50,3 +51,20 @@ def test_trajectory_to_batch_keeps_identity():
     batch = StepBatch.from_trajectories([traj])
     assert list(batch.t) == [0, 1, 2] and traj.env_return == 3.0
     np.testing.assert_allclose(batch.entropy, [0.2, 0.2, 0.2])
+
+
+def test_non_string_state_keys_are_keyed_by_their_full_value():
+    """str() of a 40x40 array prints a summary with '...': two observations differing in one cell must not
+    share an anchor key (verl-agent hashes the full value)."""
+    a = np.zeros((40, 40), dtype=np.int64)
+    b = a.copy()
+    b[20, 20] = 1
+    assert str(a) == str(b)  # the summary the old str() key used
+    batch = StepBatch.from_records([dict(group_id=0, traj_id=i, t=0, reward=0.0, state_key=key)
+                                    for i, key in enumerate([a, b, a.copy(), "room", [1, "1"], ["1", 1]])])
+    keys = list(batch.state_key)
+    assert keys[0] == keys[2] and keys[0] != keys[1]
+    assert keys[3] == "room"  # strings pass unchanged
+    assert keys[4] != keys[5]  # 1 and "1" stay apart inside sequences
+    assert state_key_text(a.astype(np.int32)) != state_key_text(a)  # dtype is part of the value
+    assert state_key_text({"x": 1, "y": [2, 3]}) == state_key_text({"y": (2, 3), "x": 1})
