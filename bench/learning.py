@@ -123,21 +123,36 @@ def summarise_runs(env_id: str, method: str, runs: list[Path], args: argparse.Na
             "iteration_s": float(np.mean(iter_s)) if iter_s else float("nan"), "runs": [str(r) for r in runs]}
 
 
-def _pm(values: list[float]) -> str:
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}  # by dof
+
+
+def _interval(values: list[float]) -> str:
+    """'mean ± half-width of the 95% t-interval (per-seed values)'; one seed: no interval."""
     values = np.asarray(values, dtype=float)
-    std = values.std(ddof=1) if len(values) > 1 else 0.0
-    return f"{values.mean():.3f} ± {std:.3f}"
+    seeds = ", ".join(f"{v:.2f}" for v in values)
+    if len(values) < 2:
+        return f"{values.mean():.3f} ({seeds})"
+    half = T95.get(len(values) - 1, 1.96) * values.std(ddof=1) / np.sqrt(len(values))
+    return f"{values.mean():.3f} ± {half:.3f} ({seeds})"
 
 
 def markdown(env_id: str, rows: list[dict], args: argparse.Namespace) -> str:
+    """Per method: held-out success (mean ± 95% t-interval over seeds, per-seed values), and each method's
+    paired per-seed difference from the first method (same seeds, so the same start and tasks)."""
     lines = [f"### {env_id}: {args.env_steps} environment steps per run, seeds {args.seeds}",
              "", f"| method | valid_seen success | valid_unseen success | env steps to eval success >= {args.target} "
              "| s / iteration |", "|---|---|---|---|---|"]
     for r in rows:
         reached = [s for s in r["steps_to_target"] if s == s]
         to_target = f"{np.mean(reached):.0f} ({len(reached)}/{len(r['steps_to_target'])} runs)" if reached else "not reached"
-        lines.append(f"| {r['method']} | {_pm(r['valid_seen'])} | {_pm(r['valid_unseen'])} | {to_target} "
+        lines.append(f"| {r['method']} | {_interval(r['valid_seen'])} | {_interval(r['valid_unseen'])} | {to_target} "
                      f"| {r['iteration_s']:.1f} |")
+    if len(rows) > 1:
+        base = rows[0]
+        lines += ["", "| paired difference | valid_seen | valid_unseen |", "|---|---|---|"]
+        for r in rows[1:]:
+            diffs = [_interval(list(np.subtract(r[split], base[split]))) for split in ("valid_seen", "valid_unseen")]
+            lines.append(f"| {r['method']} - {base['method']} | {diffs[0]} | {diffs[1]} |")
     return "\n".join(lines)
 
 
