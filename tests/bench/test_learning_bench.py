@@ -1,0 +1,46 @@
+"""bench/learning.py's bookkeeping: result folders named by every setting, intervals worked by hand."""
+
+import argparse
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SPEC = importlib.util.spec_from_file_location("learning_bench", Path(__file__).resolve().parents[2] / "bench" / "learning.py")
+learning = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(learning)
+
+
+def _args(**changes):
+    base = dict(env_steps=10000, eval_every=5, eval_episodes=100, env_kwargs={}, max_steps=None, train_flags=[],
+                seeds="0,1,2", target=0.6)
+    return argparse.Namespace(**{**base, **changes})
+
+
+def test_runs_with_different_settings_never_share_a_folder():
+    env = "agentgym/TextWorld-CoinCollector-v0"
+    same = learning.results_dir(env, _args())
+    assert learning.results_dir(env, _args()) == same
+    others = [_args(env_kwargs={"num_tasks": 200}), _args(max_steps=15), _args(env_steps=8000),
+              _args(train_flags=["--history-len", "2"]), _args(eval_episodes=50)]
+    folders = {learning.results_dir(env, a) for a in others}
+    assert same not in folders and len(folders) == len(others)
+    assert same.parent.name == "agentgym--TextWorld-CoinCollector-v0" and same.name.startswith("steps10000-")
+
+
+def test_table_has_t_intervals_and_paired_differences():
+    rows = [dict(method="grpo", valid_seen=[0.4, 0.5, 0.6], valid_unseen=[0.1, 0.1, 0.1],
+                 steps_to_target=[float("nan")] * 3, iteration_s=2.0),
+            dict(method="hgpo", valid_seen=[0.5, 0.5, 0.7], valid_unseen=[0.2, 0.1, 0.3],
+                 steps_to_target=[300.0, float("nan"), 500.0], iteration_s=2.5)]
+    table = learning.markdown("env", rows, _args())
+    # std of [0.4, 0.5, 0.6] is 0.1: half-width 4.303 * 0.1 / sqrt(3) = 0.248
+    assert "| grpo | 0.500 ± 0.248 (0.40, 0.50, 0.60) |" in table
+    assert "| 400 (2/3 runs) |" in table
+    # paired differences [0.1, 0.0, 0.1] (valid_seen): mean 0.067, std 0.0577, half-width 0.143
+    assert "| hgpo - grpo | 0.067 ± 0.143 (0.10, 0.00, 0.10) |" in table
+
+
+@pytest.mark.parametrize("values, text", [([0.25], "0.250 (0.25)")])
+def test_one_seed_has_no_interval(values, text):
+    assert learning._interval(values) == text
