@@ -94,7 +94,7 @@ class ALFWorldEnv(TextEnv):
             raise ValueError(f"Unknown task types {sorted(unknown)}; choose from {TASK_TYPES}")
         self.data_dir, self.expert, self.anchor = data_dir, expert, anchor
         self.task_types = tuple(task_types or TASK_TYPES)
-        self.num_tasks = num_tasks
+        self._task_limit = num_tasks  # not self.num_tasks: that is TextEnv.num_tasks(), the count
         self._ids: tuple[str, ...] | None = None
         self._engine = None
         self._loaded_game: Path | None = None
@@ -109,11 +109,11 @@ class ALFWorldEnv(TextEnv):
         if self._ids is None:
             if self.data_dir is None:
                 official = len(split_task_ids(self.split))
-                ids = split_task_ids(self.split, self.num_tasks if (self.num_tasks or 0) > official else None)
+                ids = split_task_ids(self.split, self._task_limit if (self._task_limit or 0) > official else None)
             else:
                 ids = tuple(find_games(str(self.data_dir), self.split))
             ids = tuple(i for i in ids if task_type_of(i) in self.task_types)
-            self._ids = ids[: self.num_tasks] if self.num_tasks is not None else ids
+            self._ids = ids[: self._task_limit] if self._task_limit is not None else ids
         return self._ids
 
     def game_path(self, task_id: str) -> Path:

@@ -94,7 +94,7 @@ def parse_action(text: str) -> Parsed:
 def _parse_call_json(blob: str) -> Parsed:
     try:
         data = json.loads(blob)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError: JSONDecodeError, and a number over 4,300 digits
         return Parsed(problem=f"The tool call is not valid JSON ({_short(str(exc))}). "
                               "Write it as {\"name\": \"tool\", \"arguments\": {...}}.")
     if not isinstance(data, dict):
@@ -108,7 +108,7 @@ def _parse_call_json(blob: str) -> Parsed:
     if isinstance(arguments, str):  # OpenAI encodes arguments as a JSON string
         try:
             arguments = json.loads(arguments) if arguments.strip() else {}
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):
             return Parsed(problem=f"The arguments of {_short(name)!r} are a string that is not valid JSON.")
     if not isinstance(arguments, dict):
         return Parsed(problem=f"The arguments of {_short(name)!r} must be a JSON object.")

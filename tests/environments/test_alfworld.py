@@ -52,6 +52,13 @@ def test_split_ids_are_cheap_deterministic_disjoint_and_follow_official_counts()
     assert split_task_ids("train", 10) == ids["train"][:10]
 
 
+def test_num_tasks_argument_does_not_shadow_the_count():
+    """ALFWorldEnv(num_tasks=...) once set self.num_tasks, hiding TextEnv.num_tasks(): `python -m agentgym.envs`
+    listed ALFWorld as unavailable ('NoneType' object is not callable)."""
+    assert ALFWorldEnv(num_tasks=3).num_tasks() == 3
+    assert ALFWorldEnv(split="valid_seen").num_tasks() == 140
+
+
 def test_expert_solves_one_game_of_each_type_with_exact_progress():
     env = ALFWorldEnv(split="valid_unseen")
     by_type = {}

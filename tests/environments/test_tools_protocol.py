@@ -46,6 +46,9 @@ def test_answer_tag_and_format_call_round_trip():
     ('<tool_call>{"arguments": {}}</tool_call>', "needs a \"name\""),
     ('<tool_call>{"name": "x", "arguments": 3}</tool_call>', "must be a JSON object"),
     ('{"name": "x", "arguments": "{broken"}', "not valid JSON"),
+    # more than 4,300 digits: Python's int-conversion limit raises ValueError, not JSONDecodeError
+    ('<tool_call>{"name": "submit_answer", "arguments": {"answer": ' + "9" * 4301 + "}}</tool_call>", "not valid JSON"),
+    ('{"name": "x", "arguments": "{\\"a\\": ' + "9" * 4301 + '}"}', "not valid JSON"),
 ])
 def test_malformed_calls_are_explained(text, fragment):
     parsed = parse_action(text)
