@@ -2,7 +2,9 @@
 
 Writes are refused three ways: the file is opened ``mode=ro``, ``PRAGMA query_only`` is on, and an
 authorizer allows only reading statements (no ATTACH, PRAGMA, DDL or DML). A progress handler
-interrupts queries past the time limit (e.g. a cross join of every table).
+interrupts queries past the time limit (e.g. a cross join of every table). No string or BLOB may
+exceed ``MAX_VALUE_BYTES`` (``SQLITE_LIMIT_LENGTH``): ``zeroblob(500000000)`` is refused by SQLite
+instead of being built, fetched and formatted outside the time limit.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 _ALLOWED = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
 MAX_SQL_CHARS = 5000
 MAX_CELL_CHARS = 80
+MAX_VALUE_BYTES = 1_000_000  # per string or BLOB value, well above any honest query's
 
 
 class ReadOnlyDatabase:
@@ -24,6 +27,7 @@ class ReadOnlyDatabase:
         self.time_limit_s = float(time_limit_s)
         self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
         self.conn.execute("PRAGMA query_only = ON")
+        self.conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
         self.conn.set_authorizer(_authorize)
 
     def close(self) -> None:
@@ -79,6 +83,8 @@ def _explain(exc: sqlite3.DatabaseError, time_limit_s: float) -> str:
     message = str(exc)
     if "interrupted" in message:
         return f"The query was stopped: it ran longer than the {time_limit_s:g} s time limit."
+    if "too big" in message:
+        return f"The query was stopped: a value would be larger than {MAX_VALUE_BYTES:,} bytes ({message})."
     if any(word in message for word in ("not authorized", "authorization denied", "readonly", "query_only")):
         return ("Refused: the database is read-only. Only SELECT queries (and WITH ... SELECT) are allowed; "
                 "INSERT, UPDATE, DELETE, CREATE, DROP, ATTACH and PRAGMA are not.")
@@ -88,6 +94,10 @@ def _explain(exc: sqlite3.DatabaseError, time_limit_s: float) -> str:
 def format_table(names: list[str], rows: list[tuple]) -> str:
     """A pipe-separated table; long cells are cut so one value cannot flood the observation."""
     def cell(value: Any) -> str:
+        if isinstance(value, (str, bytes)) and len(value) > MAX_CELL_CHARS:
+            value = value[:MAX_CELL_CHARS]  # cut before converting: str() of a large BLOB is 4x its size
+            text = value if isinstance(value, str) else str(value)
+            return text[: MAX_CELL_CHARS - 3] + "..."
         text = "NULL" if value is None else str(value)
         return text if len(text) <= MAX_CELL_CHARS else text[: MAX_CELL_CHARS - 3] + "..."
 

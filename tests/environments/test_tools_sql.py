@@ -100,6 +100,23 @@ def test_time_limit_and_row_limit():
     assert obs.startswith("first 5 rows shown") and len(obs.splitlines()) == 7
 
 
+def test_huge_values_are_refused_by_sqlite_and_large_ones_cut_before_formatting():
+    """zeroblob(500000000) x 2 once took 40 s and 3 GB (built, fetched, str()-ed whole) past the 2 s limit."""
+    import resource
+    import time
+
+    env = agentgym.make("agentgym/SQL-v0", split="train")
+    env.reset(options={"task_id": env.unwrapped.task_ids()[0]})
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    obs, *_ = env.step(format_call("run_sql", sql="SELECT zeroblob(500000000) a, zeroblob(500000000) b"))
+    assert "larger than 1,000,000 bytes" in obs and time.perf_counter() - start < 1.0
+    obs, *_ = env.step(format_call("run_sql", sql="SELECT zeroblob(900000) a, hex(zeroblob(400000)) b"))
+    cells = obs.splitlines()[2].split(" | ")
+    assert len(cells) == 2 and all(len(c) == 80 and c.endswith("...") for c in cells)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 200_000  # KiB: no GB-sized strings
+
+
 def test_bad_calls_are_explained_and_episode_goes_on():
     env = agentgym.make("agentgym/SQL-v0", split="train")
     env.reset(options={"task_id": env.unwrapped.task_ids()[1]})
