@@ -8,7 +8,7 @@ from environments.tools.answers import grade_value
 from environments.tools.protocol import Tool, ToolCall
 from environments.tools.python_tasks import TRAIN_KINDS, UNSEEN_KINDS, PythonTask
 from environments.tools.sandbox import Limits
-from environments.tools.sandbox_choice import choose_backend
+from environments.tools.sandbox_choice import choose_backend, why_unavailable
 from environments.tools.tool_env import SUBMIT, Grade, ToolEnv
 
 SEED_BASE = {"train": 0, "valid_seen": 1_000_000, "valid_unseen": 2_000_000}
@@ -51,8 +51,8 @@ class PythonToolEnv(ToolEnv):
     Docker (``--network none``, read-only root, memory/CPU/pids limits, image from
     ``sandbox.Dockerfile``) when an engine is reachable, else bubblewrap namespaces (no network, only
     ``/usr`` visible read-only, tmpfs working dir, fresh uid) with prlimit limits. The choice is logged;
-    ``sandbox="docker"|"bwrap"`` or ``$AGENTGYM_SANDBOX`` forces one. Without either, ``run_python``
-    refuses to run code (it never falls back to running it unsandboxed).
+    ``sandbox="docker"|"bwrap"`` or ``$AGENTGYM_SANDBOX`` forces one. Without either, ``reset`` raises
+    (it never falls back to running code unsandboxed, nor plays episodes in which every run is refused).
 
     ## Arguments
     ``split``, ``max_steps``, ``num_tasks``, ``sandbox`` ("auto"), ``timeout_s`` (5), ``memory_mb`` (256),
@@ -84,6 +84,10 @@ class PythonToolEnv(ToolEnv):
         return self._ids
 
     def setup_task(self, task_id: str) -> tuple[list[Tool], list[ToolCall]]:
+        if choose_backend(self.sandbox) is None:  # an infrastructure fault: never episodes of refusals
+            raise RuntimeError(f"PythonTool-v0 cannot run code on this machine: no sandbox works "
+                               f"({why_unavailable(self.sandbox)}). Install bubblewrap (apt install bubblewrap) "
+                               "or start a Docker engine; sandbox='bwrap'|'docker' forces one.")
         kind, seed = task_id.rsplit("-", 1)
         self.task = self.kinds[kind](int(seed))
         self.answer = self.task.answer()

@@ -12,6 +12,7 @@ from environments.tools.sandbox_bwrap import BwrapBackend
 from environments.tools.sandbox_docker import DockerBackend, docker_reachable
 
 _CHOSEN: dict[str, Backend | None] = {}
+_WHY_NONE: dict[str, str] = {}  # preference -> why no backend works, once choose_backend found none
 
 
 def choose_backend(preference: str | None = None) -> Backend | None:
@@ -32,7 +33,13 @@ def choose_backend(preference: str | None = None) -> Backend | None:
         backend = BwrapBackend()
         log.info("Python sandbox backend: bubblewrap (%s; docker: %s)", bwrap_why, docker_why)
     else:
-        log.warning("No Python sandbox available (docker: %s; bubblewrap: %s); run_python will refuse.",
-                    docker_why, bwrap_why)
+        _WHY_NONE[preference] = f"docker: {docker_why}; bubblewrap: {bwrap_why}"
+        log.warning("No Python sandbox available (%s); run_python will refuse.", _WHY_NONE[preference])
     _CHOSEN[preference] = backend
     return backend
+
+
+def why_unavailable(preference: str | None = None) -> str:
+    """Why ``choose_backend(preference)`` found no backend ("" if it found one)."""
+    preference = preference or os.environ.get("AGENTGYM_SANDBOX", "auto")
+    return "" if choose_backend(preference) is not None else _WHY_NONE.get(preference, "unknown")

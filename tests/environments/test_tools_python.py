@@ -84,3 +84,16 @@ def test_bad_calls_and_wrong_answer_without_running_code():
     assert "limit" in obs and info["action_valid"]
     obs, reward, terminated, _, info = env.step("<answer>-1</answer>")
     assert terminated and reward == 0.0 and env.unwrapped.answer in obs
+
+
+def test_no_sandbox_refuses_to_reset_instead_of_playing_refusals(monkeypatch):
+    """With no sandbox the environment once reset fine and answered every run_python with a refusal marked
+    action_valid=True, so a training run went ahead on an environment that cannot run code."""
+    from environments.tools import python_env, sandbox_choice
+
+    monkeypatch.setattr(python_env, "choose_backend", lambda preference=None: None)
+    monkeypatch.setattr(sandbox_choice, "choose_backend", lambda preference=None: None)
+    monkeypatch.setitem(sandbox_choice._WHY_NONE, "bwrap", "docker: not asked for; bubblewrap: not installed")
+    env = agentgym.make("agentgym/PythonTool-v0", split="train", num_tasks=2, sandbox="bwrap")
+    with pytest.raises(RuntimeError, match="cannot run code on this machine.*bubblewrap: not installed"):
+        env.reset(seed=0)
