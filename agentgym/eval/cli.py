@@ -20,7 +20,7 @@ import yaml
 from agentgym import plugins
 from agentgym.cli_options import add_options
 from agentgym.eval.compare import compare
-from agentgym.eval.runner import EvalSettings, run_evaluation
+from agentgym.eval.runner import EvalSettings, make_plan, run_evaluation
 
 PROMPT_FIELDS = ("history_len", "show_admissible", "max_new_tokens")  # taken from the policy's training run
 EVAL_FIELDS = tuple(f.name for f in dataclasses.fields(EvalSettings))
@@ -59,8 +59,8 @@ def settings_from_args(args: argparse.Namespace) -> EvalSettings:
         print(f"prompt settings from the policy's training run: {from_run}", file=sys.stderr)
     try:
         return EvalSettings(**{**from_run, **given})
-    except ValueError as exc:  # e.g. an unknown split
-        raise SystemExit(f"--{exc}") from exc
+    except ValueError as exc:  # e.g. an unknown split, episodes 0
+        raise SystemExit("--" + re.sub(r"^[a-z_]+", lambda m: m.group(0).replace("_", "-"), str(exc))) from exc
 
 
 def default_out(settings: EvalSettings, policy_spec: str) -> Path:
@@ -74,16 +74,35 @@ def load_policy(spec: str):
         return plugins.policy_from_spec(spec)
     except plugins.PluginNotFound as exc:
         raise SystemExit(f"no policy factory is installed ({exc}); cannot resolve --policy {spec!r}") from exc
+    except Exception as exc:
+        if _looks_like_a_path(spec) and not Path(spec).expanduser().exists():
+            raise SystemExit(f"--policy {spec!r}: no such folder (and not a loadable policy name or hub model id: "
+                             f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from exc
+        raise
+
+
+def _looks_like_a_path(spec: str) -> bool:
+    """A folder the user meant, not a name or hub id: '/x', './x', '~/x', 'runs/a/final_policy', 'x.json'."""
+    if ":" in spec.split("/")[0]:  # replay:<file>, openai:<model>@<url>
+        return False
+    return spec.startswith(("/", ".", "~")) or spec.count("/") > 1 or spec.endswith(("/", ".json", ".jsonl"))
 
 
 def evaluate_main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     settings = settings_from_args(args)
     out = Path(args.out) if args.out else default_out(settings, args.policy)
+    try:  # the environment and its split, built before any model is loaded: bad --env-kwargs fail here
+        make_plan(settings, args.policy)
+    except (TypeError, ValueError) as exc:
+        raise SystemExit(f"cannot evaluate {settings.env_id} (split {settings.split}, env kwargs "
+                         f"{settings.env_kwargs_with_limit()}): {type(exc).__name__}: {exc}") from exc
     policy = load_policy(args.policy)
     try:
         report = run_evaluation(policy, settings, out, policy_spec=args.policy, resume=args.resume,
                                 overwrite=args.overwrite, progress=not args.quiet)
+    except FileExistsError as exc:  # the same command run twice
+        raise SystemExit(str(exc)) from exc
     except KeyboardInterrupt:
         kept = sum(1 for line in (out / "episodes.jsonl").open() if line.strip()) \
             if (out / "episodes.jsonl").exists() else 0

@@ -65,7 +65,27 @@ class EvalSettings(PoolSettings):
     def __post_init__(self) -> None:
         check_choice(self.split, SPLITS, "split")
         self.check_pool_settings()
+        self._check_ranges()
         self.history_len = prompt_history_len(self.env_id, self.history_len)
+
+    def _check_ranges(self) -> None:
+        """Refuse values that would run but mean nothing (``max_steps -5`` once cut every episode after one step)."""
+        at_least_one = {"episodes": self.episodes, "seeds": self.seeds, "max_steps": self.max_steps,
+                        "max_new_tokens": self.max_new_tokens, "batch_size": self.batch_size,
+                        "max_prompt_tokens": self.max_prompt_tokens}
+        for name, value in at_least_one.items():
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        if self.history_len is not None and self.history_len < 0:
+            raise ValueError(f"history_len must be >= 0, got {self.history_len}")
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0 (0 = greedy), got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if any(k < 1 for k in self.pass_k):
+            raise ValueError(f"pass_k values must be >= 1, got {list(self.pass_k)}")
+        if self.pass_k and max(self.pass_k) > self.seeds:
+            raise ValueError(f"pass_k: pass@{max(self.pass_k)} needs seeds >= {max(self.pass_k)}, got {self.seeds}")
 
     def sampling(self, seed: int) -> SamplingParams:
         greedy = self.temperature <= 0

@@ -34,10 +34,30 @@ def test_cli_runs_and_resumes_with_a_scripted_policy(tmp_path, monkeypatch, caps
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["split"]["name"] == "valid_unseen" and report["metrics"]["episodes"] == 8
     assert set(report["by_task_type"]) == {"7x7", "8x8"} and report["protocol"]["greedy"]
-    with pytest.raises(FileExistsError):
+    with pytest.raises(SystemExit, match="already holds episodes: pass --resume"):  # not a traceback
         cli.main(argv)
     assert cli.main([*argv, "--resume"]) == 0  # nothing left to play: the report is rewritten as is
     assert json.loads((tmp_path / "report.json").read_text()) == report
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--episodes", "0"], "--episodes must be >= 1, got 0"),
+    (["--batch-size", "-1"], "--batch-size must be >= 1"),
+    (["--env-workers", "0"], "--env-workers must be >= 1"),
+    (["--history-len", "-1"], "--history-len must be >= 0"),
+    (["--temperature", "-1"], "--temperature must be >= 0"),
+    (["--max-steps", "-5"], "--max-steps must be >= 1"),  # once cut every episode after one step: success 0.000
+    (["--max-new-tokens", "0"], "--max-new-tokens must be >= 1"),
+    (["--seeds", "2", "--pass-k", "3"], "pass@3 needs seeds >= 3"),
+    (["--env-kwargs", "{bogus: 1}"], "unexpected keyword argument 'bogus'"),
+    (["--policy", "runs/no_such_run/final_policy"], "no such folder"),
+])
+def test_user_errors_are_one_line_messages(flags, message, tmp_path):
+    argv = ["--env", ENV, "--split", "valid_seen", "--policy", "random", "--episodes", "2", "--out", str(tmp_path),
+            "--quiet", *flags]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert message in str(exit_info.value)
 
 
 def test_prompt_settings_come_from_the_policys_training_run(tmp_path):
