@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,9 @@ class RunSettings:
     max_env_steps: int | None = None
     """Stop early once this many environment steps were collected (compare methods at equal budgets)."""
     resume: bool = False
-    """Continue from the latest checkpoint in `run_dir` (the same run, exactly)."""
+    """Continue the run in `run_dir` from its latest checkpoint, with its saved config.yaml (options given now override it, each with a warning)."""
+    overwrite: bool = False
+    """Replace the run already in `run_dir` (its metrics, checkpoints, reports, final policy); without it, a fresh run into a used folder is refused."""
 
 
 @dataclass
@@ -240,7 +243,33 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
                         help="YAML preset(s) of TrainConfig fields, applied in order (e.g. configs/frozenlake_grpo.yaml)")
     add_options(parser, TrainConfig, grouped=True)
     args = vars(parser.parse_args(argv))
-    config = TrainConfig()
+    explicit: dict[str, Any] = {}  # presets in order, then flags: everything the user asked for
     for preset in args.pop("config"):
-        config = apply_overrides(config, load_yaml(preset))
-    return apply_overrides(config, args)
+        explicit.update(load_yaml(preset))
+    explicit.update(args)
+    config = apply_overrides(TrainConfig(), explicit)
+    return resumed_config(config, explicit) if config.resume else config
+
+
+def resumed_config(config: TrainConfig, explicit: dict[str, Any]) -> TrainConfig:
+    """The run's saved config.yaml, then only the settings given now that differ from it, each with a warning.
+
+    A resumed run continues the configuration it was started with: without this, a run begun with
+    ``--iterations 6 --eval-every 3`` resumed with the defaults and rewrote config.yaml.
+    """
+    saved_path = Path(config.run_dir) / "config.yaml"
+    if not saved_path.is_file():
+        return config  # nothing saved yet (killed before setup finished): the settings given now
+    saved = load_yaml(saved_path)
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    dropped = sorted(set(saved) - known)
+    if dropped:
+        print(f"resume: {saved_path} has settings this version no longer knows, ignored: {dropped}", file=sys.stderr)
+    base = apply_overrides(TrainConfig(), {k: v for k, v in saved.items() if k in known})
+    wanted = apply_overrides(base, explicit)  # the same parsing and types for both sides
+    changed = {k: getattr(wanted, k) for k in explicit
+               if k not in ("resume", "overwrite") and getattr(wanted, k) != getattr(base, k)}
+    for key, value in changed.items():
+        print(f"resume: --{key.replace('_', '-')} {value!r} overrides the run's saved {getattr(base, key)!r}",
+              file=sys.stderr)
+    return dataclasses.replace(base, **changed, resume=True, overwrite=config.overwrite)

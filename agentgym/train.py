@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from agentgym import console, credit
+from agentgym import console, credit, run_folder
 from agentgym.config import TrainConfig, parse_args
 from agentgym.credit.entropy_diagnostics import entropy_diagnostics
 from agentgym.credit.penalty import check_reads_step_penalty
@@ -263,6 +263,10 @@ def _finish(trainer: Trainer, metrics: dict[str, float]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     config = parse_args(argv)
+    try:  # in seconds, before any model is built: a fresh run must not mix into another's folder
+        run_folder.check(Path(config.run_dir), config.resume, config.overwrite)
+    except (FileExistsError, ValueError) as exc:
+        raise SystemExit(str(exc)) from exc
     try:  # transformers' own "Loading weights" bars say nothing about which phase is running
         from transformers.utils import logging as hf_logging
 

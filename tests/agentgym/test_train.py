@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from agentgym import checkpoint
 from agentgym.metrics import read_metrics
@@ -131,3 +132,25 @@ def test_verl_agent_preset_and_hgpo_train(micro_model, tmp_path):
     main(args(tmp_path / "hgpo", iterations="1", credit="hgpo", **{"history-len": "2"}))
     last = read_metrics(tmp_path / "hgpo")[-1]
     assert {"credit/hgpo_level1_shared_frac", "credit/hgpo_level3_mean_size", "loss/pg"} <= set(last)
+
+
+def test_a_used_run_folder_is_never_mixed_into_and_resume_keeps_the_saved_settings(micro_model, tmp_path, capsys):
+    """A second fresh run once appended its rows to the first's metrics.jsonl (31 -> 62) and a resumed run
+    forgot --iterations and --eval-every, ran to the default 30 iterations and rewrote config.yaml."""
+    first = _flags(micro_model, tmp_path, iterations="2", **{"eval-every": "2", "summary-splits": "",
+                                                               "summary-baselines": ""})
+    main(first)
+    with pytest.raises(SystemExit, match="already holds a run .*--resume true to continue it, --overwrite true"):
+        main(first)
+    assert [r["iteration"] for r in read_metrics(tmp_path)] == [0, 1, 2]  # untouched by the refused run
+    main(first + ["--overwrite", "true"])
+    assert [r["iteration"] for r in read_metrics(tmp_path)] == [0, 1, 2]  # replaced, not appended
+    capsys.readouterr()
+    # resume with only the folder and a longer budget: every other setting comes from the saved config.yaml
+    main(["--run-dir", str(tmp_path), "--resume", "true", "--iterations", "3", "--progress-bar", "false"])
+    assert "--iterations 3 overrides the run's saved 2" in capsys.readouterr().err
+    saved = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    assert (saved["iterations"], saved["eval_every"], saved["max_steps"], saved["model"]) == (3, 2, 6, micro_model)
+    assert [r["iteration"] for r in read_metrics(tmp_path)] == [0, 1, 2, 3]
+    with pytest.raises(SystemExit, match="contradict"):
+        main(first + ["--resume", "true", "--overwrite", "true"])

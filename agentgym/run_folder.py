@@ -1,0 +1,50 @@
+"""A run folder holds one run: a fresh run never mixes into another's metrics, checkpoints and reports.
+
+Training into a folder that already holds a run once appended a second run's rows to ``metrics.jsonl``
+(31 became 62 rows) and overwrote its ``config.yaml`` and ``summary.json``. Now a fresh run there is
+refused unless ``--resume true`` (continue it) or ``--overwrite true`` (replace it) says which was meant.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+RUN_FILES = ("metrics.jsonl", "config.yaml", "summary.json", "learning_curve.png")
+RUN_FOLDERS = ("checkpoints", "eval", "final_policy", "tensorboard", "ranks")
+
+
+def holds_a_run(run_dir: Path) -> bool:
+    """True when ``run_dir`` has a run's metrics rows or checkpoints."""
+    metrics = run_dir / "metrics.jsonl"
+    return (metrics.is_file() and metrics.stat().st_size > 0) or (run_dir / "checkpoints").is_dir()
+
+
+def describe(run_dir: Path) -> str:
+    metrics = run_dir / "metrics.jsonl"
+    rows = sum(1 for line in metrics.open() if line.strip()) if metrics.is_file() else 0
+    checkpoints = sorted(p.name for p in (run_dir / "checkpoints").glob("iter_*")) if (run_dir / "checkpoints").is_dir() else []
+    return f"{rows} metrics rows, " + (f"checkpoints up to {checkpoints[-1]}" if checkpoints else "no checkpoint")
+
+
+def check(run_dir: Path, resume: bool, overwrite: bool) -> None:
+    """Raise if this run would mix into the one ``run_dir`` holds (every rank checks, so all raise alike)."""
+    if resume and overwrite:
+        raise ValueError("--resume and --overwrite contradict each other: continue the run in run_dir, or replace it")
+    if not resume and not overwrite and holds_a_run(run_dir):
+        raise FileExistsError(f"{run_dir} already holds a run ({describe(run_dir)}). Pass --resume true to continue "
+                              "it, --overwrite true to replace it, or another --run-dir")
+
+
+def clear(run_dir: Path) -> list[str]:
+    """Remove the previous run's files and folders (``--overwrite``); returns their names. Other files stay."""
+    removed = []
+    for name in RUN_FILES:
+        if (run_dir / name).is_file():
+            (run_dir / name).unlink()
+            removed.append(name)
+    for name in RUN_FOLDERS:
+        if (run_dir / name).is_dir():
+            shutil.rmtree(run_dir / name)
+            removed.append(name + "/")
+    return removed
