@@ -57,7 +57,7 @@ def env_family(family: str) -> Callable[[list[str], Path], list[str]]:
 def train_run(flags: list[str], out: Path) -> list[str]:
     """The default training run (no JSON: its figure is the process's own peak memory)."""
     return [sys.executable, "-m", "agentgym.train", "--eval-every", "0", "--run-dir", str(out.with_suffix("")),
-            *flags]
+            "--overwrite", "true", *flags]  # each bench run replaces the last one's
 
 
 # ---- figures -> table rows: (figure, value) from the script's JSON and its process's memory ----
