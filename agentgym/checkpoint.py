@@ -3,14 +3,23 @@
 A checkpoint is a folder ``checkpoints/iter_000010`` written under a temporary name and renamed
 into place; ``checkpoints/latest`` (a one-line file, also replaced atomically) names the newest.
 A data-parallel run writes one checkpoint (from rank 0) holding every rank's random-number state.
+
+``meta.json`` lists a SHA-256 of every file, so a damaged checkpoint (a truncated ``trainer_state.pt``,
+corrupt weights, a lost ``meta.json``) is told apart from an intact one: ``latest`` then falls back to
+the newest intact checkpoint, saying which it skipped and why, instead of resuming from garbage or
+from nothing. A failed write (a full disk) removes its temporary folder and says what failed and how
+much space is left.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
 import random
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +38,15 @@ def save(run_dir: str | Path, iteration: int, state: dict[str, Any], save_policy
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".tmp_iter_{iteration:06d}_{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    save_policy(tmp / "policy")
-    torch.save({**state, "rng": rng_states or [rng_state()]}, tmp / "trainer_state.pt")
-    (tmp / "meta.json").write_text(json.dumps({"iteration": iteration}))
-    _fsync_dir(tmp)
+    try:
+        tmp.mkdir()
+        save_policy(tmp / "policy")
+        torch.save({**state, "rng": rng_states or [rng_state()]}, tmp / "trainer_state.pt")
+        (tmp / "meta.json").write_text(json.dumps({"iteration": iteration, "sha256": _checksums(tmp)}))
+        _fsync_dir(tmp)
+    except (OSError, RuntimeError) as exc:  # torch reports a full disk as RuntimeError("... iostream error")
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CheckpointWriteError(_write_failure(root, iteration, exc)) from exc
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
@@ -42,16 +55,74 @@ def save(run_dir: str | Path, iteration: int, state: dict[str, Any], save_policy
     return final
 
 
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written; the previous checkpoints are untouched."""
+
+
+def _write_failure(root: Path, iteration: int, exc: BaseException) -> str:
+    try:
+        free = shutil.disk_usage(root).free
+    except OSError:
+        free = None
+    full = (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or (free is not None and free < 2**26)
+    where = f"{root} ({free / 2**30:.2f} GiB free)" if free is not None else str(root)
+    why = "the disk is full" if full else f"{type(exc).__name__}: {exc}"
+    return (f"could not write checkpoint {iteration} to {where}: {why}. The earlier checkpoints are intact; "
+            "free space (or pass another --run-dir) and resume with --resume true")
+
+
+def _checksums(folder: Path) -> dict[str, str]:
+    out = {}
+    for file in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "meta.json"):
+        with file.open("rb") as f:
+            out[file.relative_to(folder).as_posix()] = hashlib.file_digest(f, "sha256").hexdigest()
+    return out
+
+
+def damage(path: Path) -> str | None:
+    """Why the checkpoint folder ``path`` cannot be resumed from, or None if it is intact."""
+    try:
+        meta = json.loads((path / "meta.json").read_text())
+    except (OSError, ValueError) as exc:
+        return f"meta.json unreadable ({type(exc).__name__})"
+    if not (path / "trainer_state.pt").is_file() or not (path / "policy").is_dir():
+        return "trainer_state.pt or policy/ missing"
+    expected = meta.get("sha256")
+    if expected is None:  # written before checksums: trust what is there
+        return None
+    actual = _checksums(path)
+    bad = sorted(name for name in set(expected) | set(actual) if expected.get(name) != actual.get(name))
+    return f"checksum mismatch in {', '.join(bad[:3])}" if bad else None
+
+
 def checkpoint_dir(run_dir: str | Path, iteration: int) -> Path:
     return Path(run_dir) / "checkpoints" / f"iter_{iteration:06d}"
 
 
-def latest(run_dir: str | Path) -> Path | None:
-    pointer = Path(run_dir) / "checkpoints" / "latest"
-    if not pointer.exists():
+def latest(run_dir: str | Path, quiet: bool = False) -> Path | None:
+    """The newest intact checkpoint: the one ``latest`` names if it is intact, else the newest that is.
+
+    Damaged or dangling ones are reported on stderr and skipped; None when no intact checkpoint exists.
+    """
+    root = Path(run_dir) / "checkpoints"
+    if not root.is_dir():
         return None
-    path = pointer.parent / pointer.read_text().strip()
-    return path if (path / "meta.json").exists() else None
+    pointer = root / "latest"
+    named = None
+    if pointer.is_file():
+        try:
+            named = root / pointer.read_text().strip()
+        except (OSError, UnicodeDecodeError):
+            named = None
+    candidates = ([named] if named is not None and named.name.startswith("iter_") else [])
+    candidates += [p for p in sorted(root.glob("iter_*"), reverse=True) if p.is_dir() and p != named]
+    for path in candidates:
+        why = damage(path) if path.is_dir() else "named by checkpoints/latest but missing"
+        if why is None:
+            return path
+        if not quiet:
+            print(f"checkpoint {path} skipped: {why}", file=sys.stderr)
+    return None
 
 
 def load_state(checkpoint: Path, rank: int = 0) -> dict[str, Any]:
@@ -91,6 +162,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _prune(root: Path, keep: int) -> None:
+    """Keep the ``keep`` highest-numbered checkpoints (names are zero-padded, so they sort by iteration)."""
     done = sorted(p for p in root.glob("iter_*") if p.is_dir())
     for old in done[:-keep] if keep > 0 else []:
         shutil.rmtree(old, ignore_errors=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from agentgym import checkpoint
+
 RUN_FILES = ("metrics.jsonl", "config.yaml", "summary.json", "learning_curve.png")
 RUN_FOLDERS = ("checkpoints", "eval", "final_policy", "tensorboard", "ranks")
 
@@ -34,6 +36,10 @@ def check(run_dir: Path, resume: bool, overwrite: bool) -> None:
     if not resume and not overwrite and holds_a_run(run_dir):
         raise FileExistsError(f"{run_dir} already holds a run ({describe(run_dir)}). Pass --resume true to continue "
                               "it, --overwrite true to replace it, or another --run-dir")
+    if resume and holds_a_run(run_dir) and checkpoint.latest(run_dir, quiet=True) is None:
+        raise FileNotFoundError(f"--resume: {run_dir} holds a run ({describe(run_dir)}) but no intact checkpoint to "
+                                "continue it from (a run starting again would append to its metrics); pass "
+                                "--overwrite true instead of --resume to start it again")
 
 
 def clear(run_dir: Path) -> list[str]:

@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> None:
     config = parse_args(argv)
     try:  # in seconds, before any model is built: a fresh run must not mix into another's folder
         run_folder.check(Path(config.run_dir), config.resume, config.overwrite)
-    except (FileExistsError, ValueError) as exc:
+    except (FileExistsError, FileNotFoundError, ValueError) as exc:
         raise SystemExit(str(exc)) from exc
     try:  # transformers' own "Loading weights" bars say nothing about which phase is running
         from transformers.utils import logging as hf_logging

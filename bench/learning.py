@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agentgym import credit
+from agentgym import checkpoint, credit
 from agentgym.metrics import read_metrics
 
 RESULTS = Path(__file__).resolve().parent / "results" / "learning"
@@ -80,10 +80,15 @@ def train_one(env_id: str, method: str, seed: int, args: argparse.Namespace) -> 
     cmd = [sys.executable, "-m", "agentgym.train", "--env", env_id, "--seed", str(seed), "--run-dir", str(run_dir),
            "--iterations", "100000", "--max-env-steps", str(args.env_steps), "--eval-every", str(args.eval_every),
            "--eval-episodes", str(args.eval_episodes), "--checkpoint-every", "5", "--progress-bar", "false",
-           "--resume", "true", *method_flags(method), *_env_flags(args), *args.train_flags]
+           *_continue_or_start(run_dir), *method_flags(method), *_env_flags(args), *args.train_flags]
     print("$", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, env=_child_env(args.jobs))
     return run_dir
+
+
+def _continue_or_start(run_dir: Path) -> list[str]:
+    """Resume a killed run from its checkpoint; one killed before its first checkpoint starts again."""
+    return ["--resume", "true"] if checkpoint.latest(run_dir, quiet=True) else ["--overwrite", "true"]
 
 
 def _env_flags(args: argparse.Namespace) -> list[str]:

@@ -74,6 +74,75 @@ def test_half_written_checkpoint_is_ignored(tmp_path):
     assert checkpoint.latest(tmp_path).name == "iter_000001"
 
 
+def _policy(folder):
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"w" * 1000)
+
+
+def _three_checkpoints(tmp_path):
+    for iteration in (1, 2, 3):
+        checkpoint.save(tmp_path, iteration, {"iteration": iteration}, _policy, keep=3)
+    return tmp_path / "checkpoints"
+
+
+@pytest.mark.parametrize("damage_it, why", [
+    (lambda c: (c / "latest").write_text("iter_000099"), "missing"),  # dangling pointer
+    (lambda c: (c / "latest").write_bytes(b"\xff\xfe"), None),  # corrupt pointer: the newest intact wins
+    (lambda c: (c / "iter_000003" / "meta.json").unlink(), "meta.json unreadable"),
+    (lambda c: (c / "iter_000003" / "trainer_state.pt").write_bytes(b"torn"), "checksum mismatch in trainer_state.pt"),
+    (lambda c: (c / "iter_000003" / "policy" / "model.safetensors").write_bytes(b"x" * 1000), "checksum mismatch"),
+])
+def test_a_damaged_checkpoint_falls_back_to_the_newest_intact_one(tmp_path, capsys, damage_it, why):
+    """A corrupt or dangling latest, a lost meta.json or corrupt state/weights once meant a silent fresh start
+    (or a raw traceback); the SHA-256 list in meta.json tells the damaged checkpoint from the intact ones."""
+    root = _three_checkpoints(tmp_path)
+    damage_it(root)
+    expected = "iter_000003" if why in ("missing", None) else "iter_000002"
+    assert checkpoint.latest(tmp_path).name == expected
+    assert checkpoint.load_state(checkpoint.latest(tmp_path))["iteration"] == int(expected[-1])
+    if why:
+        assert why in capsys.readouterr().err
+
+
+def test_a_failed_write_says_the_disk_is_full_and_leaves_nothing_behind(tmp_path, monkeypatch):
+    """torch reports a full disk as RuntimeError('basic_ios::clear: iostream error') and left a .tmp_iter_ folder."""
+    import shutil
+    from collections import namedtuple
+
+    checkpoint.save(tmp_path, 1, {"iteration": 1}, _policy)
+
+    def full_disk(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:664] . unexpected pos; basic_ios::clear: iostream error")
+
+    monkeypatch.setattr(checkpoint.torch, "save", full_disk)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 4096, 4096))
+    with pytest.raises(checkpoint.CheckpointWriteError, match="could not write checkpoint 2 .*the disk is full"):
+        checkpoint.save(tmp_path, 2, {"iteration": 2}, _policy)
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["iter_000001", "latest"]
+    assert checkpoint.latest(tmp_path).name == "iter_000001"
+
+
+def test_a_real_full_disk(tmp_path):
+    """The same on a 2 MiB tmpfs (needs permission to mount; skipped where there is none)."""
+    import subprocess
+
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        def big_policy(folder):
+            folder.mkdir()
+            (folder / "model.safetensors").write_bytes(b"w" * (3 * 2**20))  # more than the disk holds
+
+        with pytest.raises(checkpoint.CheckpointWriteError, match="the disk is full"):
+            checkpoint.save(mount, 1, {"iteration": 1}, big_policy)
+        assert [p.name for p in (mount / "checkpoints").iterdir()] == []
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
 def test_metrics_jsonl_last_write_wins(tmp_path, capsys):
     logger = MetricsLogger(tmp_path, tensorboard=False)
     logger.log(1, {"rollout/success_rate": 0.25, "loss/pg": float("nan")})
