@@ -51,11 +51,13 @@ class RunResult:
 
     def limit_hit(self, limits: Limits) -> str | None:
         """Which limit stopped the program, in words (None if it ended on its own)."""
-        if self.timed_out or self.exit_code == TIMEOUT_EXIT:
+        killed = self.exit_code in (-signal.SIGKILL, 128 + signal.SIGKILL)
+        # a program that ignores the timeout's SIGTERM is SIGKILLed a second later: exit 137, like an OOM kill
+        if self.timed_out or self.exit_code == TIMEOUT_EXIT or (killed and self.duration_s >= limits.timeout_s):
             return f"it exceeded the {limits.timeout_s:g} s time limit and was killed"
         if self.exit_code in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
             return "it used up its CPU-time limit and was killed"
-        if "MemoryError" in self.stderr or self.exit_code in (-signal.SIGKILL, 137):
+        if "MemoryError" in self.stderr or killed:
             return f"it ran out of memory (limit {limits.memory_mb} MB)"
         if "Resource temporarily unavailable" in self.stderr or "BlockingIOError" in self.stderr:
             return f"it reached the limit of {limits.max_procs} processes"

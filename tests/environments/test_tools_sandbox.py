@@ -89,6 +89,8 @@ ROOMY = Limits(timeout_s=15, memory_mb=256, max_procs=16)  # the memory limit, n
     ("blocks = []\nwhile True:\n    blocks.append(bytearray(10**7))", ROOMY, "out of memory"),
     ("import os\nwhile True:\n    os.fork()", ROOMY, "processes"),
     ("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass", LIMITS, "time limit"),
+    # ignores the timeout's SIGTERM, so it is SIGKILLed (exit 137): once reported as "ran out of memory"
+    ("import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(60)", LIMITS, "time limit"),
 ])
 def test_runaway_programs_are_stopped_within_limits_and_reported(backend, code, limits, reported):
     start = time.monotonic()
