@@ -48,9 +48,12 @@ class RunResult:
     timed_out: bool
     duration_s: float
     backend: str
+    oom_killed: bool = False  # the run's memory cgroup reached its limit and the kernel killed a process
 
     def limit_hit(self, limits: Limits) -> str | None:
         """Which limit stopped the program, in words (None if it ended on its own)."""
+        if self.oom_killed:
+            return f"it ran out of memory (limit {limits.memory_mb} MB for all its processes and files)"
         killed = self.exit_code in (-signal.SIGKILL, 128 + signal.SIGKILL)
         # a program that ignores the timeout's SIGTERM is SIGKILLed a second later: exit 137, like an OOM kill
         if self.timed_out or self.exit_code == TIMEOUT_EXIT or (killed and self.duration_s >= limits.timeout_s):

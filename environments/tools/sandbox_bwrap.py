@@ -6,11 +6,16 @@ and the working directory ``/sandbox``); the rest of the root is read-only and b
 with a bare environment, so none of the host's environment variables is visible either. Resource
 limits come from ``prlimit`` (address space, CPU seconds, processes, file size, open files). When
 started as root, each run also gets its own unused uid, so the process limit counts only that run's
-processes and nothing can signal other users' ones.
+processes and nothing can signal other users' ones. Where a memory cgroup can be made
+(``sandbox_memcg``), the whole run (every process, and every tmpfs page it writes, ``/dev`` included)
+shares one ``memory_mb`` limit; nested user namespaces are refused (``--disable-userns``), so the
+program cannot mount a tmpfs of its own.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import itertools
 import json
 import os
@@ -19,6 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from environments.tools import sandbox_memcg
 from environments.tools.sandbox import (
     SANDBOX_ENV,
     WORKDIR,
@@ -55,7 +61,10 @@ class BwrapBackend:
                                capture_output=True, timeout=20)
         if probe.returncode != 0:
             return False, f"bwrap cannot create namespaces here: {probe.stderr.decode(errors='replace')[:200]}"
-        return True, "bwrap namespaces work"
+        memcg_ok, memcg_why = _memcg()
+        tree = f"one memory limit per run ({memcg_why})" if memcg_ok else (
+            f"memory capped per process only: {memcg_why}")
+        return True, f"bwrap namespaces work; {tree}"
 
     def command(self, limits: Limits, procs_in_use: int = 0) -> list[str]:
         """The full command line; ``procs_in_use`` is what the running uid already has (0 with a fresh uid)."""
@@ -63,7 +72,7 @@ class BwrapBackend:
         cmd = ["prlimit", f"--as={limits.memory_mb * 2**20}", f"--cpu={max(1, int(limits.timeout_s + 2))}",
                f"--nproc={procs_in_use + limits.max_procs + BOOTSTRAP_PROCS}", f"--fsize={limits.max_file_mb * 2**20}",
                "--nofile=64", "--core=0", "--",
-               "bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+               "bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
                "--hostname", "sandbox", "--ro-bind", "/usr", "/usr", *_lib_binds()]
         for directory in extra_dirs:
             cmd += ["--ro-bind", directory, directory]
@@ -78,11 +87,26 @@ class BwrapBackend:
         stdin = json.dumps({**files, "main.py": code}).encode()
         # bwrap's own processes (the namespace's pid 1 shows in /proc/1/environ) get a bare environment too
         bare_env = {"PATH": "/usr/bin:/bin"}
-        if os.geteuid() != 0:  # cannot switch uid: the process limit counts on top of our own processes
-            return run_capped(self.command(limits, _processes_of(os.geteuid())), stdin, limits, self.name, env=bare_env)
-        uid = UID_BASE + (os.getpid() % 1000) * 1000 + next(_uid_counter) % 1000
-        return run_capped(self.command(limits), stdin, limits, self.name, env=bare_env, user=uid, group=uid,
-                          extra_groups=[])
+        root = os.geteuid() == 0
+        uid = UID_BASE + (os.getpid() % 1000) * 1000 + next(_uid_counter) % 1000 if root else None
+        command = self.command(limits) if root else self.command(limits, _processes_of(os.geteuid()))
+        memcg = sandbox_memcg.MemoryCgroup(limits.memory_mb * 2**20, owner_uid=uid) if _memcg()[0] else None
+        if memcg is not None:
+            command = [*memcg.join_prefix(), *command]
+        ids = {"user": uid, "group": uid, "extra_groups": []} if root else {}
+        try:
+            result = run_capped(command, stdin, limits, self.name, env=bare_env, **ids)
+        finally:
+            oom_kills = memcg.oom_kills() if memcg is not None else 0
+            if memcg is not None:
+                memcg.close()
+        return dataclasses.replace(result, oom_killed=oom_kills > 0)
+
+
+@functools.cache
+def _memcg() -> tuple[bool, str]:
+    """Whether runs get a memory cgroup here (checked once per process)."""
+    return sandbox_memcg.available()
 
 
 def _lib_binds() -> list[str]:

@@ -147,3 +147,55 @@ def test_docker_command_sets_the_isolation_flags():
                  "--user 65534:65534", "--tmpfs /sandbox:rw,exec,size=16m,mode=1777", "no-new-privileges"]:
         assert flag in joined
     assert cmd[cmd.index("agentgym-sandbox:py3.11") + 1:][:4] == ["timeout", "--kill-after=1", "1.5", "python3"]
+
+
+def _bwrap_with_memcg():
+    from environments.tools import sandbox_memcg
+
+    backend = _backend("bwrap")
+    ok, why = sandbox_memcg.available()
+    return backend if ok else pytest.skip(f"no memory cgroup here ({why}): each process is capped alone")
+
+
+MANY_CHILDREN = """import os, time
+kids = []
+for _ in range(20):
+    pid = os.fork()
+    if pid == 0:
+        block = bytearray(200 * 2**20)  # under the per-process cap, 4 GB together
+        time.sleep(2)
+        os._exit(0)
+    kids.append(pid)
+print('children that kept their memory:', sum(os.waitpid(p, 0)[1] == 0 for p in kids))
+"""
+DEV_FILES = "for i in range(400):\n    open(f'/dev/f{i}', 'wb').write(b'x' * (7 * 2**20))\nprint('wrote 2.8 GB')"
+NESTED_TMPFS = ("import subprocess\n"
+                "r = subprocess.run(['unshare', '-Urm', 'sh', '-c', 'mount -t tmpfs t /mnt && echo MOUNTED'],"
+                " capture_output=True, text=True)\nprint(r.stdout or 'refused', r.stderr)")
+
+
+@pytest.mark.parametrize("code, refused", [(MANY_CHILDREN, None), (DEV_FILES, None), (NESTED_TMPFS, "refused")])
+def test_one_memory_limit_holds_for_the_whole_run(code, refused, monkeypatch):
+    """The three bypasses of the per-process cap: 20 children x 200 MB took 2.35 GB of host memory; /dev (a
+    tmpfs without a size) took 3.2 GB; a nested user namespace could mount another unbounded tmpfs."""
+    from environments.tools import sandbox_memcg
+
+    backend = _bwrap_with_memcg()
+    limits = Limits(timeout_s=20, memory_mb=256, max_procs=32)
+    peaks = []
+    close = sandbox_memcg.MemoryCgroup.close
+
+    def record_peak(self):
+        peaks.append(self.peak_bytes())
+        close(self)
+
+    monkeypatch.setattr(sandbox_memcg.MemoryCgroup, "close", record_peak)
+    result = backend.run(code, {}, limits)
+    if refused:
+        assert "MOUNTED" not in result.stdout and refused in result.stdout, result
+    else:
+        assert result.oom_killed and "ran out of memory" in result.describe(limits), result
+        assert "wrote 2.8 GB" not in result.stdout and "memory: 20" not in result.stdout
+    assert peaks and peaks[0] <= 256 * 2**20 + 2**20  # the whole run, tmpfs included, within its limit
+    assert not list(sandbox_memcg.V1_ROOT.glob(sandbox_memcg.PREFIX + "*"))  # the run's cgroup is gone
+    assert not _live_sandbox_processes()
