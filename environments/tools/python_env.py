@@ -50,7 +50,9 @@ class PythonToolEnv(ToolEnv):
     ## Sandbox
     Docker (``--network none``, read-only root, memory/CPU/pids limits, image from
     ``sandbox.Dockerfile``) when an engine is reachable, else bubblewrap namespaces (no network, only
-    ``/usr`` visible read-only, tmpfs working dir, fresh uid) with prlimit limits. The choice is logged;
+    ``/usr`` visible read-only, tmpfs working dir, fresh uid, no nested user namespaces) with prlimit limits
+    and, where one can be made, a memory cgroup that holds the whole run (all its processes and the tmpfs
+    files it writes) to ``memory_mb``. The choice is logged;
     ``sandbox="docker"|"bwrap"`` or ``$AGENTGYM_SANDBOX`` forces one. Without either, ``reset`` raises
     (it never falls back to running code unsandboxed, nor plays episodes in which every run is refused).
 
