@@ -122,15 +122,34 @@ def _check_expert(env: gymnasium.Env, seed: int) -> int | None:
     return steps
 
 
+def hostile_actions() -> list[Any]:
+    """One of each kind of input a careless or hostile caller sends: empty, huge, control and NUL bytes,
+    lone surrogates, other scripts, JSON/XML/tool-call fragments, numbers of thousands of digits, path
+    traversal, SQL, deep nesting and non-string values."""
+    digits = "9" * 5000
+    return ["", " ", "\n\n", "\x00\x01\x02", "\x00" * 1000, "\x1b[31m\x07\x08\r", "a" * 100_000, "x" * 2**20,
+            "ü" * 200_001, "🙂" * 50, "移动到北边", "اذهب شمالا", "Ωμέγα ∀x∈ℝ", "\ud800", "\udfff\ud800abc",
+            "<action></action>", "<action>" * 1000, "<action><tool_call></action>", "<![CDATA[<action>go</action>",
+            "click[" * 100, "search[]", '{"name": 1}', '{"name": "run_sql", "arguments": {"sql": "SELECT 1"',
+            '<tool_call>{"name": "submit_answer", "arguments": {"answer": ' + digits + "}}</tool_call>",
+            '{"name": "x", "arguments": "' + "[" * 10_000 + '"}', "[" * 100_000, '{"a":' * 50_000,
+            digits, "-1e999999", "NaN", "Infinity", "0x" + "f" * 4000,
+            "../../../../etc/passwd", "<action>open ../../../etc/shadow</action>", "file:///etc/passwd",
+            "DROP TABLE x;", "'; DROP TABLE employees; --", "<action>SELECT * FROM sqlite_master</action>",
+            None, 42, 3.5, float("nan"), True, [], {}, ["go", "north"], {"action": "north"}, b"\xff\xfe"]
+
+
 def adversarial_actions(n: int, seed: int = 0) -> list[Any]:
-    """Strings a model could emit that no environment understands (and a few non-strings)."""
+    """``hostile_actions()`` first, then random strings and splices of them (a few non-strings among them)."""
     rng = random.Random(seed)
-    fixed: list[Any] = ["", " ", "\n\n", "\x00\x01\x02", "a" * 100_000, "ü" * 200_001, "🙂" * 50,
-                        "移动到北边", "اذهب شمالا", "<action></action>", "<action>" * 1000, "\ud800", None, 42,
-                        b"\xff\xfe", "click[" * 100, "search[]", '{"name": 1}', "DROP TABLE x;"]
+    fixed = hostile_actions()
+    fragments = [a for a in fixed if isinstance(a, str) and len(a) < 10_000]
     alphabet = [chr(c) for c in range(0, 0x300)] + list("北东南西🙂") + ["\u200b", "\ufeff"]
     out = fixed[:n]
     while len(out) < n:
+        if rng.random() < 0.3:  # a splice of fragments: tags around junk, a tool call around a traversal
+            out.append("".join(rng.choice(fragments) for _ in range(rng.randint(2, 4))))
+            continue
         length = rng.choice([0, 1, 5, 20, 200, 3000])
         out.append("".join(rng.choice(alphabet) for _ in range(length)))
     return out

@@ -64,7 +64,7 @@ def test_options_parse_to_their_field_types_and_only_given_ones_override():
     assert config.group_size == TrainConfig().group_size
     assert sft.parse_args(["--steps", "none", "--episodes", "5"]) == SFTConfig(steps=None, episodes=5)
     args = eval_cli.build_parser().parse_args(["--env", "agentgym/FrozenLake-v0", "--policy", "expert",
-                                               "--pass-k", "1,3", "--show-admissible", "false"])
+                                               "--pass-k", "1,3", "--seeds", "3", "--show-admissible", "false"])
     settings = eval_cli.settings_from_args(args)
     assert settings.pass_k == (1, 3) and settings.show_admissible is False and settings.batch_size == 16
 
