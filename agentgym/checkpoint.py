@@ -51,7 +51,7 @@ def save(run_dir: str | Path, iteration: int, state: dict[str, Any], save_policy
         shutil.rmtree(final)
     os.replace(tmp, final)
     _write_atomic(root / "latest", final.name)
-    _prune(root, keep)
+    _prune(root, keep, final)
     return final
 
 
@@ -161,8 +161,15 @@ def _fsync_dir(path: Path) -> None:
                 os.fsync(f.fileno())
 
 
-def _prune(root: Path, keep: int) -> None:
-    """Keep the ``keep`` highest-numbered checkpoints (names are zero-padded, so they sort by iteration)."""
+def _prune(root: Path, keep: int, newest: Path) -> None:
+    """Keep ``newest`` (just written) and the ``keep - 1`` before it; drop any numbered past it.
+
+    Higher-numbered ones are a continuation the run abandoned (it resumed from an earlier intact
+    checkpoint past a damaged one): keeping them would leave ``latest`` pointing at a pruned folder.
+    Names are zero-padded, so they sort by iteration.
+    """
     done = sorted(p for p in root.glob("iter_*") if p.is_dir())
-    for old in done[:-keep] if keep > 0 else []:
+    later = [p for p in done if p.name > newest.name]
+    earlier = [p for p in done if p.name < newest.name]
+    for old in later + (earlier[: max(0, len(earlier) - (keep - 1))] if keep > 0 else []):
         shutil.rmtree(old, ignore_errors=True)

@@ -104,6 +104,18 @@ def test_a_damaged_checkpoint_falls_back_to_the_newest_intact_one(tmp_path, caps
         assert why in capsys.readouterr().err
 
 
+def test_resuming_past_a_damaged_checkpoint_never_prunes_the_one_just_written(tmp_path):
+    """Resumed from iter 2 past a damaged iter 3: saving iter 3 again with keep=1 once kept the old,
+    higher-numbered folder and pruned the new one, leaving latest pointing at nothing."""
+    root = _three_checkpoints(tmp_path)
+    (root / "iter_000003" / "trainer_state.pt").write_bytes(b"torn")
+    (root / "iter_000004").mkdir()  # an abandoned continuation, half there
+    assert checkpoint.latest(tmp_path).name == "iter_000002"
+    checkpoint.save(tmp_path, 3, {"iteration": 3}, _policy, keep=1)
+    assert sorted(p.name for p in root.iterdir()) == ["iter_000003", "latest"]
+    assert checkpoint.load_state(checkpoint.latest(tmp_path))["iteration"] == 3
+
+
 def test_a_failed_write_says_the_disk_is_full_and_leaves_nothing_behind(tmp_path, monkeypatch):
     """torch reports a full disk as RuntimeError('basic_ios::clear: iostream error') and left a .tmp_iter_ folder."""
     import shutil
