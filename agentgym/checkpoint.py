@@ -64,7 +64,8 @@ def _write_failure(root: Path, iteration: int, exc: BaseException) -> str:
         free = shutil.disk_usage(root).free
     except OSError:
         free = None
-    full = (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or (free is not None and free < 2**26)
+    no_space = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    full = no_space or (free is not None and free < 2**26)  # torch's RuntimeError carries no errno
     where = f"{root} ({free / 2**30:.2f} GiB free)" if free is not None else str(root)
     why = "the disk is full" if full else f"{type(exc).__name__}: {exc}"
     return (f"could not write checkpoint {iteration} to {where}: {why}. The earlier checkpoints are intact; "

@@ -42,9 +42,11 @@ class RunSettings:
     max_env_steps: int | None = None
     """Stop early once this many environment steps were collected (compare methods at equal budgets)."""
     resume: bool = False
-    """Continue the run in `run_dir` from its latest checkpoint, with its saved config.yaml (options given now override it, each with a warning)."""
+    """Continue the run in `run_dir` from its latest checkpoint with its saved config.yaml (options given now
+    override it, each with a warning)."""
     overwrite: bool = False
-    """Replace the run already in `run_dir` (its metrics, checkpoints, reports, final policy); without it, a fresh run into a used folder is refused."""
+    """Replace the run already in `run_dir` (metrics, checkpoints, reports, final policy); without it a fresh run
+    into a used folder is refused."""
 
 
 @dataclass

@@ -25,7 +25,7 @@ def holds_a_run(run_dir: Path) -> bool:
 def describe(run_dir: Path) -> str:
     metrics = run_dir / "metrics.jsonl"
     rows = sum(1 for line in metrics.open() if line.strip()) if metrics.is_file() else 0
-    checkpoints = sorted(p.name for p in (run_dir / "checkpoints").glob("iter_*")) if (run_dir / "checkpoints").is_dir() else []
+    checkpoints = sorted(p.name for p in (run_dir / "checkpoints").glob("iter_*"))
     return f"{rows} metrics rows, " + (f"checkpoints up to {checkpoints[-1]}" if checkpoints else "no checkpoint")
 
 

@@ -72,7 +72,8 @@ class BwrapBackend:
         cmd = ["prlimit", f"--as={limits.memory_mb * 2**20}", f"--cpu={max(1, int(limits.timeout_s + 2))}",
                f"--nproc={procs_in_use + limits.max_procs + BOOTSTRAP_PROCS}", f"--fsize={limits.max_file_mb * 2**20}",
                "--nofile=64", "--core=0", "--",
-               "bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+               "bwrap", "--unshare-all", "--unshare-user", "--disable-userns",  # no nested namespaces (own tmpfs)
+               "--die-with-parent", "--new-session", "--cap-drop", "ALL",
                "--hostname", "sandbox", "--ro-bind", "/usr", "/usr", *_lib_binds()]
         for directory in extra_dirs:
             cmd += ["--ro-bind", directory, directory]

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-SPEC = importlib.util.spec_from_file_location("learning_bench", Path(__file__).resolve().parents[2] / "bench" / "learning.py")
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "learning.py"
+SPEC = importlib.util.spec_from_file_location("learning_bench", BENCH)
 learning = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(learning)
 
