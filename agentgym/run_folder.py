@@ -29,17 +29,39 @@ def describe(run_dir: Path) -> str:
     return f"{rows} metrics rows, " + (f"checkpoints up to {checkpoints[-1]}" if checkpoints else "no checkpoint")
 
 
-def check(run_dir: Path, resume: bool, overwrite: bool) -> None:
-    """Raise if this run would mix into the one ``run_dir`` holds (every rank checks, so all raise alike)."""
+class RunFolderError(Exception):
+    """This run cannot use its folder as asked; the CLI prints the message instead of a traceback."""
+
+
+class RunFolderInUse(RunFolderError, FileExistsError):
+    """A fresh run into a folder that holds a run."""
+
+
+class NothingToResume(RunFolderError, FileNotFoundError):
+    """``--resume`` into a run that has no intact checkpoint."""
+
+
+class ContradictoryFlags(RunFolderError, ValueError):
+    """``--resume`` and ``--overwrite`` together."""
+
+
+def check(run_dir: Path, resume: bool, overwrite: bool) -> Path | None:
+    """The intact checkpoint to resume from (None: start afresh); raises if this run would mix into the
+    one ``run_dir`` holds. Every rank checks, so all raise alike; checkpoints are verified once, here."""
     if resume and overwrite:
-        raise ValueError("--resume and --overwrite contradict each other: continue the run in run_dir, or replace it")
-    if not resume and not overwrite and holds_a_run(run_dir):
-        raise FileExistsError(f"{run_dir} already holds a run ({describe(run_dir)}). Pass --resume true to continue "
-                              "it, --overwrite true to replace it, or another --run-dir")
-    if resume and holds_a_run(run_dir) and checkpoint.latest(run_dir, quiet=True) is None:
-        raise FileNotFoundError(f"--resume: {run_dir} holds a run ({describe(run_dir)}) but no intact checkpoint to "
-                                "continue it from (a run starting again would append to its metrics); pass "
-                                "--overwrite true instead of --resume to start it again")
+        raise ContradictoryFlags("--resume and --overwrite contradict each other: continue the run in run_dir, "
+                                 "or replace it")
+    if not resume:
+        if not overwrite and holds_a_run(run_dir):
+            raise RunFolderInUse(f"{run_dir} already holds a run ({describe(run_dir)}). Pass --resume true to "
+                                 "continue it, --overwrite true to replace it, or another --run-dir")
+        return None
+    latest = checkpoint.latest(run_dir)
+    if latest is None and holds_a_run(run_dir):
+        raise NothingToResume(f"--resume: {run_dir} holds a run ({describe(run_dir)}) but no intact checkpoint to "
+                              "continue it from (a run starting again would append to its metrics); pass "
+                              "--overwrite true instead of --resume to start it again")
+    return latest
 
 
 def clear(run_dir: Path) -> list[str]:

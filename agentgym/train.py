@@ -263,17 +263,16 @@ def _finish(trainer: Trainer, metrics: dict[str, float]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     config = parse_args(argv)
-    try:  # in seconds, before any model is built: a fresh run must not mix into another's folder
-        run_folder.check(Path(config.run_dir), config.resume, config.overwrite)
-    except (FileExistsError, FileNotFoundError, ValueError) as exc:
-        raise SystemExit(str(exc)) from exc
     try:  # transformers' own "Loading weights" bars say nothing about which phase is running
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
     except ImportError:
         pass
-    run(config)
+    try:
+        run(config)
+    except run_folder.RunFolderError as exc:  # raised by setup, before any model is built
+        raise SystemExit(str(exc)) from exc
 
 
 if __name__ == "__main__":

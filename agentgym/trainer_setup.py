@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import yaml
 
-from agentgym import checkpoint, console, credit, distributed, features, inference, plugins, run_folder
+from agentgym import console, credit, distributed, features, inference, plugins, run_folder
 from agentgym.config import TrainConfig
 from agentgym.data_parallel import STRATEGIES, DataParallel, shard
 from agentgym.distributed import DistContext, barrier, group_block
@@ -92,13 +92,12 @@ def _setup(config: TrainConfig, ctx: DistContext) -> Trainer:
     console.QUIET["on"] = not ctx.is_main
     config = dataclasses.replace(config, history_len=prompt_history_len(config.env, config.history_len))
     run_dir = Path(config.run_dir)
-    run_folder.check(run_dir, config.resume, config.overwrite)
+    resume_from = run_folder.check(run_dir, config.resume, config.overwrite)
     if config.overwrite and ctx.is_main and run_folder.holds_a_run(run_dir):
         removed = run_folder.clear(run_dir)
         console.phase("setup", f"--overwrite: removed the previous run's {', '.join(removed)} from {run_dir}")
     barrier(ctx)  # no rank writes into the folder before rank 0 has cleared it
     run_dir.mkdir(parents=True, exist_ok=True)
-    resume_from = checkpoint.latest(run_dir) if config.resume else None
     if resume_from is None:
         seed_everything(config.seed)
     if config.model is None:
