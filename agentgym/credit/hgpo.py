@@ -28,7 +28,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agentgym.credit.groups import NORMS, TrajectoryLayout, check_choice, factorize, normalise_in_groups
+from agentgym.credit.groups import (
+    NORMS,
+    TrajectoryLayout,
+    check_choice,
+    episode_scores,
+    factorize,
+    normalise_in_groups,
+)
 from agentgym.credit.penalty import reads_step_penalty, step_penalty
 from agentgym.credit.registry import DIAGNOSTICS, ESTIMATORS
 from agentgym.types import StepBatch
@@ -54,14 +61,14 @@ def _trajectory_positions(layout: TrajectoryLayout, t_sorted: np.ndarray) -> np.
 
 
 def hgpo_levels(batch: StepBatch, gamma: float = 0.95, history_len: int = 2, norm: str = "mean_std",
-                eps: float = 1e-6) -> HgpoLevels:
-    """The K + 1 levels' groups and advantages (K = ``history_len``)."""
+                eps: float = 1e-6, layout: TrajectoryLayout | None = None) -> HgpoLevels:
+    """The K + 1 levels' groups and advantages (K = ``history_len``); ``layout``: the batch's, if built."""
     check_choice("norm", norm, NORMS)
     if not 0.0 <= gamma <= 1.0:
         raise ValueError(f"gamma must be in [0, 1], got {gamma}")
     if history_len < 0:
         raise ValueError(f"history_len must be >= 0, got {history_len}")
-    layout = TrajectoryLayout.of(batch)
+    layout = layout or TrajectoryLayout.of(batch)
     order, n = layout.order, len(batch)
     returns = layout.backward_scan(batch.reward, gamma) - step_penalty(batch)  # (n,) R_t, row order
     state = factorize(batch.state_key)[order]  # (n,) sorted positions
@@ -88,13 +95,6 @@ def hgpo_levels(batch: StepBatch, gamma: float = 0.95, history_len: int = 2, nor
     return HgpoLevels(advantage, group, size)
 
 
-def _trajectory_level(batch: StepBatch, norm: str, eps: float) -> np.ndarray:
-    """verl-agent's trajectory advantage: R(tau) - p_i normalised over the group's step samples (level 0)."""
-    layout = TrajectoryLayout.of(batch)
-    scores = layout.trajectory_sums(batch.reward)[layout.traj_of_row] - step_penalty(batch)
-    return normalise_in_groups(scores, layout.group_of_row, norm, eps, "unit")
-
-
 @ESTIMATORS.register("hgpo")
 @reads_step_penalty
 def hgpo(batch: StepBatch, gamma: float = 0.95, history_len: int = 2, alpha: float = 1.0, norm: str = "mean_std",
@@ -102,11 +102,13 @@ def hgpo(batch: StepBatch, gamma: float = 0.95, history_len: int = 2, alpha: flo
     """Adaptively weighted hierarchy-of-groups step advantage, shape (len(batch),)."""
     if len(batch) == 0:
         return np.zeros(0)
-    levels = hgpo_levels(batch, gamma, history_len, norm, eps)
+    layout = TrajectoryLayout.of(batch)
+    levels = hgpo_levels(batch, gamma, history_len, norm, eps, layout)
     k = np.arange(1, history_len + 2, dtype=np.float64)[:, None]  # (n_levels, 1)
     values, weights = levels.advantage, np.where(levels.advantage != 0, (k + 1.0) ** alpha, 0.0)
-    if base_group:
-        base = _trajectory_level(batch, norm, eps)[None, :]
+    if base_group:  # verl-agent's trajectory advantage: R(tau) - p_i over the group's step samples
+        scores, groups = episode_scores(batch, layout, "step", "hgpo")
+        base = normalise_in_groups(scores, groups, norm, eps, "unit")[None, :]
         values = np.vstack([base, values])
         weights = np.vstack([np.where(base != 0, 1.0, 0.0), weights])
     return (weights * values).sum(axis=0) / (weights.sum(axis=0) + eps)
