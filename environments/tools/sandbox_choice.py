@@ -18,7 +18,7 @@ _WHY_NONE: dict[str, str] = {}  # preference -> why no backend works, once choos
 def choose_backend(preference: str | None = None) -> Backend | None:
     """``"docker"``, ``"bwrap"`` or ``"auto"`` (default; also read from ``$AGENTGYM_SANDBOX``):
     Docker when an engine answers, else bubblewrap; None when neither works. Logged once."""
-    preference = preference or os.environ.get("AGENTGYM_SANDBOX", "auto")
+    preference = _preference(preference)
     if preference not in ("auto", "docker", "bwrap"):
         raise ValueError(f"sandbox must be 'auto', 'docker' or 'bwrap', got {preference!r}")
     if preference in _CHOSEN:
@@ -41,5 +41,9 @@ def choose_backend(preference: str | None = None) -> Backend | None:
 
 def why_unavailable(preference: str | None = None) -> str:
     """Why ``choose_backend(preference)`` found no backend ("" if it found one)."""
-    preference = preference or os.environ.get("AGENTGYM_SANDBOX", "auto")
+    preference = _preference(preference)
     return "" if choose_backend(preference) is not None else _WHY_NONE.get(preference, "unknown")
+
+
+def _preference(preference: str | None) -> str:
+    return preference or os.environ.get("AGENTGYM_SANDBOX", "auto")

@@ -94,10 +94,8 @@ def _explain(exc: sqlite3.DatabaseError, time_limit_s: float) -> str:
 def format_table(names: list[str], rows: list[tuple]) -> str:
     """A pipe-separated table; long cells are cut so one value cannot flood the observation."""
     def cell(value: Any) -> str:
-        if isinstance(value, (str, bytes)) and len(value) > MAX_CELL_CHARS:
-            value = value[:MAX_CELL_CHARS]  # cut before converting: str() of a large BLOB is 4x its size
-            text = value if isinstance(value, str) else str(value)
-            return text[: MAX_CELL_CHARS - 3] + "..."
+        if isinstance(value, (str, bytes)):
+            value = value[: MAX_CELL_CHARS + 1]  # cut before converting: str() of a large BLOB is 4x its size
         text = "NULL" if value is None else str(value)
         return text if len(text) <= MAX_CELL_CHARS else text[: MAX_CELL_CHARS - 3] + "..."
 
