@@ -40,8 +40,12 @@ def _token_mean(values: torch.Tensor, mask: torch.Tensor) -> float:
 def ppo_policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor,
                     mask: torch.Tensor, clip_low: float = 0.2, clip_high: float = 0.2,
                     dual_clip: float | None = None, agg: str = "token-mean",
-                    token_weights: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+                    token_weights: torch.Tensor | None = None,
+                    reciprocal_clip: bool = False) -> tuple[torch.Tensor, dict[str, float]]:
     """Clipped surrogate loss -min(rho A, clip(rho, 1-clip_low, 1+clip_high) A), per token then aggregated.
+
+    ``reciprocal_clip``: the ratio is clamped to [1/(1+clip_high), 1+clip_high] instead (LOOP,
+    arXiv 2502.01600): the bounds are symmetric in log space, so ``clip_low`` is not read.
 
     ``token_weights`` (B, T), constants, multiply each token's loss before aggregation: the truncated
     importance weights min(pi_old / pi_engine, C) that correct for a rollout engine whose
@@ -59,7 +63,8 @@ def ppo_policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantag
     log_ratio = (logprobs - old_logprobs).clamp(-20.0, 20.0)  # (B, T)
     ratio = torch.exp(log_ratio)
     loss_unclipped = -advantages * ratio
-    loss_clipped = -advantages * ratio.clamp(1.0 - clip_low, 1.0 + clip_high)
+    lower = 1.0 / (1.0 + clip_high) if reciprocal_clip else 1.0 - clip_low
+    loss_clipped = -advantages * ratio.clamp(lower, 1.0 + clip_high)
     per_token = torch.maximum(loss_unclipped, loss_clipped)  # (B, T)
     clipped = loss_clipped > loss_unclipped
     dual_active = torch.zeros_like(clipped)

@@ -78,6 +78,12 @@ def train_on_batch(trainer: Trainer, trajectories: list[Trajectory], stats: Roll
     raw_advantages, advantages = _advantages(batch, config)
     credit_s = time.perf_counter() - tick
     metrics = {**rollout_metrics, **_credit_metrics(batch, raw_advantages, advantages, config)}
+    if config.min_abs_advantage > 0:  # LOOP's filter: rollouts that teach nothing leave the update's averages
+        signal = _informative_trajectories(batch, advantages, config.min_abs_advantage)
+        steps = [s for s, kept in zip(steps, signal) if kept]
+        batch, advantages = batch.subset(signal), advantages[signal]
+        keep[np.flatnonzero(keep)[~signal]] = False
+        metrics["credit/small_adv_dropped_frac"] = float(1.0 - signal.mean()) if len(signal) else 0.0
     # update
     tick = time.perf_counter()
     samples = _update_samples(trainer, steps, advantages)
@@ -130,6 +136,14 @@ def _nonconstant_groups(batch: StepBatch) -> np.ndarray:
     _, groups, returns = batch.trajectory_returns()
     varied = {g for g in np.unique(groups) if np.ptp(returns[groups == g]) > 1e-8}
     return np.array([g in varied for g in batch.group_id], dtype=bool)
+
+
+def _informative_trajectories(batch: StepBatch, advantages: np.ndarray, threshold: float) -> np.ndarray:
+    """Row mask of the trajectories with at least one step whose |advantage| reaches ``threshold``."""
+    trajectories, rows = np.unique(batch.traj_id, return_inverse=True)
+    informative = np.zeros(len(trajectories), dtype=bool)
+    np.logical_or.at(informative, rows, np.abs(advantages) >= threshold)
+    return informative[rows]
 
 
 def _update_samples(trainer: Trainer, steps, advantages: np.ndarray) -> list[UpdateSample]:

@@ -58,6 +58,8 @@ def check_config(config: TrainConfig) -> None:
     config.check_inference_settings()
     if config.tis_cap is not None and config.tis_cap < 1:
         raise ValueError(f"tis_cap must be >= 1 (or None), got {config.tis_cap}")
+    if config.min_abs_advantage < 0:
+        raise ValueError(f"min_abs_advantage must be >= 0 (0 keeps every trajectory), got {config.min_abs_advantage}")
     if config.episode_retries < 0 or not 0 < config.max_infra_failure_frac <= 1:
         raise ValueError(f"need episode_retries >= 0 and 0 < max_infra_failure_frac <= 1, got "
                          f"{config.episode_retries} and {config.max_infra_failure_frac}")

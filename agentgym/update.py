@@ -155,7 +155,8 @@ def _micro_batch_loss(policy, micro: list[UpdateSample], settings: UpdateSetting
     weights = _tis_weights(micro, old, mask, settings.tis_cap) if settings.tis_cap is not None else None
     loss, metrics = losses.ppo_policy_loss(logprobs, old, adv, mask, clip_low=settings.clip_low,
                                            clip_high=settings.clip_high, dual_clip=settings.dual_clip,
-                                           agg=settings.loss_agg, token_weights=weights)
+                                           agg=settings.loss_agg, token_weights=weights,
+                                           reciprocal_clip=settings.clip_reciprocal)
     metrics = {k: float(v) for k, v in metrics.items()}
     if weights is not None:
         counted = mask.sum().clamp(min=1.0)

@@ -50,6 +50,14 @@ def test_ppo_asymmetric_clip_by_hand():
     assert loss.item() == pytest.approx((-1.3 - 0.5 + 0.9 + 5.0 + 2.2) / 5, rel=1e-6)
 
 
+def test_ppo_reciprocal_clip_is_loops_log_symmetric_bound():
+    # LOOP: clamp to [1/1.1, 1.1] whatever clip_low says: -1.1, -0.5, 1/1.1, 5.0, 2.2
+    loss, metrics = ppo_policy_loss(OLD + RATIOS.log(), OLD, ADV, ONES, clip_low=0.5, clip_high=0.1,
+                                    reciprocal_clip=True)
+    assert loss.item() == pytest.approx((-1.1 - 0.5 + 1 / 1.1 + 5.0 + 2.2) / 5, rel=1e-6)
+    assert metrics["loss/clip_frac"] == pytest.approx(2 / 5)  # tokens 1 and 3
+
+
 def test_ppo_dual_clip_bounds_negative_advantages():
     # token 4 (A = -1, r = 5): min(5.0, 3 * 1) = 3; others unchanged
     loss, metrics = ppo_policy_loss(OLD + RATIOS.log(), OLD, ADV, ONES, dual_clip=3.0)

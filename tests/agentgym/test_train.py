@@ -154,3 +154,40 @@ def test_a_used_run_folder_is_never_mixed_into_and_resume_keeps_the_saved_settin
     assert [r["iteration"] for r in read_metrics(tmp_path)] == [0, 1, 2, 3]
     with pytest.raises(SystemExit, match="contradict"):
         main(first + ["--resume", "true", "--overwrite", "true"])
+
+
+def test_small_advantage_filter_drops_whole_trajectories_that_teach_nothing():
+    """LOOP's |A| < 0.01 filter: a trajectory leaves the update only when none of its steps reaches it."""
+    import numpy as np
+
+    from agentgym.train import _informative_trajectories
+    from agentgym.types import StepBatch
+
+    batch = StepBatch.from_records([dict(group_id=0, traj_id=i, t=t, reward=0.0, state_key="s")
+                                    for i, t in [(0, 0), (0, 1), (1, 0), (2, 0), (2, 1), (2, 2)]])
+    advantages = np.array([0.0, 0.02, 0.005, -0.001, 0.009, -0.01])
+    # trajectory 0 has a step at 0.02, trajectory 1 only 0.005, trajectory 2 reaches |-0.01| on its last step
+    assert _informative_trajectories(batch, advantages, 0.01).tolist() == [True, True, False, True, True, True]
+    assert _informative_trajectories(batch, advantages, 0.015).tolist() == [True, True, False, False, False, False]
+
+
+@pytest.mark.parametrize("preset", sorted(p.name for p in (ROOT / "configs").glob("*_loop.yaml")))
+def test_loop_presets_are_leave_one_out_ppo(preset):
+    """Each LOOP preset is RLOO advantages, several clamped PPO epochs, no KL and the |A| filter."""
+    from agentgym.config import parse_args
+    from agentgym.trainer_setup import check_config
+
+    config = parse_args(["--config", str(ROOT / "configs" / preset)])
+    check_config(config)
+    assert (config.credit, config.kl_coef, config.critic, config.clip_reciprocal) == ("rloo", 0.0, False, True)
+    assert config.ppo_epochs >= 2 and config.min_abs_advantage == 0.01 and config.clip_high == 0.1
+    assert config.dual_clip is None and config.group_size == 6
+
+
+def test_loop_preset_trains_and_reports_the_filter(micro_model, tmp_path):
+    main(_flags(micro_model, tmp_path, config=str(ROOT / "configs" / "frozenlake_loop.yaml"), iterations="1",
+                **{"eval-every": "0", "summary-splits": "", "summary-baselines": ""})
+         + ["--config", str(ROOT / "configs" / "smoke.yaml")])
+    row = read_metrics(tmp_path)[-1]
+    assert 0.0 <= row["credit/small_adv_dropped_frac"] <= 1.0
+    assert row["rollout/kept_steps_frac"] == pytest.approx(1.0 - row["credit/small_adv_dropped_frac"])
