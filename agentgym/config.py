@@ -82,7 +82,7 @@ class CreditSettings:
     """credit assignment: estimators, modifiers and shapers, looked up by name (agentgym.credit)"""
 
     credit: str = "gigpo"
-    """Advantage estimator: gigpo | grpo | rloo | reinforce_pp | gae (gae needs critic=true)."""
+    """Advantage estimator: gigpo | grpo | rloo | hgpo | reinforce_pp | gae (needs critic=true) | igpo | archer."""
     credit_params: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments of the estimator, e.g. '{gamma: 0.95, omega: 1.0}' (checked against its signature)."""
     modifiers: list[str] = field(default_factory=list)
@@ -95,6 +95,9 @@ class CreditSettings:
     """Keyword arguments per shaper, e.g. '{invalid_action: {penalty: 0.2}}'."""
     filter_zero_variance_groups: bool = False
     """Dynamic sampling: drop groups whose trajectory returns are all equal before the update."""
+    min_abs_advantage: float = 0.0
+    """Drop trajectories whose every step has |advantage| below this before the update (LOOP: 0.01, which drops
+    the rollouts of groups that all scored alike); 0 = keep all."""
 
 
 @dataclass
@@ -115,6 +118,8 @@ class UpdateSettings:
     """Lower clip range of the probability ratio (1 - clip_low)."""
     clip_high: float = 0.2
     """Upper clip range of the probability ratio (1 + clip_high; DAPO's clip-higher when larger)."""
+    clip_reciprocal: bool = False
+    """Clamp the ratio to [1/(1+clip_high), 1+clip_high] (LOOP's bounds, symmetric in log space); clip_low unused."""
     dual_clip: float | None = 3.0
     """Dual-clip bound on the loss of negative-advantage tokens; None = off."""
     loss_agg: str = "token-mean"
@@ -159,6 +164,12 @@ class FeatureSettings:
     """Trajectories kept for progress refits."""
     progress_params: dict[str, Any] = field(default_factory=dict)
     """Progress estimator settings (rewards.progress.ProgressSettings fields), e.g. '{epochs: 20}'."""
+    igpo_params: dict[str, Any] = field(default_factory=dict)
+    """IGPO belief settings (credit=igpo; agentgym.features.information_gain.BeliefSettings fields),
+    e.g. '{answer_template: "<answer>{answer}</answer>"}'."""
+    archer_params: dict[str, Any] = field(default_factory=dict)
+    """ArCHer critic settings (credit=archer; agentgym.features.archer.ArcherSettings fields),
+    e.g. '{warmup_iterations: 5, tau: 0.1}'."""
 
 
 @dataclass
