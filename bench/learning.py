@@ -4,7 +4,8 @@ Every method trains the same SFT-warm-started tiny model on the same environment
 of environment steps (``--env-steps``), for several seeds, through ``python -m agentgym.train``; the
 final policies are then evaluated greedily on ``valid_seen`` and ``valid_unseen``. A method is a
 ``+``-joined list of names: the first is a credit estimator (or ``ppo`` = GAE with a critic), the
-rest are modifiers (``empg``) or shapers (``progress``) found in the registries.
+rest are modifiers (``empg``) or shapers (``progress``) found in the registries. ``loop``, ``igpo`` and
+``archer`` are recipes: they train with the environment's preset (``configs/frozenlake_loop.yaml``, ...).
 
     python bench/learning.py --quick                                     # < 15 min on 2 cores (4 min measured)
     python bench/learning.py --jobs 2                                    # the full table: about 3-3.5 h on 2 cores
@@ -34,20 +35,37 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from agentgym import checkpoint, credit
 from agentgym.metrics import read_metrics
 
 RESULTS = Path(__file__).resolve().parent / "results" / "learning"
 QUICK = {"methods": "grpo,gigpo", "seeds": "0", "env_steps": 6000, "eval_episodes": 50}
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+RECIPES = ("loop", "igpo", "archer")  # methods run from their per-environment preset (see recipe_preset)
 
 
-def method_flags(method: str) -> list[str]:
-    """Trainer flags for 'gigpo+empg', 'ppo', 'grpo+progress', ... (shapers are found by entry point)."""
+def recipe_preset(env_id: str, name: str) -> Path:
+    """The preset ``configs/*_<name>.yaml`` of ``env_id``: a method that is a whole recipe (LOOP's update
+    settings, ArCHer's critic, IGPO's belief) runs with its preset, then the benchmark's own flags."""
+    for path in sorted(CONFIGS.glob(f"*_{name}.yaml")):
+        if (yaml.safe_load(path.read_text()) or {}).get("env") == env_id:
+            return path
+    raise SystemExit(f"method {name!r} is a recipe, and no configs/*_{name}.yaml preset has env {env_id!r}")
+
+
+def method_flags(method: str, env_id: str = "agentgym/FrozenLake-v0") -> list[str]:
+    """Trainer flags for 'gigpo+empg', 'ppo', 'grpo+progress', 'loop', ... (shapers are found by entry point)."""
     head, *extras = method.split("+")
-    flags = ["--credit", "gae", "--critic", "true"] if head == "ppo" else ["--credit", head]
-    if head != "ppo" and head not in credit.ESTIMATORS:
-        raise SystemExit(f"unknown credit estimator {head!r}; known: {credit.names()}")
+    if head in RECIPES:
+        flags = ["--config", str(recipe_preset(env_id, head))]
+    elif head == "ppo":
+        flags = ["--credit", "gae", "--critic", "true"]
+    elif head in credit.ESTIMATORS:
+        flags = ["--credit", head]
+    else:
+        raise SystemExit(f"unknown credit estimator {head!r}; known: {credit.names()} and the recipes {RECIPES}")
     modifiers = [e for e in extras if e in credit.MODIFIERS]
     shapers = [e for e in extras if e in credit.SHAPERS]
     unknown = set(extras) - set(modifiers) - set(shapers)
@@ -80,7 +98,7 @@ def train_one(env_id: str, method: str, seed: int, args: argparse.Namespace) -> 
     cmd = [sys.executable, "-m", "agentgym.train", "--env", env_id, "--seed", str(seed), "--run-dir", str(run_dir),
            "--iterations", "100000", "--max-env-steps", str(args.env_steps), "--eval-every", str(args.eval_every),
            "--eval-episodes", str(args.eval_episodes), "--checkpoint-every", "5", "--progress-bar", "false",
-           *_continue_or_start(run_dir), *method_flags(method), *_env_flags(args), *args.train_flags]
+           *_continue_or_start(run_dir), *method_flags(method, env_id), *_env_flags(args), *args.train_flags]
     print("$", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, env=_child_env(args.jobs))
     return run_dir

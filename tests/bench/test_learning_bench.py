@@ -45,3 +45,14 @@ def test_table_has_t_intervals_and_paired_differences():
 @pytest.mark.parametrize("values, text", [([0.25], "0.250 (0.25)")])
 def test_one_seed_has_no_interval(values, text):
     assert learning._interval(values) == text
+
+
+def test_recipes_run_from_their_environments_preset_and_estimators_by_name():
+    preset = learning.method_flags("loop", "agentgym/SQL-v0")
+    assert preset[0] == "--config" and Path(preset[1]).name == "sql_loop.yaml"
+    assert learning.method_flags("gigpo+empg") == ["--credit", "gigpo", "--modifiers", "empg"]
+    assert learning.method_flags("ppo") == ["--credit", "gae", "--critic", "true"]
+    with pytest.raises(SystemExit, match="no configs/\\*_loop.yaml preset has env 'agentgym/Nowhere-v0'"):
+        learning.method_flags("loop", "agentgym/Nowhere-v0")
+    with pytest.raises(SystemExit, match="unknown credit estimator 'lop'"):
+        learning.method_flags("lop")
