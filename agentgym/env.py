@@ -31,6 +31,9 @@ INFO_KEYS = (
     "action_valid",
     "score",
 )
+# Keys an environment gives where it can (None otherwise); check_env does not require them, so an environment
+# written before them still passes. ``answer``: the task's gold answer (IGPO's belief reads it).
+OPTIONAL_INFO_KEYS = ("answer",)
 MAX_ACTION_CHARS = 100_000
 DEFAULT_MAX_OBSERVATION_CHARS = 32_000  # longer observations are cut by the env pool (agentgym.text_cut)
 
@@ -103,7 +106,8 @@ class TextEnv(gymnasium.Env[str, str]):
 
     def state_info(self) -> dict[str, Any]:
         """``task``, ``task_type``, ``admissible_actions``, ``state_key``, ``expert_action``,
-        ``expert_steps_left`` for the current state (missing keys become None). A value that is
+        ``expert_steps_left`` and ``answer`` (the task's gold answer, where the environment knows one; it
+        is never shown to the policy) for the current state (missing keys become None). A value that is
         expensive and often unread (the expert's) may be an ``agentgym.lazy_info.Deferred``, computed
         when read; it must compute the value of this state, not of whatever state the env is in then."""
         raise NotImplementedError
@@ -155,7 +159,8 @@ class TextEnv(gymnasium.Env[str, str]):
 
     # ---- helpers ------------------------------------------------------------------------------
     def _info(self, **step_fields: Any) -> dict[str, Any]:
-        info = LazyInfo.fromkeys(INFO_KEYS)  # Deferred values from state_info are computed when read
+        # Deferred values from state_info are computed when read
+        info = LazyInfo.fromkeys((*INFO_KEYS, *OPTIONAL_INFO_KEYS))
         info.update(self.state_info())
         info["task_id"] = self.task_id
         info.update(step_fields)

@@ -125,7 +125,8 @@ class SearchQAEnv(ToolEnv):
 
     ## Rewards
     Exact match (SQuAD normalisation) gives 1.0 by default; ``reward="f1"`` pays token F1 instead.
-    ``score`` is always the F1.
+    ``score`` is always the F1. ``info["answer"]`` holds the gold answer (for IGPO's belief; never shown to
+    the policy).
 
     ## Starting State
     The question; no searches made.
@@ -187,6 +188,9 @@ class SearchQAEnv(ToolEnv):
 
     def task_type(self) -> str:
         return self.qtype
+
+    def gold_answer(self) -> str:
+        return self.answer
 
     def grade(self, answer: str) -> Grade:
         em, f1 = exact_match(answer, self.answer), token_f1(answer, self.answer)

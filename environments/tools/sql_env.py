@@ -52,7 +52,8 @@ class SQLEnv(ToolEnv):
 
     ## Rewards
     1.0 for a correct answer (numbers within 0.01; lists compared as sets), else 0. ``score`` is the
-    list F1 for list answers.
+    list F1 for list answers. ``info["answer"]`` holds the gold answer as the expert submits it (for
+    IGPO's belief; never shown to the policy).
 
     ## Starting State
     A fresh database for the task; no calls made.
@@ -129,6 +130,9 @@ class SQLEnv(ToolEnv):
 
     def task_type(self) -> str:
         return self.question.kind
+
+    def gold_answer(self) -> str:
+        return format_answer(self.question.answer)
 
     def grade(self, answer: str) -> Grade:
         q = self.question

@@ -63,6 +63,10 @@ class ToolEnv(TextEnv):
     def grade(self, answer: str) -> Grade:
         raise NotImplementedError
 
+    def gold_answer(self) -> str | None:
+        """The loaded task's reference answer as the expert submits it (``info["answer"]``); None if unknown."""
+        return None
+
     # ---- TextEnv hooks -------------------------------------------------------------------------
     def load_task(self, task_id: str) -> None:
         tools, plan = self.setup_task(task_id)
@@ -119,6 +123,7 @@ class ToolEnv(TextEnv):
             "state_key": " | ".join(sorted(self._calls_made)) or "no tool calls yet",
             "expert_action": format_call(remaining[0].name, **remaining[0].arguments) if remaining else None,
             "expert_steps_left": len(remaining) if remaining else None,
+            "answer": self.gold_answer(),
             "tools": [tool.schema() for tool in self._tools.values()],
         }
 
