@@ -8,12 +8,15 @@ hooks called, in a fixed order: the core's in the order below, then the entry po
 from __future__ import annotations
 
 from agentgym import plugins
+from agentgym.features.archer import ArcherCritic
 from agentgym.features.base import SetupContext, TrainerFeature
 from agentgym.features.critic import ValueModel
 from agentgym.features.epo import EPOFeature
+from agentgym.features.information_gain import InformationGain
 from agentgym.features.reference import ReferenceModel
 
-CORE: tuple[type[TrainerFeature], ...] = (ReferenceModel, ValueModel, EPOFeature)
+CORE: tuple[type[TrainerFeature], ...] = (ReferenceModel, ValueModel, EPOFeature, ArcherCritic,
+                                           InformationGain)
 
 
 def feature_classes() -> list[type[TrainerFeature]]:
