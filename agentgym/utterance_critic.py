@@ -48,30 +48,41 @@ def _mlp(width_in: int, width: int) -> nn.Sequential:
     return head
 
 
+POOLING = ("last", "mean")
+
+
 class UtteranceCritic(nn.Module):
-    def __init__(self, encoder: nn.Module, hidden_size: int, pad_id: int, seed: int = 0):
+    """``pooling``: how a sequence becomes one vector. ``last`` reads the last token's hidden state (the only
+    one that sees the whole sequence in a causal LM); ``mean`` averages every token's. An SFT'd policy's last
+    prompt token predicts the response's fixed opening (``<action>``) whatever the state, so its hidden state
+    can carry little of the state until the encoder has been trained; the mean keeps every token's."""
+
+    def __init__(self, encoder: nn.Module, hidden_size: int, pad_id: int, seed: int = 0, pooling: str = "last"):
         super().__init__()
+        if pooling not in POOLING:
+            raise ValueError(f"pooling must be one of {POOLING}, got {pooling!r}")
         self.encoder = encoder
         self.pad_id = int(pad_id)
+        self.pooling = pooling
         with torch.random.fork_rng(devices=[]):  # seeded heads, without touching the run's global stream
             torch.manual_seed(seed)
             self.q_heads = nn.ModuleList([_mlp(2 * hidden_size, hidden_size) for _ in range(2)])
             self.v_heads = nn.ModuleList([_mlp(hidden_size, hidden_size) for _ in range(2)])
 
     @classmethod
-    def from_pretrained(cls, path: str, pad_id: int, seed: int = 0) -> UtteranceCritic:
+    def from_pretrained(cls, path: str, pad_id: int, seed: int = 0, pooling: str = "last") -> UtteranceCritic:
         """A trainable encoder of its own, loaded from ``path`` (the run's starting model)."""
         from transformers import AutoModel
 
         encoder = AutoModel.from_pretrained(path, dtype=torch.float32)
-        return cls(encoder, encoder.config.hidden_size, pad_id, seed)
+        return cls(encoder, encoder.config.hidden_size, pad_id, seed, pooling)
 
     @property
     def device(self) -> torch.device:
         return next(self.q_heads.parameters()).device
 
     def encode(self, ids: Sequence[Sequence[int]]) -> torch.Tensor:
-        """Last-token hidden states of left-padded sequences, shape (B, H); an empty one reads one pad token."""
+        """Pooled hidden states of left-padded sequences, shape (B, H); an empty one reads one pad token."""
         rows = [list(r) or [self.pad_id] for r in ids]
         width = max(len(r) for r in rows)
         tokens = torch.full((len(rows), width), self.pad_id, dtype=torch.long)  # (B, L)
@@ -82,7 +93,10 @@ class UtteranceCritic(nn.Module):
         tokens, attention = tokens.to(self.device), attention.to(self.device)
         positions = (attention.cumsum(dim=1) - 1).clamp(min=0)
         hidden = self.encoder(input_ids=tokens, attention_mask=attention, position_ids=positions).last_hidden_state
-        return hidden[:, -1, :].float()  # (B, H)
+        if self.pooling == "last":
+            return hidden[:, -1, :].float()  # (B, H)
+        weights = attention[:, :, None].to(hidden.dtype)  # (B, L, 1)
+        return ((hidden * weights).sum(dim=1) / weights.sum(dim=1)).float()  # (B, H)
 
     def q_values(self, h_state: torch.Tensor, h_action: torch.Tensor) -> torch.Tensor:
         joint = torch.cat([h_state, h_action], dim=-1)  # (B, 2H)

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from agentgym.credit.groups import TrajectoryLayout
 from agentgym.features.base import SetupContext, TrainerFeature
 from agentgym.params import check_choice, check_keys
 from agentgym.policy import SamplingParams
 from agentgym.replay_buffer import ReplayBuffer, Transition, transitions
-from agentgym.utterance_critic import UtteranceCritic, td_step, utterance_advantage
+from agentgym.utterance_critic import POOLING, UtteranceCritic, td_step, utterance_advantage
 
 V_TARGET_ACTIONS = ("policy", "buffer")
 
@@ -35,13 +36,14 @@ class ArcherSettings:
     gamma: float = 0.95  # discount of the utterance-level TD targets
     tau: float = 0.1  # soft target update rate, after every critic optimizer step
     capacity: int = 10000  # transitions (steps) kept in the replay buffer (paper 100k; ArCHer's code 10k)
-    critic_steps: int = 8  # critic optimizer steps per iteration (ArCHer: 20-50 "epochs")
+    critic_steps: int = 32  # critic optimizer steps per iteration (ArCHer: 20-50 "epochs")
     critic_batch_size: int = 64  # transitions per critic step (ArCHer: 256, 8 x 32 accumulated)
-    critic_lr: float = 1e-4  # Adam (ArCHer 1e-5 to 2e-5 on a pretrained RoBERTa; here a tiny encoder)
-    warmup_iterations: int = 5  # iterations with the critic only, advantage 0 (ArCHer 20)
+    critic_lr: float = 3e-4  # Adam (ArCHer 1e-5 to 2e-5 on a pretrained RoBERTa; here a tiny encoder)
+    warmup_iterations: int = 4  # iterations with the critic only, advantage 0 (ArCHer 20)
     max_grad_norm: float = 1.0
     v_target_action: str = "policy"  # V(s) -> Q'(s, a): a fresh sample of pi at s (ArCHer), or the stored a
     truncated_as_done: bool = True  # a step cut by max steps is stored as done (ArCHer); False leaves it out
+    pooling: str = "last"  # how the encoder's hidden states become one vector: last token | mean (UtteranceCritic)
 
 
 def wanted(config) -> bool:
@@ -72,6 +74,7 @@ class ArcherCritic(TrainerFeature):
             return
         s = ArcherSettings(**config.archer_params)
         check_choice(s.v_target_action, V_TARGET_ACTIONS, "archer_params.v_target_action")
+        check_choice(s.pooling, POOLING, "archer_params.pooling")
         if not (0 <= s.gamma <= 1 and 0 < s.tau <= 1):
             raise ValueError(f"archer_params: need 0 <= gamma <= 1 and 0 < tau <= 1, got {s.gamma} and {s.tau}")
         if min(s.capacity, s.critic_batch_size) < 1 or min(s.critic_steps, s.warmup_iterations) < 0:
@@ -87,7 +90,7 @@ class ArcherCritic(TrainerFeature):
             raise ValueError(f"archer_params.v_target_action=policy samples fresh actions with generate_ids, which "
                              f"{type(context.policy).__name__} lacks: use v_target_action: buffer")
         critic = UtteranceCritic.from_pretrained(context.model_path, context.policy.tokenizer.pad_token_id or 0,
-                                                 seed=config.seed)
+                                                 seed=config.seed, pooling=settings.pooling)
         critic.to(getattr(context.policy, "device", "cpu"))  # beside the policy (the encoder is the same size)
         sampling = SamplingParams(temperature=config.temperature, top_p=config.top_p,
                                   max_new_tokens=config.max_new_tokens)
@@ -109,7 +112,9 @@ class ArcherCritic(TrainerFeature):
         if steps:
             metrics.update({"archer/q_mean": float(q.min(dim=0).values.mean()),
                             "archer/v_mean": float(v.min(dim=0).values.mean()),
-                            "archer/adv_mean": float(advantage.mean()), "archer/adv_std": float(advantage.std())})
+                            "archer/adv_mean": float(advantage.mean()), "archer/adv_std": float(advantage.std()),
+                            "archer/q_return_corr": _correlation(q.min(dim=0).values.double().numpy(),
+                                                                 _returns(batch, self.settings.gamma))})
         metrics.update({"archer/warmup": float(warm_up), "archer/buffer_size": float(len(self.buffer)),
                         "time/archer_critic_s": time.perf_counter() - tick})
         return batch.with_extras(archer_advantage=column), metrics
@@ -142,3 +147,15 @@ class ArcherCritic(TrainerFeature):
         self.optimizer.load_state_dict(state["optimizer"])
         self.buffer.load_state_dict(state["buffer"])
         self.iterations_done = state["iterations_done"]
+
+
+def _returns(batch, gamma: float) -> np.ndarray:
+    """Each step's discounted return-to-go in the batch: a Monte-Carlo sample of Q(s, a) under the policy."""
+    return TrajectoryLayout.of(batch).backward_scan(batch.reward, gamma) if len(batch) else np.zeros(0)
+
+
+def _correlation(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson correlation; 0 when either side is constant (a critic that has learned nothing yet)."""
+    if len(x) < 2 or np.std(x) == 0 or np.std(y) == 0:
+        return 0.0
+    return float(np.corrcoef(x, y)[0, 1])

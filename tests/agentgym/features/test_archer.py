@@ -194,6 +194,26 @@ def test_estimator_needs_the_feature_column():
         credit.get("archer")(batch)
 
 
+def test_mean_pooling_averages_the_real_tokens_and_last_reads_the_final_one():
+    last = UtteranceCritic(LastTokenEncoder(), hidden_size=1, pad_id=0)
+    mean = UtteranceCritic(LastTokenEncoder(), hidden_size=1, pad_id=0, pooling="mean")
+    rows = [[1, 2, 6], [4]]  # [4] is left-padded to [0, 0, 4]: the pads must not count
+    assert last.encode(rows)[:, 0].tolist() == [6.0, 4.0]
+    assert mean.encode(rows)[:, 0].tolist() == pytest.approx([3.0, 4.0])
+    with pytest.raises(ValueError, match="pooling"):
+        UtteranceCritic(LastTokenEncoder(), hidden_size=1, pad_id=0, pooling="max")
+
+
+def test_q_return_correlation_reads_the_discounted_returns_of_the_batch():
+    from agentgym.features.archer import _correlation, _returns
+
+    batch = StepBatch.from_records([dict(group_id=0, traj_id=0, t=t, reward=r, state_key="s")
+                                    for t, r in enumerate([0.0, 0.0, 1.0])])
+    assert _returns(batch, 0.5).tolist() == [0.25, 0.5, 1.0]  # 0 + 0.5 (0 + 0.5 * 1)
+    assert _correlation(np.array([1.0, 2.0, 4.0]), np.array([0.25, 0.5, 1.0])) == pytest.approx(1.0)
+    assert _correlation(np.array([1.0, 1.0, 1.0]), np.array([0.25, 0.5, 1.0])) == 0.0  # a critic that knows nothing
+
+
 def test_settings_come_from_archer_params_and_only_credit_archer_builds_it():
     with pytest.raises(ValueError, match="capacity, critic_batch_size"):
         ArcherCritic.check_config(TrainConfig(credit="archer", archer_params={"tua": 0.1}))
