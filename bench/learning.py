@@ -16,7 +16,8 @@ rest are modifiers (``empg``) or shapers (``progress``) found in the registries.
 (``num_tasks`` bounds how many TextWorld games are generated; the held-out splits use their first tasks).
 
 Writes ``bench/results/learning/<env>/<settings>/<method>/seed<k>/`` (runs), ``summary.json``,
-``summary.md`` and ``curves.png`` (held-out success against environment steps). ``<settings>`` names the
+``summary.md`` and ``curves.png`` (held-out success against environment steps; ``--metric score``:
+``summary_score.*``, ``curves_score.png``). ``<settings>`` names the
 step budget and a hash of every other setting that changes a run (``--env-kwargs``, ``--max-steps``, the
 evaluation settings, extra trainer flags; ``settings.json`` lists them), so two benchmarks with different
 settings never share, or silently reuse, each other's runs.
@@ -43,6 +44,7 @@ from agentgym.metrics import read_metrics
 RESULTS = Path(__file__).resolve().parent / "results" / "learning"
 QUICK = {"methods": "grpo,gigpo", "seeds": "0", "env_steps": 6000, "eval_episodes": 50}
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+METRIC_LABELS = {"success_rate": "success", "score": "score"}
 RECIPES = ("loop", "igpo", "archer")  # methods run from their per-environment preset (see recipe_preset)
 
 
@@ -130,7 +132,7 @@ def final_eval(run_dir: Path, env_id: str, split: str, episodes: int, args: argp
                "--policy", str(run_dir / "final_policy"), "--out", str(out), "--overwrite", *_env_flags(args)]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=_child_env(args.jobs))
     report = json.loads((out / "report.json").read_text())
-    return float(report["metrics"]["success_rate"]["mean"])
+    return float(report["metrics"][args.metric]["mean"])
 
 
 def summarise_runs(env_id: str, method: str, runs: list[Path], args: argparse.Namespace) -> dict:
@@ -139,7 +141,7 @@ def summarise_runs(env_id: str, method: str, runs: list[Path], args: argparse.Na
     steps_to_target, iter_s = [], []
     for run in runs:
         rows = read_metrics(run)
-        hit = [r.get("rollout/env_steps_total", 0) for r in rows if r.get("eval/success_rate", -1) >= args.target]
+        hit = [r.get("rollout/env_steps_total", 0) for r in rows if r.get(f"eval/{args.metric}", -1) >= args.target]
         steps_to_target.append(min(hit) if hit else float("nan"))
         iter_s += [r["time/iteration_s"] for r in rows if "time/iteration_s" in r]
     return {"method": method, "valid_seen": seen, "valid_unseen": unseen, "steps_to_target": steps_to_target,
@@ -162,8 +164,9 @@ def _interval(values: list[float]) -> str:
 def markdown(env_id: str, rows: list[dict], args: argparse.Namespace) -> str:
     """Per method: held-out success (mean ± 95% t-interval over seeds, per-seed values), and each method's
     paired per-seed difference from the first method (same seeds, so the same start and tasks)."""
+    label = METRIC_LABELS[args.metric]
     lines = [f"### {env_id}: {args.env_steps} environment steps per run, seeds {args.seeds}",
-             "", f"| method | valid_seen success | valid_unseen success | env steps to eval success >= {args.target} "
+             "", f"| method | valid_seen {label} | valid_unseen {label} | env steps to eval {label} >= {args.target} "
              "| s / iteration |", "|---|---|---|---|---|"]
     for r in rows:
         reached = [s for s in r["steps_to_target"] if s == s]
@@ -179,7 +182,7 @@ def markdown(env_id: str, rows: list[dict], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def plot(env_id: str, rows: list[dict], out: Path) -> None:
+def plot(env_id: str, rows: list[dict], out: Path, metric: str = "success_rate") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -188,13 +191,13 @@ def plot(env_id: str, rows: list[dict], out: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for r in rows:
         for i, run in enumerate(r["runs"]):
-            points = [(m.get("rollout/env_steps_total", 0.0), m["eval/success_rate"]) for m in read_metrics(run)
-                      if "eval/success_rate" in m]  # iteration 0 (before any rollout) sits at 0 steps
+            points = [(m.get("rollout/env_steps_total", 0.0), m[f"eval/{metric}"]) for m in read_metrics(run)
+                      if f"eval/{metric}" in m]  # iteration 0 (before any rollout) sits at 0 steps
             if points:
                 xs, ys = zip(*points)
                 ax.plot(xs, ys, color=f"C{rows.index(r)}", alpha=0.8, label=r["method"] if i == 0 else None)
     ax.set_xlabel("environment steps")
-    ax.set_ylabel("held-out success (greedy)")
+    ax.set_ylabel(f"held-out {METRIC_LABELS[metric]} (greedy)")
     ax.set_title(env_id)
     ax.grid(alpha=0.3)
     ax.legend()
@@ -213,7 +216,10 @@ def main() -> None:
     parser.add_argument("--eval-episodes", type=int, default=100)
     parser.add_argument("--env-kwargs", type=json.loads, default={}, help='JSON, e.g. \'{"num_tasks": 200}\'')
     parser.add_argument("--max-steps", type=int, default=None, help="episode step limit (default: the env's)")
-    parser.add_argument("--target", type=float, default=0.6, help="success level for 'steps to target'")
+    parser.add_argument("--target", type=float, default=0.6, help="metric level for 'steps to target'")
+    parser.add_argument("--metric", choices=sorted(METRIC_LABELS), default="success_rate",
+                        help="what the tables and curves show: success_rate, or score (partial credit, e.g. SearchQA's "
+                             "F1); changing it reuses the finished runs")
     parser.add_argument("--quick", action="store_true", help=f"a < 15 min check: {QUICK}")
     parser.add_argument("--rerun", action="store_true", help="retrain runs that already finished")
     parser.add_argument("--jobs", type=int, default=1, help="training runs at once (each gets cores/jobs threads)")
@@ -237,9 +243,11 @@ def main() -> None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "settings.json").write_text(json.dumps(run_settings(args), indent=2, sort_keys=True) + "\n")
         table = markdown(env_id, rows, args)
-        (out / "summary.json").write_text(json.dumps(rows, indent=2))
-        (out / "summary.md").write_text(table + "\n")
-        plot(env_id, rows, out / "curves.png")
+        suffix = "" if args.metric == "success_rate" else f"_{args.metric}"
+        (out / f"summary{suffix}.json").write_text(json.dumps(rows, indent=2))
+        (out / f"summary{suffix}.md").write_text(table + "\n")
+        plot(env_id, rows, out / ("curves.png" if args.metric == "success_rate" else f"curves_{args.metric}.png"),
+             args.metric)
         print(table)
         print(f"\n{env_id}: {time.time() - start:.0f} s; results in {out}")
 

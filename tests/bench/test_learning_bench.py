@@ -14,7 +14,7 @@ SPEC.loader.exec_module(learning)
 
 def _args(**changes):
     base = dict(env_steps=10000, eval_every=5, eval_episodes=100, env_kwargs={}, max_steps=None, train_flags=[],
-                seeds="0,1,2", target=0.6)
+                seeds="0,1,2", target=0.6, metric="success_rate")
     return argparse.Namespace(**{**base, **changes})
 
 
