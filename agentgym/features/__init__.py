@@ -1,6 +1,6 @@
 """Trainer features: optional parts of the trainer behind one protocol (``base.TrainerFeature``).
 
-The core's own (``reference``, ``critic``, ``epo``) live here; outer packages add theirs as
+The core's own (``reference``, ``critic``, ``epo``, ``archer``, ``igpo``) live here; outer packages add theirs as
 ``agentgym.features`` entry points (``rewards`` provides ``progress``). They are built, and their
 hooks called, in a fixed order: the core's in the order below, then the entry points by name.
 """
