@@ -28,6 +28,7 @@ class ValueModel(TrainerFeature):
         if not config.critic:
             return None
         critic = Critic.from_pretrained(context.model_path, pad_id=context.policy.tokenizer.pad_token_id or 0)
+        critic.to(getattr(context.policy, "device", "cpu"))  # beside the policy: on a GPU run it stayed on the CPU
         optimizer = torch.optim.AdamW(critic.parameters(), lr=config.critic_lr)
         return cls(critic, optimizer, config.value_clip, config.micro_batch_size, config.credit_params)
 
