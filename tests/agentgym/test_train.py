@@ -191,3 +191,16 @@ def test_loop_preset_trains_and_reports_the_filter(micro_model, tmp_path):
     row = read_metrics(tmp_path)[-1]
     assert 0.0 <= row["credit/small_adv_dropped_frac"] <= 1.0
     assert row["rollout/kept_steps_frac"] == pytest.approx(1.0 - row["credit/small_adv_dropped_frac"])
+
+
+@pytest.mark.parametrize("preset", sorted(p.name for p in (ROOT / "configs").glob("*_archer.yaml")))
+def test_archer_presets_name_real_settings_and_no_kl_or_shapers(preset):
+    """Every ArCHer preset builds the critic (credit archer) with valid archer_params, no KL and no shapers
+    (the advantage comes from the critic's environment rewards alone)."""
+    from agentgym.config import parse_args
+    from agentgym.features.archer import ArcherCritic
+
+    config = parse_args(["--config", str(ROOT / "configs" / preset)])
+    ArcherCritic.check_config(config)
+    assert (config.credit, config.kl_coef, config.shapers) == ("archer", 0.0, [])
+    assert config.archer_params["warmup_iterations"] >= 1 and config.archer_params["critic_steps"] >= 1
