@@ -114,7 +114,9 @@ class ArcherCritic(TrainerFeature):
                             "archer/v_mean": float(v.min(dim=0).values.mean()),
                             "archer/adv_mean": float(advantage.mean()), "archer/adv_std": float(advantage.std()),
                             "archer/q_return_corr": _correlation(q.min(dim=0).values.double().numpy(),
-                                                                 _returns(batch, self.settings.gamma))})
+                                                                 _returns(batch, self.settings.gamma)),
+                            "archer/adv_state_corr": _state_advantage_correlation(advantage, batch,
+                                                                                  self.settings.gamma)})
         metrics.update({"archer/warmup": float(warm_up), "archer/buffer_size": float(len(self.buffer)),
                         "time/archer_critic_s": time.perf_counter() - tick})
         return batch.with_extras(archer_advantage=column), metrics
@@ -159,3 +161,20 @@ def _correlation(x: np.ndarray, y: np.ndarray) -> float:
     if len(x) < 2 or np.std(x) == 0 or np.std(y) == 0:
         return 0.0
     return float(np.corrcoef(x, y)[0, 1])
+
+
+def _state_advantage_correlation(advantage: np.ndarray, batch, gamma: float) -> float:
+    """Correlation of the critic's advantage with a Monte-Carlo one: a step's return minus the mean return of
+    the steps of its group taken from the same state (``state_key``), over the steps that share a state.
+
+    A critic can match returns by learning V(s) alone; this asks whether it ranks the actions taken at one
+    state, which is what the policy update uses (GiGPO's step term is the same Monte-Carlo quantity)."""
+    if len(batch) < 2:
+        return 0.0
+    returns = _returns(batch, gamma)
+    _, state = np.unique(np.array([f"{g}\x00{k}" for g, k in zip(batch.group_id, batch.state_key)]),
+                         return_inverse=True)
+    counts = np.bincount(state)
+    shared = counts[state] > 1
+    mc = returns - (np.bincount(state, weights=returns) / counts)[state]
+    return _correlation(np.asarray(advantage)[shared], mc[shared])

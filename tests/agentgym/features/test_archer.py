@@ -214,6 +214,17 @@ def test_q_return_correlation_reads_the_discounted_returns_of_the_batch():
     assert _correlation(np.array([1.0, 1.0, 1.0]), np.array([0.25, 0.5, 1.0])) == 0.0  # a critic that knows nothing
 
 
+def test_state_advantage_correlation_compares_with_returns_minus_the_states_mean():
+    from agentgym.features.archer import _state_advantage_correlation
+
+    # group 0: two steps from state "a" with returns 1 and 0 (MC advantages +0.5, -0.5), one lone step "b"
+    batch = StepBatch.from_records([dict(group_id=0, traj_id=0, t=0, reward=1.0, state_key="a"),
+                                    dict(group_id=0, traj_id=1, t=0, reward=0.0, state_key="a"),
+                                    dict(group_id=0, traj_id=2, t=0, reward=5.0, state_key="b")])
+    assert _state_advantage_correlation(np.array([0.2, -0.1, 9.0]), batch, 1.0) == pytest.approx(1.0)
+    assert _state_advantage_correlation(np.array([-0.2, 0.1, 9.0]), batch, 1.0) == pytest.approx(-1.0)
+
+
 def test_settings_come_from_archer_params_and_only_credit_archer_builds_it():
     with pytest.raises(ValueError, match="capacity, critic_batch_size"):
         ArcherCritic.check_config(TrainConfig(credit="archer", archer_params={"tua": 0.1}))
