@@ -49,33 +49,44 @@ def _mlp(width_in: int, width: int) -> nn.Sequential:
 
 
 POOLING = ("last", "mean")
+ACTION_ENCODINGS = ("separate", "joint")
 
 
 class UtteranceCritic(nn.Module):
     """``pooling``: how a sequence becomes one vector. ``last`` reads the last token's hidden state (the only
     one that sees the whole sequence in a causal LM); ``mean`` averages every token's. An SFT'd policy's last
     prompt token predicts the response's fixed opening (``<action>``) whatever the state, so its hidden state
-    can carry little of the state until the encoder has been trained; the mean keeps every token's."""
+    can carry little of the state until the encoder has been trained; the mean keeps every token's.
 
-    def __init__(self, encoder: nn.Module, hidden_size: int, pad_id: int, seed: int = 0, pooling: str = "last"):
+    ``action_encoding``: ``separate`` (ArCHer) encodes the action on its own, so the Q heads must learn
+    every state-action interaction from [h_s ; h_a]; ``joint`` encodes the action after the state (the
+    sequence s + a), so the encoder's attention conditions the action on the state, and the Q heads read
+    [h_s ; h_(s+a)]."""
+
+    def __init__(self, encoder: nn.Module, hidden_size: int, pad_id: int, seed: int = 0, pooling: str = "last",
+                 action_encoding: str = "separate"):
         super().__init__()
         if pooling not in POOLING:
             raise ValueError(f"pooling must be one of {POOLING}, got {pooling!r}")
+        if action_encoding not in ACTION_ENCODINGS:
+            raise ValueError(f"action_encoding must be one of {ACTION_ENCODINGS}, got {action_encoding!r}")
         self.encoder = encoder
         self.pad_id = int(pad_id)
         self.pooling = pooling
+        self.action_encoding = action_encoding
         with torch.random.fork_rng(devices=[]):  # seeded heads, without touching the run's global stream
             torch.manual_seed(seed)
             self.q_heads = nn.ModuleList([_mlp(2 * hidden_size, hidden_size) for _ in range(2)])
             self.v_heads = nn.ModuleList([_mlp(hidden_size, hidden_size) for _ in range(2)])
 
     @classmethod
-    def from_pretrained(cls, path: str, pad_id: int, seed: int = 0, pooling: str = "last") -> UtteranceCritic:
+    def from_pretrained(cls, path: str, pad_id: int, seed: int = 0, pooling: str = "last",
+                        action_encoding: str = "separate") -> UtteranceCritic:
         """A trainable encoder of its own, loaded from ``path`` (the run's starting model)."""
         from transformers import AutoModel
 
         encoder = AutoModel.from_pretrained(path, dtype=torch.float32)
-        return cls(encoder, encoder.config.hidden_size, pad_id, seed, pooling)
+        return cls(encoder, encoder.config.hidden_size, pad_id, seed, pooling, action_encoding)
 
     @property
     def device(self) -> torch.device:
@@ -109,7 +120,11 @@ class UtteranceCritic(nn.Module):
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """(Q (2, B), V (2, B)) of states and the actions taken there."""
         h_state = self.encode(states)
-        return self.q_values(h_state, self.encode(actions)), self.v_values(h_state)
+        if self.action_encoding == "joint":
+            h_action = self.encode([[*state, *action] for state, action in zip(states, actions)])
+        else:
+            h_action = self.encode(actions)
+        return self.q_values(h_state, h_action), self.v_values(h_state)
 
     @torch.no_grad()
     def evaluate(self, states: Sequence[Sequence[int]], actions: Sequence[Sequence[int]],

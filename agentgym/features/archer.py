@@ -24,7 +24,7 @@ from agentgym.features.base import SetupContext, TrainerFeature
 from agentgym.params import check_choice, check_keys
 from agentgym.policy import SamplingParams
 from agentgym.replay_buffer import ReplayBuffer, Transition, transitions
-from agentgym.utterance_critic import POOLING, UtteranceCritic, td_step, utterance_advantage
+from agentgym.utterance_critic import ACTION_ENCODINGS, POOLING, UtteranceCritic, td_step, utterance_advantage
 
 V_TARGET_ACTIONS = ("policy", "buffer")
 
@@ -44,6 +44,7 @@ class ArcherSettings:
     v_target_action: str = "policy"  # V(s) -> Q'(s, a): a fresh sample of pi at s (ArCHer), or the stored a
     truncated_as_done: bool = True  # a step cut by max steps is stored as done (ArCHer); False leaves it out
     pooling: str = "last"  # how the encoder's hidden states become one vector: last token | mean (UtteranceCritic)
+    action_encoding: str = "separate"  # the action alone (ArCHer) | after the state, s + a (UtteranceCritic)
 
 
 def wanted(config) -> bool:
@@ -75,6 +76,7 @@ class ArcherCritic(TrainerFeature):
         s = ArcherSettings(**config.archer_params)
         check_choice(s.v_target_action, V_TARGET_ACTIONS, "archer_params.v_target_action")
         check_choice(s.pooling, POOLING, "archer_params.pooling")
+        check_choice(s.action_encoding, ACTION_ENCODINGS, "archer_params.action_encoding")
         if not (0 <= s.gamma <= 1 and 0 < s.tau <= 1):
             raise ValueError(f"archer_params: need 0 <= gamma <= 1 and 0 < tau <= 1, got {s.gamma} and {s.tau}")
         if min(s.capacity, s.critic_batch_size) < 1 or min(s.critic_steps, s.warmup_iterations) < 0:
@@ -90,7 +92,8 @@ class ArcherCritic(TrainerFeature):
             raise ValueError(f"archer_params.v_target_action=policy samples fresh actions with generate_ids, which "
                              f"{type(context.policy).__name__} lacks: use v_target_action: buffer")
         critic = UtteranceCritic.from_pretrained(context.model_path, context.policy.tokenizer.pad_token_id or 0,
-                                                 seed=config.seed, pooling=settings.pooling)
+                                                 seed=config.seed, pooling=settings.pooling,
+                                                 action_encoding=settings.action_encoding)
         critic.to(getattr(context.policy, "device", "cpu"))  # beside the policy (the encoder is the same size)
         sampling = SamplingParams(temperature=config.temperature, top_p=config.top_p,
                                   max_new_tokens=config.max_new_tokens)

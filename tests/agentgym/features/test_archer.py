@@ -204,6 +204,18 @@ def test_mean_pooling_averages_the_real_tokens_and_last_reads_the_final_one():
         UtteranceCritic(LastTokenEncoder(), hidden_size=1, pad_id=0, pooling="max")
 
 
+def test_joint_action_encoding_reads_the_action_after_its_state():
+    """Q = h_a: separately the action [3] alone (mean 3); jointly the sequence [1, 2, 3] (mean 2)."""
+    critics = {kind: UtteranceCritic(LastTokenEncoder(), hidden_size=1, pad_id=0, pooling="mean", action_encoding=kind)
+               for kind in ("separate", "joint")}
+    for critic in critics.values():
+        critic.q_heads = nn.ModuleList([_linear([0.0, 1.0], 0.0), _linear([0.0, 1.0], 0.0)])
+    assert critics["separate"]([[1, 2]], [[3]])[0][:, 0].tolist() == [3.0, 3.0]
+    assert critics["joint"]([[1, 2]], [[3]])[0][:, 0].tolist() == pytest.approx([2.0, 2.0])
+    with pytest.raises(ValueError, match="action_encoding"):
+        UtteranceCritic(LastTokenEncoder(), hidden_size=1, pad_id=0, action_encoding="both")
+
+
 def test_q_return_correlation_reads_the_discounted_returns_of_the_batch():
     from agentgym.features.archer import _correlation, _returns
 
