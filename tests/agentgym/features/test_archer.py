@@ -269,8 +269,17 @@ def _flags(model, run_dir, **extra):
     return presets + [x for key, value in flags.items() for x in (f"--{key}", str(value))]
 
 
-def test_resume_restores_replay_buffer_and_target_networks_exactly(micro_model, tmp_path):
+@pytest.fixture
+def paid_lake():
+    """The paying lake, registered for one test only (a leftover id would join every registry listing)."""
+    import gymnasium
+
     agentgym.register("archertest/PaidLake-v0", entry_point=PaidLake)
+    yield
+    del gymnasium.registry["archertest/PaidLake-v0"]
+
+
+def test_resume_restores_replay_buffer_and_target_networks_exactly(micro_model, tmp_path, paid_lake):
     main(_flags(micro_model, tmp_path / "straight", iterations="3"))
     main(_flags(micro_model, tmp_path / "split", iterations="2"))
     main(_flags(micro_model, tmp_path / "split", iterations="3", resume="true"))
