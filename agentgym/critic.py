@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from agentgym.padding import left_pad, positions
+
 
 class Critic(nn.Module):
     def __init__(self, backbone: nn.Module, hidden_size: int, pad_id: int):
@@ -28,15 +30,9 @@ class Critic(nn.Module):
 
     def forward(self, prompt_ids: list[list[int]]) -> torch.Tensor:
         """Values of a batch of prompts, shape (B,)."""
-        device = self.head.weight.device
-        width = max(len(p) for p in prompt_ids)
-        ids = torch.full((len(prompt_ids), width), self.pad_id, dtype=torch.long, device=device)  # (B, L)
-        attention = torch.zeros_like(ids)
-        for i, row in enumerate(prompt_ids):  # left padding: the last real token sits at position L-1
-            ids[i, width - len(row):] = torch.tensor(row, dtype=torch.long)
-            attention[i, width - len(row):] = 1
-        positions = (attention.cumsum(dim=1) - 1).clamp(min=0)
-        hidden = self.backbone(input_ids=ids, attention_mask=attention, position_ids=positions).last_hidden_state
+        ids, attention = left_pad(prompt_ids, self.pad_id, self.head.weight.device)  # (B, L): last real token at L-1
+        hidden = self.backbone(input_ids=ids, attention_mask=attention,
+                               position_ids=positions(attention)).last_hidden_state
         return self.head(hidden[:, -1, :].float()).squeeze(-1)  # (B,)
 
     @torch.no_grad()

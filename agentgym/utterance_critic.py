@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from agentgym.padding import left_pad, positions
 from agentgym.replay_buffer import Transition
 
 
@@ -94,16 +95,9 @@ class UtteranceCritic(nn.Module):
 
     def encode(self, ids: Sequence[Sequence[int]]) -> torch.Tensor:
         """Pooled hidden states of left-padded sequences, shape (B, H); an empty one reads one pad token."""
-        rows = [list(r) or [self.pad_id] for r in ids]
-        width = max(len(r) for r in rows)
-        tokens = torch.full((len(rows), width), self.pad_id, dtype=torch.long)  # (B, L)
-        attention = torch.zeros_like(tokens)
-        for i, row in enumerate(rows):
-            tokens[i, width - len(row):] = torch.tensor(row, dtype=torch.long)
-            attention[i, width - len(row):] = 1
-        tokens, attention = tokens.to(self.device), attention.to(self.device)
-        positions = (attention.cumsum(dim=1) - 1).clamp(min=0)
-        hidden = self.encoder(input_ids=tokens, attention_mask=attention, position_ids=positions).last_hidden_state
+        tokens, attention = left_pad([list(r) or [self.pad_id] for r in ids], self.pad_id, self.device)  # (B, L)
+        hidden = self.encoder(input_ids=tokens, attention_mask=attention,
+                              position_ids=positions(attention)).last_hidden_state
         if self.pooling == "last":
             return hidden[:, -1, :].float()  # (B, H)
         weights = attention[:, :, None].to(hidden.dtype)  # (B, L, 1)

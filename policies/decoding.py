@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from agentgym.padding import left_pad, positions
 from agentgym.policy import SamplingParams
 
 
@@ -27,23 +28,6 @@ class Decoded:
     logprobs: list[list[float]]
     entropies: list[list[float]]
     finish_reasons: list[str]
-
-
-def left_pad(rows: Sequence[Sequence[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(ids, attention mask), both (B, L) with rows right-aligned."""
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        if row:
-            ids[i, width - len(row):] = torch.as_tensor(row, dtype=torch.long)
-            mask[i, width - len(row):] = 1
-    return ids.to(device), mask.to(device)
-
-
-def positions(mask: torch.Tensor) -> torch.Tensor:
-    """Position ids that start at 0 on each row's first real token (pads get 0)."""
-    return (mask.cumsum(-1) - 1).clamp(min=0)
 
 
 def token_entropy(logp: torch.Tensor) -> torch.Tensor:

@@ -23,10 +23,11 @@ from typing import Any
 
 import torch
 
+from agentgym.padding import left_pad, positions
 from agentgym.policy import Generation, SamplingParams
 from agentgym.types import Messages
 from policies.chat_template import check_prefix_stability, encode_prompt, encode_text
-from policies.decoding import StopStrings, decode, left_pad, positions, token_entropy
+from policies.decoding import StopStrings, decode, token_entropy
 
 POLICY_FILE = "agentgym_policy.json"
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
