@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from agentgym.credit.anchors import step_groups
 from agentgym.credit.groups import TrajectoryLayout
 from agentgym.features.base import SetupContext, TrainerFeature
 from agentgym.params import check_choice, check_keys
@@ -116,10 +117,8 @@ class ArcherCritic(TrainerFeature):
             metrics.update({"archer/q_mean": float(q.min(dim=0).values.mean()),
                             "archer/v_mean": float(v.min(dim=0).values.mean()),
                             "archer/adv_mean": float(advantage.mean()), "archer/adv_std": float(advantage.std()),
-                            "archer/q_return_corr": _correlation(q.min(dim=0).values.double().numpy(),
-                                                                 _returns(batch, self.settings.gamma)),
-                            "archer/adv_state_corr": _state_advantage_correlation(advantage, batch,
-                                                                                  self.settings.gamma)})
+                            **_critic_quality(q.min(dim=0).values.double().numpy(), advantage, batch,
+                                              self.settings.gamma)})
         metrics.update({"archer/warmup": float(warm_up), "archer/buffer_size": float(len(self.buffer)),
                         "time/archer_critic_s": time.perf_counter() - tick})
         return batch.with_extras(archer_advantage=column), metrics
@@ -154,9 +153,19 @@ class ArcherCritic(TrainerFeature):
         self.iterations_done = state["iterations_done"]
 
 
-def _returns(batch, gamma: float) -> np.ndarray:
+def _critic_quality(q: np.ndarray, advantage: np.ndarray, batch, gamma: float) -> dict[str, float]:
+    """``archer/q_return_corr`` and ``archer/adv_state_corr`` of the batch (one layout, one return scan)."""
+    layout = TrajectoryLayout.of(batch)
+    returns = _returns(batch, gamma, layout)
+    return {"archer/q_return_corr": _correlation(q, returns),
+            "archer/adv_state_corr": _state_advantage_correlation(advantage, returns, step_groups(batch, layout))}
+
+
+def _returns(batch, gamma: float, layout: TrajectoryLayout | None = None) -> np.ndarray:
     """Each step's discounted return-to-go in the batch: a Monte-Carlo sample of Q(s, a) under the policy."""
-    return TrajectoryLayout.of(batch).backward_scan(batch.reward, gamma) if len(batch) else np.zeros(0)
+    if not len(batch):
+        return np.zeros(0)
+    return (layout or TrajectoryLayout.of(batch)).backward_scan(batch.reward, gamma)
 
 
 def _correlation(x: np.ndarray, y: np.ndarray) -> float:
@@ -166,18 +175,14 @@ def _correlation(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(x, y)[0, 1])
 
 
-def _state_advantage_correlation(advantage: np.ndarray, batch, gamma: float) -> float:
+def _state_advantage_correlation(advantage: np.ndarray, returns: np.ndarray, state_groups: np.ndarray) -> float:
     """Correlation of the critic's advantage with a Monte-Carlo one: a step's return minus the mean return of
-    the steps of its group taken from the same state (``state_key``), over the steps that share a state.
+    the steps of its step group (same episode group, same ``state_key``: GiGPO's ``step_groups``), over the
+    steps that share a state.
 
     A critic can match returns by learning V(s) alone; this asks whether it ranks the actions taken at one
     state, which is what the policy update uses (GiGPO's step term is the same Monte-Carlo quantity)."""
-    if len(batch) < 2:
-        return 0.0
-    returns = _returns(batch, gamma)
-    _, state = np.unique(np.array([f"{g}\x00{k}" for g, k in zip(batch.group_id, batch.state_key)]),
-                         return_inverse=True)
-    counts = np.bincount(state)
-    shared = counts[state] > 1
-    mc = returns - (np.bincount(state, weights=returns) / counts)[state]
+    counts = np.bincount(state_groups)
+    shared = counts[state_groups] > 1
+    mc = returns - (np.bincount(state_groups, weights=returns) / counts)[state_groups]
     return _correlation(np.asarray(advantage)[shared], mc[shared])

@@ -227,14 +227,17 @@ def test_q_return_correlation_reads_the_discounted_returns_of_the_batch():
 
 
 def test_state_advantage_correlation_compares_with_returns_minus_the_states_mean():
-    from agentgym.features.archer import _state_advantage_correlation
+    from agentgym.credit.anchors import step_groups
+    from agentgym.credit.groups import TrajectoryLayout
+    from agentgym.features.archer import _returns, _state_advantage_correlation
 
     # group 0: two steps from state "a" with returns 1 and 0 (MC advantages +0.5, -0.5), one lone step "b"
     batch = StepBatch.from_records([dict(group_id=0, traj_id=0, t=0, reward=1.0, state_key="a"),
                                     dict(group_id=0, traj_id=1, t=0, reward=0.0, state_key="a"),
                                     dict(group_id=0, traj_id=2, t=0, reward=5.0, state_key="b")])
-    assert _state_advantage_correlation(np.array([0.2, -0.1, 9.0]), batch, 1.0) == pytest.approx(1.0)
-    assert _state_advantage_correlation(np.array([-0.2, 0.1, 9.0]), batch, 1.0) == pytest.approx(-1.0)
+    returns, groups = _returns(batch, 1.0), step_groups(batch, TrajectoryLayout.of(batch))
+    assert _state_advantage_correlation(np.array([0.2, -0.1, 9.0]), returns, groups) == pytest.approx(1.0)
+    assert _state_advantage_correlation(np.array([-0.2, 0.1, 9.0]), returns, groups) == pytest.approx(-1.0)
 
 
 def test_settings_come_from_archer_params_and_only_credit_archer_builds_it():
