@@ -18,13 +18,14 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, fields
+from types import SimpleNamespace
 
 import numpy as np
-import torch
 
 from agentgym.features.base import SetupContext, TrainerFeature
 from agentgym.params import check_keys
 from agentgym.registry import make
+from agentgym.update import score_no_grad
 
 # what the SFT'd policy emits to submit: prompts.format_action around tools.protocol.format_call(SUBMIT, answer=...)
 SUBMIT_TEMPLATE = ('<action><tool_call>{"name": "submit_answer", "arguments": {"answer": "{answer}"}}'
@@ -186,13 +187,10 @@ class InformationGain(TrainerFeature):
         return out, cut
 
     def _score(self, contexts: list[list[int]], targets: list[list[int]]) -> np.ndarray:
-        """exp(mean token log-prob of each target after its context), shape (len(contexts),)."""
-        values = np.zeros(len(contexts))
+        """exp(mean token log-prob of each target after its context), shape (len(contexts),); scored in order of
+        length, so each micro-batch pads little."""
         order = np.argsort([len(c) + len(t) for c, t in zip(contexts, targets)], kind="stable")
-        with torch.no_grad():
-            for start in range(0, len(order), self.micro_batch_size):
-                rows = order[start:start + self.micro_batch_size]
-                logprobs, _, mask = self.policy.score([contexts[i] for i in rows], [targets[i] for i in rows])
-                mean = logprobs.double().sum(dim=1) / mask.double().sum(dim=1)  # (B,)
-                values[rows] = torch.exp(mean).cpu().numpy()
+        pairs = [SimpleNamespace(prompt_ids=contexts[i], response_ids=targets[i]) for i in order]
+        values = np.zeros(len(contexts))
+        values[order] = [np.exp(np.mean(row)) for row in score_no_grad(self.policy, pairs, self.micro_batch_size)]
         return values
