@@ -23,3 +23,12 @@ def cut_middle(text: str, limit: int) -> str:
     tail = keep - head
     return text[:head] + marker + (text[len(text) - tail:] if tail else "")
 
+
+
+def cut_observation(obs: str, info: dict, limit: int) -> tuple[str, dict]:
+    """An env pool's observation rule: longer than ``limit`` is cut in the middle and the number of
+    characters removed recorded as ``info["observation_cut"]``, so no cut goes unseen."""
+    if len(obs) > limit:
+        info["observation_cut"] = len(obs) - limit
+        obs = cut_middle(obs, limit)
+    return obs, info

@@ -1,7 +1,8 @@
-"""Environment pools: one protocol (``EnvPool``), three backends chosen by name (docs/rollout.md).
+"""Environment pools: one protocol (``EnvPool``), four backends chosen by name (docs/rollout.md).
 
 ``thread``: all environments in this process; ``process``: worker processes holding several each;
-``ray``: the same worker as Ray actors, locally or on a cluster. ``make_pool`` picks the
+``ray``: the same worker as Ray actors, locally or on a cluster; ``remote``: sessions on OpenEnv servers
+(``python -m agentgym.serve_env``) on other hosts or in containers. ``make_pool`` picks the
 environment's own ``rollout_backend`` unless told otherwise.
 """
 
@@ -14,7 +15,7 @@ from agentgym.params import check_choice
 from agentgym.pool.protocol import FAILURE_KINDS, EnvFailure, EnvPool, HostSpec
 from agentgym.registry import class_attribute
 
-BACKENDS = ("thread", "process", "ray")
+BACKENDS = ("thread", "process", "ray", "remote")
 
 
 def default_backend(env_id: str) -> str:
@@ -25,11 +26,13 @@ def default_backend(env_id: str) -> str:
 def make_pool(env_id: str, split: str, size: int, env_kwargs: dict[str, Any] | None = None,
               max_steps: int | None = None, backend: str | None = None, workers: int | None = None,
               step_timeout_s: float | None = 120.0, reset_timeout_s: float | None = 600.0,
-              max_observation_chars: int | None = None, ray_address: str | None = None) -> EnvPool:
+              max_observation_chars: int | None = None, ray_address: str | None = None,
+              remote_urls: list[str] | None = None) -> EnvPool:
     """``size`` environments of ``env_id`` on ``split`` behind the chosen backend.
 
     ``workers``: processes or actors (None = one per CPU core, at most ``size``); the thread
-    backend steps each environment on its own thread.
+    backend steps each environment on its own thread. ``remote_urls``: the OpenEnv servers of the
+    remote backend (sessions spread round robin).
     """
     backend = backend or default_backend(env_id)
     check_choice(backend, BACKENDS, "env_backend")
@@ -48,6 +51,10 @@ def make_pool(env_id: str, split: str, size: int, env_kwargs: dict[str, Any] | N
         from agentgym.pool.process_pool import ProcessEnvPool
 
         return ProcessEnvPool(spec, size, workers)
+    if backend == "remote":
+        from agentgym.pool.remote_pool import RemoteEnvPool
+
+        return RemoteEnvPool(spec, size, remote_urls or [])
     from agentgym.pool.ray_pool import RayEnvPool
 
     return RayEnvPool(spec, size, workers, ray_address)

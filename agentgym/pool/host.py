@@ -20,7 +20,7 @@ from agentgym.lazy_info import resolve_info
 from agentgym.pool.daemon_threads import DaemonThreads
 from agentgym.pool.protocol import EnvFailure, HostSpec
 from agentgym.registry import make
-from agentgym.text_cut import cut_middle
+from agentgym.text_cut import cut_observation
 
 
 class EnvHost:
@@ -97,12 +97,7 @@ class EnvHost:
         return obs, float(reward), bool(terminated), bool(truncated), info
 
     def _observation(self, obs: Any, info: dict[str, Any], info_keys: tuple[str, ...]) -> tuple[str, dict]:
-        info = resolve_info(info, info_keys)
-        obs = str(obs)
-        if len(obs) > self.max_observation_chars:
-            info["observation_cut"] = len(obs) - self.max_observation_chars
-            obs = cut_middle(obs, self.max_observation_chars)
-        return obs, info
+        return cut_observation(str(obs), resolve_info(info, info_keys), self.max_observation_chars)
 
     def _env(self, index: int) -> Any:
         if self.envs[index] is None:
