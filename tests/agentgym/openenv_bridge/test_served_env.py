@@ -5,17 +5,37 @@ import pytest
 
 pytest.importorskip("openenv")
 
-import agentgym  # noqa: E402
-from agentgym.openenv_bridge.wire import json_safe  # noqa: E402
 from openenv.core.generic_client import GenericEnvClient  # noqa: E402
 
+import agentgym  # noqa: E402
+from agentgym.openenv_bridge.wire import json_safe  # noqa: E402
+
 from .servers import free_port, serve_env  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def served():
+    """``served(env_id)`` -> the URL of a server of ``env_id``, started once for the module (importing
+    openenv costs seconds: it imports gradio), all stopped at the module's end."""
+    import contextlib
+
+    urls, stack = {}, contextlib.ExitStack()
+
+    def url(env_id):
+        if env_id not in urls:
+            port = free_port()
+            stack.enter_context(serve_env(env_id, port, "--split", "train"))
+            urls[env_id] = f"http://127.0.0.1:{port}"
+        return urls[env_id]
+
+    with stack:
+        yield url
 
 SEEDS = (3, 8)
 CASES = [  # (env id, split, the optional package it needs)
     ("agentgym/ALFWorld-v0", "valid_seen", "alfworld"),
     ("agentgym/TextWorld-CoinCollector-v0", "valid_unseen", "textworld"),
-    ("agentgym/TextWorld-Cooking-v0", "train", "textworld"),
+    pytest.param("agentgym/TextWorld-Cooking-v0", "train", "textworld", marks=pytest.mark.slow),
     ("agentgym/WebShop-v0", "valid_seen", None),
     ("agentgym/FrozenLake-v0", "valid_unseen", None),
 ]
@@ -48,58 +68,54 @@ def with_openenv_client(url, split, seed, max_steps):
             result = client.step({"message": o["info"]["expert_action"]})
 
 
-@pytest.mark.parametrize(("env_id", "split", "package"), CASES, ids=[c[0] for c in CASES])
-def test_openenv_client_plays_served_env_exactly_as_in_process(env_id, split, package):
+@pytest.mark.parametrize(("env_id", "split", "package"), CASES)
+def test_openenv_client_plays_served_env_exactly_as_in_process(served, env_id, split, package):
     if package:
         pytest.importorskip(package)
-    port = free_port()
-    with serve_env(env_id, port, "--split", "train"):
-        url = f"http://127.0.0.1:{port}"
-        for seed in SEEDS:
-            expected = in_process(env_id, split, seed, max_steps=30)
-            assert expected[-1][4]["success"] and len(expected) > 2  # the expert solved it: a real episode
-            assert with_openenv_client(url, split, seed, max_steps=30) == expected
+    url = served(env_id)
+    for seed in SEEDS:
+        expected = in_process(env_id, split, seed, max_steps=30)
+        assert expected[-1][4]["success"] and len(expected) > 2  # the expert solved it: a real episode
+        assert with_openenv_client(url, split, seed, max_steps=30) == expected
 
 
-def test_the_task_api_lists_the_splits_task_ids_and_resets_by_index():
+def test_the_task_api_lists_the_splits_task_ids_and_resets_by_index(served):
     import httpx
 
-    port = free_port()
     env_id = "agentgym/FrozenLake-v0"
-    with serve_env(env_id, port):
-        url = f"http://127.0.0.1:{port}"
-        assert httpx.get(f"{url}/list_environments").json() == ["FrozenLake-v0"]
-        assert [s["name"] for s in httpx.get(f"{url}/FrozenLake-v0/splits").json()] == list(agentgym.SPLITS)
-        ids = agentgym.make(env_id, split="valid_seen").unwrapped.task_ids()
-        tasks = httpx.post(f"{url}/FrozenLake-v0/tasks", json={"split": "valid_seen"}).json()["tasks"]
-        assert [t["id"] for t in tasks] == list(ids) and tasks[5] == {"id": ids[5], "index": 5}
-        assert httpx.post(f"{url}/FrozenLake-v0/task", json={"split": "valid_seen", "index": 10**6}).status_code == 400
-        assert httpx.get(f"{url}/metadata").json()["name"] == env_id
-        with GenericEnvClient(base_url=url).sync() as client:
-            result = client.reset(split="valid_seen", index=5)
-            assert result.observation["info"]["task_id"] == ids[5]
-            state = client.state()
-            assert (state["split"], state["task_id"], state["env_id"]) == ("valid_seen", ids[5], env_id)
+    url = served(env_id)
+    assert httpx.get(f"{url}/list_environments").json() == ["FrozenLake-v0"]
+    assert [s["name"] for s in httpx.get(f"{url}/FrozenLake-v0/splits").json()] == list(agentgym.SPLITS)
+    ids = agentgym.make(env_id, split="valid_seen").unwrapped.task_ids()
+    tasks = httpx.post(f"{url}/FrozenLake-v0/tasks", json={"split": "valid_seen"}).json()["tasks"]
+    assert [t["id"] for t in tasks] == list(ids) and tasks[5] == {"id": ids[5], "index": 5}
+    assert httpx.post(f"{url}/FrozenLake-v0/task", json={"split": "valid_seen", "index": 10**6}).status_code == 400
+    assert httpx.get(f"{url}/metadata").json()["name"] == env_id
+    with GenericEnvClient(base_url=url).sync() as client:
+        result = client.reset(split="valid_seen", index=5)
+        assert result.observation["info"]["task_id"] == ids[5]
+        state = client.state()
+        assert (state["split"], state["task_id"], state["env_id"]) == ("valid_seen", ids[5], env_id)
 
 
-def test_info_keys_choose_which_deferred_values_the_server_computes():
+def test_info_keys_choose_which_deferred_values_the_server_computes(served):
     """TextWorld's expert is a planner call; a client that does not read it does not pay for it."""
     pytest.importorskip("textworld")
-    port = free_port()
-    with serve_env("agentgym/TextWorld-CoinCollector-v0", port):
-        with GenericEnvClient(base_url=f"http://127.0.0.1:{port}").sync() as client:
-            full = client.reset(seed=1).observation["info"]
-            lean = client.reset(seed=1, info_keys=["expert_steps_left"]).observation["info"]
-            assert full["expert_action"] and full["expert_steps_left"] >= 1
-            assert lean["expert_action"] is None and lean["expert_steps_left"] == full["expert_steps_left"]
-            step = client.step({"message": full["expert_action"], "metadata": {"info_keys": []}}).observation
-            assert step["info"]["expert_action"] is None and step["info"]["state_key"]
+    with GenericEnvClient(base_url=served("agentgym/TextWorld-CoinCollector-v0")).sync() as client:
+        full = client.reset(seed=1).observation["info"]
+        lean = client.reset(seed=1, info_keys=["expert_steps_left"]).observation["info"]
+        assert full["expert_action"] and full["expert_steps_left"] >= 1
+        assert lean["expert_action"] is None and lean["expert_steps_left"] == full["expert_steps_left"]
+        step = client.step({"message": full["expert_action"], "metadata": {"info_keys": []}}).observation
+        assert step["info"]["expert_action"] is None and step["info"]["state_key"]
 
 
-def test_a_bad_environment_id_stops_the_server_with_the_registry_error():
-    import subprocess
-    import sys
+def test_a_bad_environment_id_or_kwargs_fail_before_the_server_listens():
+    import gymnasium
 
-    done = subprocess.run([sys.executable, "-m", "agentgym.serve_env", "agentgym/FrozenLak-v0", "--port",
-                           str(free_port())], capture_output=True, text=True, timeout=120)
-    assert done.returncode != 0 and "Did you mean: agentgym/FrozenLake-v0" in done.stderr
+    from agentgym.serve_env import build_app
+
+    with pytest.raises(gymnasium.error.UnregisteredEnv, match="Did you mean: agentgym/FrozenLake-v0"):
+        build_app("agentgym/FrozenLak-v0")
+    with pytest.raises(TypeError, match="colour"):
+        build_app("agentgym/FrozenLake-v0", env_kwargs={"colour": "blue"})
