@@ -96,7 +96,7 @@ class OpenEnvRemote(gymnasium.Env[str, str]):
                 self._client.connect()
             return reply_payload(self._client.reset(**data) if op == "reset" else self._client.step(data))
         except Exception as exc:
-            if op == "step" and is_rejection(exc):
+            if op == "step" and is_rejection(exc, self.server.ours):
                 raise _Rejected(str(exc)) from exc
             self.close()  # the session's state is unknown now: the next reset opens a fresh one
             if is_connection_fault(exc) or isinstance(exc, asyncio.TimeoutError):

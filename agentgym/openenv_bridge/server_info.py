@@ -10,17 +10,24 @@ import httpx
 
 from agentgym.openenv_bridge.wire import TextObservation
 
-REJECTION_CODES = ("VALIDATION_ERROR", "EXECUTION_ERROR", "INVALID_JSON")  # the action is at fault, not the server
+REFUSED_CODES = ("VALIDATION_ERROR", "INVALID_JSON")  # the message did not fit the server's action model
+RAISED_CODE = "EXECUTION_ERROR"  # the environment's step raised
 
 
 class ServerUnavailable(ConnectionError):
     """The OpenEnv server cannot be reached or closed the session: an infrastructure failure, never a reward."""
 
 
-def is_rejection(exc: BaseException) -> bool:
-    """OpenEnv's client raises ``RuntimeError("Server error: ... (code: X)")`` for an error reply; these codes
-    mean the server is fine and refused or failed on this one message."""
-    return isinstance(exc, RuntimeError) and any(code in str(exc) for code in REJECTION_CODES)
+def is_rejection(exc: BaseException, ours: bool) -> bool:
+    """Whether an error reply to a step means "bad action" (answered with an explanatory observation), not
+    an environment fault. OpenEnv's client raises ``RuntimeError("Server error: ... (code: X)")``. A refused
+    message is always the action's fault. A step that raised is a fault of this project's environments
+    (their steps never raise on any text: the contract), but a foreign environment's way of refusing an
+    action, since OpenEnv has no invalid-action convention."""
+    if not isinstance(exc, RuntimeError):
+        return False
+    codes = REFUSED_CODES if ours else (*REFUSED_CODES, RAISED_CODE)
+    return any(f"(code: {code})" in str(exc) for code in codes)
 
 
 def is_connection_fault(exc: BaseException) -> bool:

@@ -4,8 +4,8 @@ so a call costs one round trip, not one per environment.
 
 Same fault model as the other backends: a server that dies, drops the session or stays silent past the
 timeout ends that episode as an infrastructure failure (``worker_died`` / ``timeout``), never a reward;
-the next reset opens a fresh session. A step the server rejects (bad action) is an explanatory
-observation, as in-process.
+the next reset opens a fresh session, on the next live server when its own is gone. A step the server
+refuses (a bad action) is an explanatory observation, as in-process.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ ANSWER_GRACE_S = 30.0  # the client's own message timeout: past the pool's per-c
 
 class RemoteEnvPool:
     def __init__(self, spec: HostSpec, size: int, urls: Sequence[str]):
-
         if not urls:
             raise ValueError("env_backend=remote needs remote_urls: the OpenEnv servers to play on "
                              "(python -m agentgym.serve_env ID --port P starts one)")
@@ -40,6 +39,7 @@ class RemoteEnvPool:
         self.max_steps = env_kwargs.pop("max_steps", None)
         self.limit = spec.max_observation_chars or _own_limit(spec.env_id)
         self._clients: list[Any] = [None] * size
+        self._home = [i % len(self.servers) for i in range(size)]  # the server each environment's session is on
         self._episodes = [self._new_episode(i) for i in range(size)]
         self._restarts = 0
         self._loop = asyncio.new_event_loop()
@@ -83,6 +83,9 @@ class RemoteEnvPool:
         episode = self._episodes[index]
         try:
             if op == "reset":
+                if self._clients[index] is None:
+                    await asyncio.wait_for(self._open(index), timeout)
+                    episode = self._episodes[index]  # for the server the session opened on
                 data = episode.reset_message(arg.get("seed"), arg.get("options"), info_keys)
                 payload = await asyncio.wait_for(self._send(index, "reset", data), timeout)
                 obs, info = episode.on_reset(payload)
@@ -94,7 +97,7 @@ class RemoteEnvPool:
                 try:
                     result = episode.on_step(await asyncio.wait_for(self._send(index, "step", message), timeout))
                 except RuntimeError as exc:
-                    if not is_rejection(exc):
+                    if not is_rejection(exc, episode.server.ours):
                         raise
                     result = episode.rejected(str(exc))
             obs, info = cut_observation(result[0], result[4], self.limit)
@@ -109,21 +112,37 @@ class RemoteEnvPool:
                               f"{op} on {self._url(index)}: {type(exc).__name__}: {exc}",
                               "".join(traceback.format_exception(exc)))
 
-    async def _send(self, index: int, op: str, data: dict[str, Any]) -> dict[str, Any]:
+    async def _open(self, index: int) -> None:
+        """A new session for environment ``index``: on its server, or, when that one cannot be reached, on
+        the next one that can (a dead server's environments move to the live ones)."""
         from openenv.core.generic_client import GenericEnvClient
 
-        if self._clients[index] is None:
-            timeout = max(self.spec.step_timeout_s or 0, self.spec.reset_timeout_s or 0) + ANSWER_GRACE_S
-            client = GenericEnvClient(base_url=self._url(index), message_timeout_s=timeout)
-            await client.connect()
+        timeout = max(self.spec.step_timeout_s or 0, self.spec.reset_timeout_s or 0) + ANSWER_GRACE_S
+        for shift in range(len(self.servers)):
+            home = (self._home[index] + shift) % len(self.servers)
+            client = GenericEnvClient(base_url=self.servers[home].base_url, message_timeout_s=timeout)
+            try:
+                await client.connect()
+            except Exception as exc:
+                if not is_connection_fault(exc) or shift == len(self.servers) - 1:
+                    raise
+                continue
+            if home != self._home[index]:
+                self._home[index] = home
+                self._episodes[index] = self._new_episode(index)
             self._clients[index] = client
+            return
+
+    async def _send(self, index: int, op: str, data: dict[str, Any]) -> dict[str, Any]:
+        if self._clients[index] is None:  # a step on an environment whose session broke: reset first
+            raise RuntimeError(f"environment {index} has no session; call reset() first")
         client = self._clients[index]
         return reply_payload(await (client.reset(**data) if op == "reset" else client.step(data)))
 
     async def _drop(self, index: int, restart: bool) -> None:
         """Forget a session whose state is unknown; the next reset opens a fresh one (a fresh environment)."""
         client, self._clients[index] = self._clients[index], None
-        self._episodes[index] = self._new_episode(index)
+        self._episodes[index] = self._new_episode(index)  # not started: a step before the next reset is refused
         if client is not None:
             try:
                 await asyncio.wait_for(client.close(), 5)
@@ -137,10 +156,10 @@ class RemoteEnvPool:
             await self._drop(index, restart=False)
 
     def _new_episode(self, index: int) -> RemoteEpisode:
-        return RemoteEpisode(self.servers[index % len(self.servers)], self.spec.split, self.max_steps)
+        return RemoteEpisode(self.servers[self._home[index]], self.spec.split, self.max_steps)
 
     def _url(self, index: int) -> str:
-        return self.servers[index % len(self.servers)].base_url
+        return self.servers[self._home[index]].base_url
 
 
 async def _gather(calls: list[Any]) -> list[Any]:

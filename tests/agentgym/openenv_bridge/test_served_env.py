@@ -10,26 +10,18 @@ from openenv.core.generic_client import GenericEnvClient  # noqa: E402
 import agentgym  # noqa: E402
 from agentgym.openenv_bridge.wire import json_safe  # noqa: E402
 
-from .servers import free_port, serve_env  # noqa: E402
-
 
 @pytest.fixture(scope="module")
-def served():
-    """``served(env_id)`` -> the URL of a server of ``env_id``, started once for the module (importing
-    openenv costs seconds: it imports gradio), all stopped at the module's end."""
-    import contextlib
-
-    urls, stack = {}, contextlib.ExitStack()
+def served(openenv_servers):
+    """``served(env_id)`` -> the URL of a server of ``env_id``, started once for the module."""
+    urls = {}
 
     def url(env_id):
         if env_id not in urls:
-            port = free_port()
-            stack.enter_context(serve_env(env_id, port, "--split", "train"))
-            urls[env_id] = f"http://127.0.0.1:{port}"
+            urls[env_id], _ = openenv_servers.serve_env(env_id, "--split", "train")
         return urls[env_id]
 
-    with stack:
-        yield url
+    return url
 
 SEEDS = (3, 8)
 CASES = [  # (env id, split, the optional package it needs)
