@@ -9,7 +9,6 @@ server that sends only ``done`` the rule is in its docstring (docs/openenv.md, "
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from openenv.core.env_server.types import Action, Observation, State
@@ -54,12 +53,9 @@ def json_safe(value: Any) -> Any:
 
 
 def _fallback(value: Any) -> Any:
-    if hasattr(value, "item") and callable(value.item):  # numpy scalars
-        item = value.item()
-        return None if isinstance(item, float) and math.isnan(item) else item
     if isinstance(value, (set, frozenset)):
         return sorted(value, key=str)
-    if hasattr(value, "tolist"):
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
         return value.tolist()
     return str(value)
 
