@@ -38,9 +38,11 @@ class OpenEnvRemote(gymnasium.Env[str, str]):
     has_expert = True  # where the server reports expert_action
     has_admissible_actions = True
 
-    def __init__(self, base_url: str, split: str = "train", max_steps: int | None = None,
+    def __init__(self, base_url: str | None = None, split: str = "train", max_steps: int | None = None,
                  info_keys: list[str] | None = None, action_field: str | None = None, text_field: str | None = None,
                  message_timeout_s: float = 600.0, render_mode: str | None = None):
+        if not base_url:
+            raise ValueError("openenv/Remote-v0 plays a running OpenEnv server: pass base_url='http://host:port'")
         from openenv.core.generic_client import GenericEnvClient
 
         self.server = probe(base_url, action_field)

@@ -55,7 +55,13 @@ class RemoteEnvPool:
         return self._restarts
 
     def task_ids(self) -> list[str]:
-        return self.servers[0].task_ids(self.spec.split)
+        """From the first server that answers (they serve the same environment, so the same ids)."""
+        for server in self.servers[:-1]:
+            try:
+                return server.task_ids(self.spec.split)
+            except ConnectionError:
+                continue
+        return self.servers[-1].task_ids(self.spec.split)
 
     def reset(self, indices: Sequence[int], resets: Sequence[dict[str, Any]],
               info_keys: Sequence[str] = ()) -> list[Any]:

@@ -30,11 +30,36 @@ def _batch(**extras):
 def test_progress_shaper_replaces_only_the_environment_reward():
     batch = _batch(env_reward=[0.0, 1.0, 0.0], progress=[0.25, 0.5, -0.2], action_valid=[True, True, False],
                    format_valid=[True, False, True])
-    shaped = credit.get_shaper("progress")(batch)
-    # r = reward - env_reward + 1.0 * c + 0.5 * (action valid and parsed)
+    shaped = credit.get_shaper("progress")(batch, grounding="step")
+    # the paper's grounding: r = reward - env_reward + 1.0 * c + 0.5 * (action valid and parsed)
     np.testing.assert_allclose(shaped.reward, [0.25 + 0.5, -0.1 + 0.5 + 0.0, -0.2 + 0.0])
     shaped = credit.get_shaper("progress")(batch, alpha=2.0, beta=0.0)
     np.testing.assert_allclose(shaped.reward, [0.5, -0.1 + 1.0, -0.4])
+    shaped = credit.get_shaper("progress")(batch)
+    # default grounding "mean": 0.5 * valid / T, trajectory 0 has T = 2 steps (its second unparsed), trajectory 1 one
+    np.testing.assert_allclose(shaped.reward, [0.25 + 0.25, -0.1 + 0.5 + 0.0, -0.2 + 0.0])
+
+
+def _valid_steps(lengths):
+    rows = [{"group_id": 0, "traj_id": j, "t": t, "reward": 0.0, "state_key": str(t)}
+            for j, n in enumerate(lengths) for t in range(n)]
+    n = len(rows)
+    return StepBatch.from_records(rows).with_extras(env_reward=np.zeros(n), progress=np.zeros(n),
+                                                     action_valid=np.ones(n, bool), format_valid=np.ones(n, bool))
+
+
+def _returns(batch):
+    return np.bincount(batch.traj_id, weights=batch.reward)
+
+
+def test_mean_grounding_does_not_pay_for_longer_episodes():
+    batch = _valid_steps([2, 6, 1])  # three trajectories of valid steps only, no progress
+    # per-step grounding: the 6-step episode earns three times the 2-step one
+    np.testing.assert_allclose(_returns(credit.get_shaper("progress")(batch, grounding="step")), [1.0, 3.0, 0.5])
+    # per-trajectory mean: every trajectory earns beta = 0.5, whatever its length
+    np.testing.assert_allclose(_returns(credit.get_shaper("progress")(batch)), [0.5, 0.5, 0.5])
+    with pytest.raises(ValueError, match="grounding"):
+        credit.get_shaper("progress")(batch, grounding="per_token")
 
 
 def test_progress_shaper_without_contributions_explains_itself():
