@@ -28,7 +28,8 @@ from agentgym.spaces import FreeText
 
 class OpenEnvRemote(gymnasium.Env[str, str]):
     """``base_url``: the server (http:// or ws://). ``split``: sent to servers with OpenEnv's task API.
-    ``max_steps``: a step limit counted here (None: the server's own). ``info_keys``: the deferred info
+    ``max_steps``: the step limit, sent to this project's servers and counted here for others (None: the
+    server's own). ``info_keys``: the deferred info
     values this project's servers compute at every step (None: all of them). ``action_field`` /
     ``text_field``: where a foreign server's action takes the text and its observation gives it (found
     from ``/schema`` when None)."""

@@ -4,8 +4,9 @@ reply becomes the gymnasium tuple. The text environment (``openenv/Remote-v0``, 
 
 For a server that is not this project's (its observation has no ``terminated``/``truncated``/``info``):
 ``task_id`` is the task API's id of the task a reset chose, else ``seed=<seed>``; ``state_key`` is the
-observation text; the step limit (``max_steps``) is counted here (this project's servers are sent it); a step after the episode ended, an
-action that is not text, and an action the server rejects are answered with explanatory observations.
+observation text; the step limit (``max_steps``) is counted here (this project's servers are sent it).
+A step after the episode ended, an action that is not text, and an action the server rejects are
+answered here with explanatory observations, from the state the episode is in.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class RemoteEpisode:
         self.server, self.split, self.max_steps, self.text_field = server, split, max_steps, text_field
         self.steps_taken, self.done, self.task_id = 0, True, None
         self.started = False
+        self.last_info: dict[str, Any] = complete_info({})  # the state a locally answered step stays in
         # this project's servers apply the limit themselves (it travels with the reset); others are counted here
         self.counts_steps = max_steps is not None and not server.ours
 
@@ -92,7 +94,9 @@ class RemoteEpisode:
         self.steps_taken += 1
         truncated = self.counts_steps and self.steps_taken >= self.max_steps and not self.done
         self.done = self.done or truncated
-        info = self._fill(observation, complete_info({"action_valid": False}))
+        info = {**self.last_info, "action_valid": False, "success": False}
+        if self.server.ours:
+            info["score"] = 0.0  # as the environment scores an unusable action in-process
         return observation, 0.0, False, truncated, info
 
     def _fill(self, obs: str, info: dict[str, Any]) -> dict[str, Any]:
@@ -105,4 +109,5 @@ class RemoteEpisode:
             info["state_key"] = obs
         if info.get("action_valid") is None:  # the server took the action without an error
             info["action_valid"] = True
+        self.last_info = dict(info)
         return info

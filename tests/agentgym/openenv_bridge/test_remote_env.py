@@ -27,7 +27,7 @@ def test_the_wrapper_finds_the_action_and_observation_fields_and_fills_the_contr
     assert info["action_valid"] is True and info["success"] is None  # only the server could say
     obs, _, _, _, info = env.step("boom")  # the server's step raised: explained, and the episode goes on
     assert obs.startswith("The environment rejected that action:") and "exploded" in obs
-    assert info["action_valid"] is False
+    assert info["action_valid"] is False and info["state_key"] == "Right. Now 2. Say the next number."
     env.step("1")
     obs, reward, terminated, truncated, info = env.step("0")
     assert (obs, reward, terminated, truncated) == ("Zero! Well done.", 1.0, True, False)
