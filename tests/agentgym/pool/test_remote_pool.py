@@ -60,3 +60,22 @@ def test_a_run_refuses_servers_of_another_environment_or_other_kwargs(openenv_se
         make_pool("agentgym/FrozenLake-v0", "train", 2, {"hole_prob": 0.5}, backend="remote", remote_urls=url)
     with pytest.raises(ValueError, match="needs remote_urls"):
         make_pool("agentgym/FrozenLake-v0", "train", 2, backend="remote")
+
+
+def test_a_training_run_whose_server_is_killed_goes_on_on_the_other(tmp_path, openenv_servers, micro_model):
+    from agentgym.config import TrainConfig
+    from agentgym.metrics import read_metrics
+    from agentgym.train import run
+
+    env_id, kwargs = "agentgym/Synthetic-v0", {"kill_once_file": str(tmp_path / "kill")}
+    servers = [openenv_servers.serve_env(env_id, "--env-kwargs", json.dumps(kwargs)) for _ in range(2)]
+    config = TrainConfig(env=env_id, env_kwargs=kwargs, model=micro_model, run_dir=str(tmp_path / "run"),
+                         iterations=3, num_groups=4, group_size=2, max_new_tokens=6, eval_every=0,
+                         eval_at_start=False, checkpoint_every=0, tensorboard=False, progress_bar=False,
+                         env_backend="remote", remote_urls=[url for url, _ in servers])
+    run(config)
+    rows = read_metrics(tmp_path / "run")
+    assert [r["iteration"] for r in rows] == [1, 2, 3]
+    assert sum(r["rollout/worker_restarts"] for r in rows) >= 1  # the dead server's sessions were reopened
+    assert all(r["rollout/infra_lost_episodes"] == 0 for r in rows)  # their episodes were replayed, not lost
+    assert sorted(proc.poll() is None for _, proc in servers) == [False, True]  # one server really died
