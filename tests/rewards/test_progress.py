@@ -30,14 +30,18 @@ def _batch(**extras):
 def test_progress_shaper_replaces_only_the_environment_reward():
     batch = _batch(env_reward=[0.0, 1.0, 0.0], progress=[0.25, 0.5, -0.2], action_valid=[True, True, False],
                    format_valid=[True, False, True])
-    shaped = credit.get_shaper("progress")(batch, grounding="step")
+    shaped = credit.get_shaper("progress")(batch, grounding="step", redistribute=False)
     # the paper's grounding: r = reward - env_reward + 1.0 * c + 0.5 * (action valid and parsed)
     np.testing.assert_allclose(shaped.reward, [0.25 + 0.5, -0.1 + 0.5 + 0.0, -0.2 + 0.0])
-    shaped = credit.get_shaper("progress")(batch, alpha=2.0, beta=0.0)
+    shaped = credit.get_shaper("progress")(batch, alpha=2.0, beta=0.0, redistribute=False)
     np.testing.assert_allclose(shaped.reward, [0.5, -0.1 + 1.0, -0.4])
-    shaped = credit.get_shaper("progress")(batch)
-    # default grounding "mean": 0.5 * valid / T, trajectory 0 has T = 2 steps (its second unparsed), trajectory 1 one
+    shaped = credit.get_shaper("progress")(batch, redistribute=False)
+    # grounding "mean": 0.5 * valid / T, trajectory 0 has T = 2 steps (its second unparsed), trajectory 1 one
     np.testing.assert_allclose(shaped.reward, [0.25 + 0.25, -0.1 + 0.5 + 0.0, -0.2 + 0.0])
+    shaped = credit.get_shaper("progress")(batch)
+    # defaults: trajectory 0 (R = 1) has c = .25, .5: residual 0.25 split over 2 steps -> .375, .625;
+    # trajectory 1 (R = 0) has c = -0.2: residual +0.2 -> 0
+    np.testing.assert_allclose(shaped.reward, [0.375 + 0.25, -0.1 + 0.625 + 0.0, 0.0 + 0.0])
 
 
 def _valid_steps(lengths):
@@ -58,6 +62,16 @@ def test_mean_grounding_does_not_pay_for_longer_episodes():
     np.testing.assert_allclose(_returns(credit.get_shaper("progress")(batch, grounding="step")), [1.0, 3.0, 0.5])
     # per-trajectory mean: every trajectory earns beta = 0.5, whatever its length
     np.testing.assert_allclose(_returns(credit.get_shaper("progress")(batch)), [0.5, 0.5, 0.5])
+
+
+def test_redistributed_progress_does_not_pay_for_longer_episodes():
+    batch = _valid_steps([2, 6])
+    batch = batch.with_extras(progress=np.full(8, 0.1), action_valid=np.zeros(8, bool))  # no grounding
+    # raw contributions: the 6-step failure (R = 0) earns 0.6, three times the 2-step one
+    np.testing.assert_allclose(_returns(credit.get_shaper("progress")(batch, redistribute=False)), [0.2, 0.6])
+    shaped = credit.get_shaper("progress")(batch)  # shifted to sum to R = 0 in both: every step gets 0
+    np.testing.assert_allclose(_returns(shaped), [0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(shaped.reward, np.zeros(8), atol=1e-12)
     with pytest.raises(ValueError, match="grounding"):
         credit.get_shaper("progress")(batch, grounding="per_token")
 
