@@ -9,7 +9,6 @@ is answered with an explanatory observation, as the contract asks.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import gymnasium
@@ -29,8 +28,8 @@ from agentgym.spaces import FreeText
 class OpenEnvRemote(gymnasium.Env[str, str]):
     """``base_url``: the server (http:// or ws://). ``split``: sent to servers with OpenEnv's task API.
     ``max_steps``: the step limit, sent to this project's servers and counted here for others (None: the
-    server's own). ``info_keys``: the deferred info
-    values this project's servers compute at every step (None: all of them). ``action_field`` /
+    server's own). ``info_keys``: the deferred info values this project's servers compute at every step
+    (None: all of them). ``action_field`` /
     ``text_field``: where a foreign server's action takes the text and its observation gives it (found
     from ``/schema`` when None)."""
 
@@ -102,7 +101,7 @@ class OpenEnvRemote(gymnasium.Env[str, str]):
             if op == "step" and is_rejection(exc, self.server.ours):
                 raise _Rejected(str(exc)) from exc
             self.close()  # the session's state is unknown now: the next reset opens a fresh one
-            if is_connection_fault(exc) or isinstance(exc, asyncio.TimeoutError):
+            if is_connection_fault(exc):  # TimeoutError included: it is an OSError
                 raise ServerUnavailable(f"the OpenEnv session at {self.server.base_url} failed during {op}: "
                                         f"{type(exc).__name__}: {exc}") from exc
             raise

@@ -35,8 +35,7 @@ class RemoteEnvPool:
         self.servers = [probe(url) for url in dict.fromkeys(urls)]
         for server in self.servers:
             _check_serves(server, spec)
-        env_kwargs = dict(spec.env_kwargs)
-        self.max_steps = env_kwargs.pop("max_steps", None)
+        self.max_steps = spec.env_kwargs.get("max_steps")
         self.limit = spec.max_observation_chars or _own_limit(spec.env_id)
         self._clients: list[Any] = [None] * size
         self._home = [i % len(self.servers) for i in range(size)]  # the server each environment's session is on
@@ -140,9 +139,7 @@ class RemoteEnvPool:
             return
 
     async def _send(self, index: int, op: str, data: dict[str, Any]) -> dict[str, Any]:
-        if self._clients[index] is None:  # a step on an environment whose session broke: reset first
-            raise RuntimeError(f"environment {index} has no session; call reset() first")
-        client = self._clients[index]
+        client = self._clients[index]  # opened by the reset (a step before one is refused by its episode)
         return reply_payload(await (client.reset(**data) if op == "reset" else client.step(data)))
 
     async def _drop(self, index: int, restart: bool) -> None:
