@@ -186,8 +186,9 @@ class OutputSettings:
     """Also evaluate the starting policy, before the first iteration."""
     summary_splits: list[str] = field(default_factory=lambda: ["valid_unseen"])
     """Other held-out splits evaluated at the start and after the last iteration (eval_<split>/ keys, summary)."""
-    summary_baselines: list[str] = field(default_factory=lambda: ["random", "expert"])
-    """Scripted policies (random, expert, expert:EPS) checked once on eval_split at the start, beside the summary."""
+    summary_baselines: list[str] = field(default_factory=lambda: ["random", "heuristic", "expert"])
+    """Scripted policies (random, heuristic, expert, expert:EPS) checked once at the start on eval_split and the
+    summary_splits, beside the summary (a heuristic is the environment's hand-written rule, policies.heuristics)."""
     train_eval_episodes: int = 0
     """>0: also evaluate greedily on this many train tasks (train curves beside held-out ones)."""
     checkpoint_every: int = 10

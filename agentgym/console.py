@@ -75,6 +75,13 @@ def _wrap(head: str, items: Iterable[str], limit: int) -> list[str]:
     return lines
 
 
+def _baselines(rows: list[dict[str, float]], key: str) -> str:
+    """'; baselines: random 0.07, heuristic 0.85' from the first row's ``baseline_<name>/<key>`` values."""
+    found = {k.split("/")[0].removeprefix("baseline_"): v for r in rows[:1] for k, v in r.items()
+             if k.startswith("baseline_") and k.endswith("/" + key)}
+    return ("; baselines: " + ", ".join(f"{n} {v:.2f}" for n, v in found.items())) if found else ""
+
+
 def summary(run_dir: str, env_id: str, split: str, rows: list[dict[str, float]], other_splits: list[str],
             plot: str | None) -> str:
     """The closing lines: held-out success from start to end on every checked split, and where the files are."""
@@ -84,12 +91,8 @@ def summary(run_dir: str, env_id: str, split: str, rows: list[dict[str, float]],
         if evals:
             (first_it, first), (last_it, last) = evals[0], evals[-1]
             change = f"{first:.2f} at iteration {first_it:g} -> " if first_it != last_it else ""
-            lines.append(f"held-out success ({name}, greedy): {change}{last:.2f} at iteration {last_it:g}")
-    baselines = {key.split("/")[0].removeprefix("baseline_"): value for r in rows[:1] for key, value in r.items()
-                 if key.startswith("baseline_") and key.endswith("/success_rate")}
-    if baselines:
-        listed = ", ".join(f"{name} {value:.2f}" for name, value in baselines.items())
-        lines.append(f"baselines on the same {split} tasks (greedy): {listed}")
+            lines.append(f"held-out success ({name}, greedy): {change}{last:.2f} at iteration {last_it:g}"
+                         + _baselines(rows, "success_rate" if name == split else f"success_rate_{name}"))
     trained = [r["rollout/success_rate"] for r in rows if "rollout/success_rate" in r]
     if trained:
         lines.append(f"train rollouts (sampled): {trained[0]:.2f} -> {trained[-1]:.2f}")

@@ -56,6 +56,13 @@ def load(group: str, name: str) -> Any:
     return points[name].load()
 
 
-def policy_from_spec(spec: str, **kwargs: Any) -> Any:
-    """A policy from a spec string (model folder, ``expert``, ``openai:M@URL``, ...); see policies.spec."""
-    return load(POLICIES, "from_spec")(spec, **kwargs)
+def policy_from_spec(spec: str, env_id: str | None = None, **kwargs: Any) -> Any:
+    """A policy from a spec string (model folder, ``expert``, ``openai:M@URL``, ...); see policies.spec.
+
+    ``env_id``: the environment it will play; a bare ``heuristic`` becomes that environment's rule."""
+    return load(POLICIES, "from_spec")(bind_env(spec, env_id), **kwargs)
+
+
+def bind_env(spec: str, env_id: str | None) -> str:
+    """``heuristic`` -> ``heuristic:ENV_ID`` (the rule belongs to one environment); other specs unchanged."""
+    return f"heuristic:{env_id}" if spec == "heuristic" and env_id else spec

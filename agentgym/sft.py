@@ -27,7 +27,10 @@ class SFTSettings:
     """fine-tuning: the expert episodes and the optimiser (also the tiny model's warm start)"""
 
     episodes: int = 300
-    """Expert episodes on the train split whose steps become examples."""
+    """Teacher episodes on the train split whose steps become examples."""
+    teacher: str = "expert"
+    """Whose actions are imitated: expert (info['expert_action']) | heuristic (the environment's hand-written rule,
+    which sees only the prompt) | any policy spec."""
     explore: float = 0.25
     """Probability that a random admissible action drives the episode (the label stays the expert's)."""
     steps: int | None = 150
@@ -140,11 +143,13 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
     model_path = cfg.model or str(plugins.load(plugins.POLICIES, "build_model")(cfg.out, cfg.env))
     policy = plugins.policy_from_spec(model_path, device="cpu" if not torch.cuda.is_available() else None)
     examples = collect_examples(cfg.env, cfg.episodes, seed=cfg.seed, explore=cfg.explore,
-                                history_len=cfg.history_len, env_kwargs=cfg.env_kwargs)
+                                history_len=cfg.history_len, env_kwargs=cfg.env_kwargs, teacher=cfg.teacher)
     if not examples:
-        raise ValueError(f"{cfg.env} gave no expert actions; SFT needs an environment with info['expert_action']")
+        raise ValueError(f"the {cfg.teacher!r} teacher gave no actions on {cfg.env}; SFT needs a teacher that acts "
+                         "(the expert needs an environment with info['expert_action'])")
     if cfg.verbose:
-        console.phase("sft", f"warm start of {model_path} on {len(examples)} expert steps of {cfg.env} (train split)")
+        console.phase("sft", f"warm start of {model_path} on {len(examples)} {cfg.teacher} steps of {cfg.env} "
+                             "(train split)")
     losses = train(policy, examples, cfg, verbose=cfg.verbose)
     policy.save(cfg.out)
     return {"examples": len(examples), "steps": len(losses), "first_loss": losses[0], "final_loss": losses[-1]}

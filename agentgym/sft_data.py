@@ -1,11 +1,13 @@
-"""Supervised examples from an environment's expert: the prompts the RL rollout shows, the expert's action.
+"""Supervised examples from a teacher: the prompts the RL rollout shows, the teacher's action.
 
-The episodes are played through the rollout's own ``collect`` (so SFT prompts are exactly the
-prompts RL shows, context guard and observation limit included) by ``ExpertExplorer``: it plays
-``info["expert_action"]``, except that with probability ``explore`` a random admissible action
-drives the episode while the label stays the expert's (DAgger-style), so the examples also cover
-states an imperfect policy reaches. Each step with an expert action gives one example, its target
-``format_action(expert_action)``. Used by SFT and by the tiny model's tokenizer corpus.
+The teacher is the environment's expert (``info["expert_action"]``) or its hand-written heuristic
+(``policies.heuristics``, which reads only the prompt). The episodes are played through the rollout's
+own ``collect`` (so SFT prompts are exactly the prompts RL shows, context guard and observation limit
+included) by ``TeacherExplorer``: it plays the teacher's action, except that with probability
+``explore`` a random admissible action drives the episode while the label stays the teacher's
+(DAgger-style), so the examples also cover states an imperfect policy reaches. Each step where the
+teacher acts gives one example, its target ``format_action(action)``. Used by SFT and by the tiny
+model's tokenizer corpus.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from agentgym import plugins
 from agentgym.policy import Generation, SamplingParams
 from agentgym.pool import make_pool
-from agentgym.prompts import format_action
+from agentgym.prompts import format_action, parse_action
 from agentgym.registry import prompt_history_len
 from agentgym.rollout import PromptConfig, collect
 from agentgym.types import Messages
@@ -31,43 +34,56 @@ class Example:
     response: str
 
 
-class ExpertExplorer:
-    """The expert, or with probability ``explore`` a random admissible action (one generator for all)."""
+class TeacherExplorer:
+    """The teacher's action, or with probability ``explore`` a random admissible one (one generator for all).
 
-    info_keys = ("expert_action",)
+    The teacher is any policy (``expert``, a ``heuristic`` rule); an empty action from it (no expert here)
+    is replaced by a random admissible action."""
 
-    def __init__(self, explore: float, rng: np.random.Generator):
-        self.explore, self.rng = explore, rng
+    def __init__(self, teacher: Any, explore: float, rng: np.random.Generator):
+        self.teacher, self.explore, self.rng = teacher, explore, rng
+        self.info_keys = tuple(getattr(teacher, "info_keys", ()))
 
     def generate(self, prompts: list[Messages], sampling: SamplingParams | None = None,
                  infos: list[dict[str, Any]] | None = None) -> list[Generation]:
+        infos = infos or [{} for _ in prompts]
         out = []
-        for info in infos or [{} for _ in prompts]:
-            action, admissible = info.get("expert_action"), info.get("admissible_actions")
+        for action, info in zip(teacher_actions(self.teacher, prompts, infos), infos):
+            admissible = info.get("admissible_actions")
             if admissible and (action is None or self.rng.random() < self.explore):
                 action = str(admissible[int(self.rng.integers(len(admissible)))])
             out.append(Generation(text=format_action(action if action is not None else NO_ACTION)))
         return out
 
 
-def collect_examples(env_id: str, episodes: int, seed: int = 0, explore: float = 0.0, split: str = "train",
-                     history_len: int | None = None, env_kwargs: dict[str, Any] | None = None) -> list[Example]:
-    """(prompt, expert response) for every step of ``episodes`` episodes that has an expert action.
+def teacher_actions(teacher: Any, prompts: list[Messages], infos: list[dict[str, Any]]) -> list[str | None]:
+    """The teacher's parsed action per prompt; None where it gave none."""
+    return [parse_action(g.text) for g in teacher.generate(prompts, SamplingParams(greedy=True), infos=infos)]
 
+
+def collect_examples(env_id: str, episodes: int, seed: int = 0, explore: float = 0.0, split: str = "train",
+                     history_len: int | None = None, env_kwargs: dict[str, Any] | None = None,
+                     teacher: str = "expert") -> list[Example]:
+    """(prompt, teacher response) for every step of ``episodes`` episodes where the teacher gives an action.
+
+    ``teacher`` is a policy spec: ``expert`` (``info["expert_action"]``) or ``heuristic`` (the
+    environment's hand-written rule, which sees only the prompt, so a policy can imitate it exactly).
     Episode k resets with ``seed + k``; episodes run one after another so the explorer's random
     draws, and with them the examples, depend only on ``seed``.
     """
     prompt = PromptConfig(history_len=prompt_history_len(env_id, history_len))
-    policy = ExpertExplorer(explore, np.random.default_rng(seed))
+    labeller = plugins.policy_from_spec(teacher, env_id=env_id)
+    policy = TeacherExplorer(labeller, explore, np.random.default_rng(seed))
     pool = make_pool(env_id, split, 1, env_kwargs, backend="thread")
     examples = []
     try:
         for episode in range(episodes):
             trajectories, _ = collect(pool, policy, [{"seed": seed + episode}], 1, SamplingParams(), prompt,
                                       info_keys=policy.info_keys)
-            for step in (s for traj in trajectories for s in traj.steps):
-                if (expert := step.info.get("expert_action")) is not None:
-                    examples.append(Example(step.prompt, format_action(expert)))
+            steps = [s for traj in trajectories for s in traj.steps]
+            labels = teacher_actions(labeller, [s.prompt for s in steps], [s.info for s in steps])
+            examples.extend(Example(s.prompt, format_action(label)) for s, label in zip(steps, labels)
+                            if label is not None)
     finally:
         pool.close()
     return examples

@@ -6,6 +6,8 @@ spec                               policy
 ``expert``                         ``ExpertPolicy`` (follows ``info["expert_action"]``)
 ``expert:EPS``                     ``NoisyExpertPolicy``: a random admissible step with probability EPS
 ``random`` / ``random:SEED``       ``RandomPolicy`` over ``info["admissible_actions"]``
+``heuristic:ENV_ID``               ``HeuristicPolicy``: the environment's hand-written rule
+                                   (``policies.heuristics``; reads only the prompt)
 ``replay:FILE``                    ``ReplayPolicy.from_file(FILE)``
 ``openai:MODEL@BASE_URL``          ``OpenAIPolicy`` (e.g. ``openai:qwen@http://localhost:8000/v1``)
 ``vllm:PATH``                      ``VLLMPolicy`` (GPU, needs the ``vllm`` extra)
@@ -38,6 +40,13 @@ def from_spec(spec: str, **kw: Any):
         from policies.scripted import RandomPolicy
 
         return RandomPolicy(seed=int(rest) if rest else kw.pop("seed", 0), **kw)
+    if kind == "heuristic":
+        from policies.heuristics import HeuristicPolicy
+
+        if not rest:
+            raise ValueError("heuristic needs an environment: 'heuristic:agentgym/FrozenLake-v0' (the eval and "
+                             "train commands fill in their own --env)")
+        return HeuristicPolicy(rest)
     if kind == "replay":
         from policies.scripted import ReplayPolicy
 

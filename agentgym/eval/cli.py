@@ -69,9 +69,9 @@ def default_out(settings: EvalSettings, policy_spec: str) -> Path:
     return Path("runs") / "eval" / slug
 
 
-def load_policy(spec: str):
+def load_policy(spec: str, env_id: str | None = None):
     try:
-        return plugins.policy_from_spec(spec)
+        return plugins.policy_from_spec(spec, env_id=env_id)
     except plugins.PluginNotFound as exc:
         raise SystemExit(f"no policy factory is installed ({exc}); cannot resolve --policy {spec!r}") from exc
     except Exception as exc:
@@ -97,7 +97,7 @@ def evaluate_main(argv: list[str]) -> int:
     except (TypeError, ValueError) as exc:
         raise SystemExit(f"cannot evaluate {settings.env_id} (split {settings.split}, env kwargs "
                          f"{settings.env_kwargs_with_limit()}): {type(exc).__name__}: {exc}") from exc
-    policy = load_policy(args.policy)
+    policy = load_policy(args.policy, settings.env_id)
     try:
         report = run_evaluation(policy, settings, out, policy_spec=args.policy, resume=args.resume,
                                 overwrite=args.overwrite, progress=not args.quiet)

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agentgym import plugins
+from agentgym import console, plugins
 from agentgym.eval.episodes import EpisodeLog, records_from_trajectories
 from agentgym.eval.report import write_outputs
 from agentgym.eval.runner import EvalSettings, make_plan
@@ -65,16 +65,26 @@ def evaluate_now(trainer: Trainer, summary: bool = False) -> dict[str, float]:
 
 
 def baseline_metrics(trainer: Trainer) -> dict[str, float]:
-    """Greedy success of the summary_baselines on the eval_split tasks the trained policy is checked on
-    (``baseline_<name>/`` keys); a baseline the environment cannot support (an expert it lacks,
-    random choices among admissible actions it does not list) is left out."""
+    """Greedy success of the summary_baselines on the tasks the trained policy is checked on: ``baseline_<name>/``
+    keys on eval_split, plus ``baseline_<name>/success_rate_<split>`` on each summary split. A baseline the
+    environment cannot support (an expert it lacks, random choices among admissible actions it does not list,
+    a heuristic nobody wrote for it) is left out."""
     config, metrics = trainer.config, {}
     supported = {"random": class_attribute(config.env, "has_admissible_actions", True),
                  "expert": class_attribute(config.env, "has_expert", True)}
+    prompt = PromptConfig.from_settings(config)
     for spec in config.summary_baselines:
         if not supported.get(spec.partition(":")[0], True):
             continue
-        result = evaluate(plugins.policy_from_spec(spec), trainer.eval_pool, config.eval_split, config.eval_episodes,
-                          prompt=PromptConfig.from_settings(config))
-        metrics.update(result.metrics(f"baseline_{spec.replace(':', '_')}/"))
+        try:
+            policy = plugins.policy_from_spec(spec, env_id=config.env)
+        except ValueError as exc:  # e.g. 'no heuristic baseline for ...'
+            console.phase("eval", f"baseline {spec!r} left out: {exc}")
+            continue
+        name = "baseline_" + spec.replace(":", "_")
+        result = evaluate(policy, trainer.eval_pool, config.eval_split, config.eval_episodes, prompt=prompt)
+        metrics.update(result.metrics(f"{name}/"))
+        for split, pool in trainer.summary_pools.items():
+            result = evaluate(policy, pool, split, config.eval_episodes, prompt=prompt)
+            metrics[f"{name}/success_rate_{split}"] = result.metrics("")["success_rate"]
     return metrics

@@ -35,17 +35,19 @@ def test_full_table_groups_every_metric_within_the_width(monkeypatch):
 
 def test_summary_says_where_held_out_success_went_and_where_the_files_are():
     rows = [{"iteration": 0, "eval/success_rate": 0.25, "eval_valid_unseen/success_rate": 0.05,
-             "baseline_random/success_rate": 0.04, "baseline_expert/success_rate": 1.0},
+             "baseline_random/success_rate": 0.04, "baseline_expert/success_rate": 1.0,
+             "baseline_heuristic/success_rate": 0.85, "baseline_heuristic/success_rate_valid_unseen": 0.71},
             {"iteration": 1, "rollout/success_rate": 0.3},
             {"iteration": 30, "rollout/success_rate": 0.5, "eval/success_rate": 0.43,
              "eval_valid_unseen/success_rate": 0.2, "eval_train/success_rate": 0.6}]
     text = summary("runs/x", "agentgym/FrozenLake-v0", "valid_seen", rows, ["valid_unseen"], "runs/x/learning_curve.png")
-    assert "held-out success (valid_seen, greedy): 0.25 at iteration 0 -> 0.43 at iteration 30" in text
-    assert "held-out success (valid_unseen, greedy): 0.05 at iteration 0 -> 0.20 at iteration 30" in text
+    assert ("held-out success (valid_seen, greedy): 0.25 at iteration 0 -> 0.43 at iteration 30; "
+            "baselines: random 0.04, expert 1.00, heuristic 0.85") in text
+    assert ("held-out success (valid_unseen, greedy): 0.05 at iteration 0 -> 0.20 at iteration 30; "
+            "baselines: heuristic 0.71") in text
     assert "train rollouts (sampled): 0.30 -> 0.50" in text and "learning curve: runs/x/learning_curve.png" in text
     assert "--env agentgym/FrozenLake-v0 --split SPLIT --policy runs/x/final_policy" in text
     assert "(train" not in text  # only the splits asked for
-    assert "baselines on the same valid_seen tasks (greedy): random 0.04, expert 1.00" in text
     resumed = summary("runs/x", "agentgym/FrozenLake-v0", "valid_seen", rows[2:], [], None)
     assert "held-out success (valid_seen, greedy): 0.43 at iteration 30" in resumed
 
@@ -64,6 +66,8 @@ def test_a_short_run_prints_labelled_phases_lines_that_fit_and_a_summary(micro_m
     assert any(line.startswith("[done] 2 iterations") for line in lines)
     assert any(line.startswith("held-out success (valid_seen, greedy):") for line in lines)
     assert any(line.startswith("held-out success (valid_unseen, greedy):") for line in lines)  # summary_splits
-    baselines = [line for line in lines if line.startswith("baselines on the same valid_seen tasks")]
-    assert baselines and re.search(r"random \d\.\d\d, expert \d\.\d\d$", baselines[0])
+    seen = next(line for line in lines if line.startswith("held-out success (valid_seen, greedy):"))
+    unseen = next(line for line in lines if line.startswith("held-out success (valid_unseen, greedy):"))
+    for line in (seen, unseen):  # the scripted baselines on the same tasks of both splits
+        assert re.search(r"; baselines: random \d\.\d\d, heuristic \d\.\d\d, expert \d\.\d\d$", line), line
     assert "Loading weights" not in out.stderr  # transformers' unlabelled bars are off

@@ -100,7 +100,7 @@ def test_environment_without_expert_is_refused(model_dir, tmp_path):
             return {"task": "t", "state_key": "s", "admissible_actions": ["wait"]}
 
     agentgym.register("sfttest/NoExpert-v0", entry_point=NoExpert)
-    with pytest.raises(ValueError, match="no expert actions"):
+    with pytest.raises(ValueError, match="the .expert. teacher gave no actions on sfttest/NoExpert-v0"):
         run_sft(SFTConfig(env="sfttest/NoExpert-v0", model=str(model_dir), out=str(tmp_path / "x"), episodes=2,
                           steps=1, verbose=False))
 
@@ -116,3 +116,13 @@ def test_default_model_solves_held_out_tasks_and_untrained_does_not(tmp_path, mo
     untrained = HFPolicy.from_pretrained(build_tiny_model(tmp_path / "untrained", ENV, Default()), device="cpu")
     assert greedy_success(trained, ENV, "valid_seen", 100) >= 0.05
     assert greedy_success(untrained, ENV, "valid_seen", 100) <= 0.02
+
+
+def test_a_heuristic_teacher_labels_every_step_with_its_own_rule():
+    from policies.heuristics import frozenlake
+    from policies.heuristics.view import PromptView
+
+    examples = collect_examples(ENV, 6, seed=3, explore=0.5, teacher="heuristic")
+    assert len(examples) > 6  # several steps per episode
+    for example in examples:  # the label is the rule applied to the very prompt the policy is shown
+        assert example.response == f"<action>{frozenlake.act(PromptView.of(example.messages))}</action>"
