@@ -124,15 +124,46 @@ def _child_env(jobs: int) -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // jobs))}
 
 
-def final_eval(run_dir: Path, env_id: str, split: str, episodes: int, args: argparse.Namespace) -> float:
-    """Greedy success of the run's final policy on ``split`` (the eval CLI's report)."""
+def final_eval(run_dir: Path, env_id: str, split: str, episodes: int, args: argparse.Namespace,
+               policy: str | None = None) -> float:
+    """Greedy success of the run's final policy (or of ``policy``, a spec) on ``split`` (the eval CLI's report)."""
     out = run_dir / f"final_eval_{split}"
     if not (out / "report.json").exists():
         cmd = [sys.executable, "-m", "agentgym.eval", "--env", env_id, "--split", split, "--episodes", str(episodes),
-               "--policy", str(run_dir / "final_policy"), "--out", str(out), "--overwrite", *_env_flags(args)]
+               "--policy", policy or str(run_dir / "final_policy"), "--out", str(out), "--overwrite", "--quiet",
+               *_env_flags(args)]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=_child_env(args.jobs))
     report = json.loads((out / "report.json").read_text())
     return float(report["metrics"][args.metric]["mean"])
+
+
+def baseline_rows(env_id: str, args: argparse.Namespace) -> list[dict]:
+    """The --baselines (random, heuristic, expert) on the same held-out tasks as the trained policies, each a
+    fixed policy: one value per split. One the environment lacks (no heuristic written, no expert) is left out."""
+    rows = []
+    for name in filter(None, args.baselines.split(",")):
+        if not _baseline_available(env_id, name):
+            print(f"baseline {name!r} left out: {env_id} has none", flush=True)
+            continue
+        folder = results_dir(env_id, args) / "baselines" / name.replace(":", "_")
+        rows.append({"method": f"baseline: {name}", "baseline": True,
+                     **{split: [final_eval(folder, env_id, split, args.eval_episodes, args, policy=name)]
+                        for split in ("valid_seen", "valid_unseen")}})
+    return rows
+
+
+def _baseline_available(env_id: str, name: str) -> bool:
+    from agentgym.registry import class_attribute
+    from policies.heuristics import has_heuristic
+
+    head = name.partition(":")[0]
+    if head == "heuristic":
+        return has_heuristic(env_id)
+    if head == "expert":
+        return bool(class_attribute(env_id, "has_expert", True))
+    if head == "random":
+        return bool(class_attribute(env_id, "has_admissible_actions", True))
+    return True
 
 
 def summarise_runs(env_id: str, method: str, runs: list[Path], args: argparse.Namespace) -> dict:
@@ -161,9 +192,10 @@ def _interval(values: list[float]) -> str:
     return f"{values.mean():.3f} ± {half:.3f} ({seeds})"
 
 
-def markdown(env_id: str, rows: list[dict], args: argparse.Namespace) -> str:
+def markdown(env_id: str, rows: list[dict], args: argparse.Namespace, baselines: list[dict] = ()) -> str:
     """Per method: held-out success (mean ± 95% t-interval over seeds, per-seed values), and each method's
-    paired per-seed difference from the first method (same seeds, so the same start and tasks)."""
+    paired per-seed difference from the first method (same seeds, so the same start and tasks); the baselines
+    (fixed policies, one evaluation each) in rows below the methods."""
     label = METRIC_LABELS[args.metric]
     lines = [f"### {env_id}: {args.env_steps} environment steps per run, seeds {args.seeds}",
              "", f"| method | valid_seen {label} | valid_unseen {label} | env steps to eval {label} >= {args.target} "
@@ -173,6 +205,8 @@ def markdown(env_id: str, rows: list[dict], args: argparse.Namespace) -> str:
         to_target = f"{np.mean(reached):.0f} ({len(reached)}/{len(r['steps_to_target'])} runs)" if reached else "not reached"
         lines.append(f"| {r['method']} | {_interval(r['valid_seen'])} | {_interval(r['valid_unseen'])} | {to_target} "
                      f"| {r['iteration_s']:.1f} |")
+    for b in baselines:
+        lines.append(f"| {b['method']} | {b['valid_seen'][0]:.3f} | {b['valid_unseen'][0]:.3f} | | |")
     if len(rows) > 1:
         base = rows[0]
         lines += ["", "| paired difference | valid_seen | valid_unseen |", "|---|---|---|"]
@@ -182,7 +216,8 @@ def markdown(env_id: str, rows: list[dict], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def plot(env_id: str, rows: list[dict], out: Path, metric: str = "success_rate") -> None:
+def plot(env_id: str, rows: list[dict], out: Path, metric: str = "success_rate", baselines: list[dict] = ()) -> None:
+    """Held-out curves of every run (a colour per method); each baseline a dashed line at its valid_seen value."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -196,6 +231,8 @@ def plot(env_id: str, rows: list[dict], out: Path, metric: str = "success_rate")
             if points:
                 xs, ys = zip(*points)
                 ax.plot(xs, ys, color=f"C{rows.index(r)}", alpha=0.8, label=r["method"] if i == 0 else None)
+    for j, b in enumerate(baselines):
+        ax.axhline(b["valid_seen"][0], color="0.4", linestyle=("--", ":", "-.")[j % 3], linewidth=1, label=b["method"])
     ax.set_xlabel("environment steps")
     ax.set_ylabel(f"held-out {METRIC_LABELS[metric]} (greedy)")
     ax.set_title(env_id)
@@ -216,6 +253,9 @@ def main() -> None:
     parser.add_argument("--eval-episodes", type=int, default=100)
     parser.add_argument("--env-kwargs", type=json.loads, default={}, help='JSON, e.g. \'{"num_tasks": 200}\'')
     parser.add_argument("--max-steps", type=int, default=None, help="episode step limit (default: the env's)")
+    parser.add_argument("--baselines", default="random,heuristic,expert",
+                        help="fixed policies evaluated on the same held-out tasks and shown in the table and plot "
+                             "(comma-separated policy names or specs; '' for none)")
     parser.add_argument("--target", type=float, default=0.6, help="metric level for 'steps to target'")
     parser.add_argument("--metric", choices=sorted(METRIC_LABELS), default="success_rate",
                         help="what the tables and curves show: success_rate, or score (partial credit, e.g. SearchQA's "
@@ -239,15 +279,16 @@ def main() -> None:
             runs = {m: [pool.submit(train_one, env_id, m, seed, args) for seed in seeds] for m in methods}
             runs = {m: [f.result() for f in futures] for m, futures in runs.items()}
         rows = [summarise_runs(env_id, m, runs[m], args) for m in methods]
+        baselines = baseline_rows(env_id, args)
         out = results_dir(env_id, args)
         out.mkdir(parents=True, exist_ok=True)
         (out / "settings.json").write_text(json.dumps(run_settings(args), indent=2, sort_keys=True) + "\n")
-        table = markdown(env_id, rows, args)
+        table = markdown(env_id, rows, args, baselines)
         suffix = "" if args.metric == "success_rate" else f"_{args.metric}"
-        (out / f"summary{suffix}.json").write_text(json.dumps(rows, indent=2))
+        (out / f"summary{suffix}.json").write_text(json.dumps(rows + baselines, indent=2))
         (out / f"summary{suffix}.md").write_text(table + "\n")
         plot(env_id, rows, out / ("curves.png" if args.metric == "success_rate" else f"curves_{args.metric}.png"),
-             args.metric)
+             args.metric, baselines)
         print(table)
         print(f"\n{env_id}: {time.time() - start:.0f} s; results in {out}")
 

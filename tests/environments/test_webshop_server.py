@@ -147,7 +147,8 @@ def test_http_mode_concurrent_sessions_then_no_leaks():
         env.close()
     assert not errors and scores == [1.0] * 16
     assert server.process.poll() is not None  # the server process has exited
-    assert open_fds() <= before_fds and threading.active_count() == before_threads
+    # a leak adds; daemon threads of earlier tests may finish meanwhile, so fewer is fine
+    assert open_fds() <= before_fds and threading.active_count() <= before_threads
 
 
 @pytest.mark.slow
