@@ -25,7 +25,7 @@ from agentgym.pool.settings import PoolSettings
 class RunSettings:
     """run: what is trained, where it is written, how long it runs"""
 
-    env: str = "agentgym/FrozenLake-v0"
+    env: str = "agentgym/FrozenLake-v1"
     """Environment id (``python -m agentgym.envs`` lists them; ``module:namespace/Name-vN`` imports module)."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments for the environment's constructor, e.g. '{num_tasks: 200}'."""

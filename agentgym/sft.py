@@ -55,7 +55,7 @@ class SFTSettings:
 class SFTConfig(SFTSettings):
     """what is fine-tuned, on which environment, and where it is saved"""
 
-    env: str = "agentgym/FrozenLake-v0"
+    env: str = "agentgym/FrozenLake-v1"
     """Environment id whose expert gives the labels (it must fill info['expert_action'])."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments for the environment's constructor, e.g. '{num_tasks: 200}'."""

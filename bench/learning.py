@@ -57,7 +57,7 @@ def recipe_preset(env_id: str, name: str) -> Path:
     raise SystemExit(f"method {name!r} is a recipe, and no configs/*_{name}.yaml preset has env {env_id!r}")
 
 
-def method_flags(method: str, env_id: str = "agentgym/FrozenLake-v0") -> list[str]:
+def method_flags(method: str, env_id: str = "agentgym/FrozenLake-v1") -> list[str]:
     """Trainer flags for 'gigpo+empg', 'ppo', 'grpo+progress', 'loop', ... (shapers are found by entry point)."""
     head, *extras = method.split("+")
     if head in RECIPES:
@@ -267,7 +267,7 @@ def main() -> None:
     if args.quick:
         for key, value in QUICK.items():
             setattr(args, key, value)
-    envs = args.env or ["agentgym/FrozenLake-v0"]
+    envs = args.env or ["agentgym/FrozenLake-v1"]
     seeds = [int(s) for s in str(args.seeds).split(",")]
     for env_id in envs:
         start, methods = time.time(), args.methods.split(",")

@@ -13,6 +13,7 @@ from environments.toytext.grid import MOVES, Pos, neighbour, parse_direction, sh
 SEED_BASE = {"train": 0, "valid_seen": 1_000_000, "valid_unseen": 2_000_000}
 DEFAULT_SIZES = {"train": (4, 5, 6), "valid_seen": (4, 5, 6), "valid_unseen": (7, 8)}
 DEFAULT_COUNTS = {"train": 2000, "valid_seen": 100, "valid_unseen": 100}
+DIAGONALS = (("north", "east"), ("north", "west"), ("south", "east"), ("south", "west"))
 TILE_WORDS = {"F": "ice", "H": "a hole", "G": "the goal", "S": "ice"}
 
 
@@ -74,15 +75,19 @@ class FrozenLakeText(TextEnv):
     about 40% of the time, against about 20% without them, and each update was about 4x slower.
 
     ## Version History
-    * v0: initial version.
+    * v1: the agent sees the 3x3 square around it (the four diagonal tiles too) and no coordinates, only the
+      goal's offset (``FrozenLakeTextV1``); the default environment of the main job.
+    * v0: initial version; ``diagonals=True, coordinates=False`` make v1's observation.
     """
 
     prompt_history_len = 0  # fully observed: position, goal offset and the four neighbours are in every observation
 
     def __init__(self, split: str = "train", max_steps: int | None = None, hole_prob: float = 0.2,
-                 sizes: Sequence[int] | None = None, num_tasks: int | None = None, render_mode: str | None = None):
+                 sizes: Sequence[int] | None = None, num_tasks: int | None = None, render_mode: str | None = None,
+                 coordinates: bool = True, diagonals: bool = False):
         super().__init__(split=split, max_steps=max_steps, render_mode=render_mode)
         self.hole_prob = float(hole_prob)
+        self.coordinates, self.diagonals = bool(coordinates), bool(diagonals)
         self.sizes = tuple(sizes or DEFAULT_SIZES[split])
         count = int(num_tasks or DEFAULT_COUNTS[split])
         base = SEED_BASE[split]
@@ -123,7 +128,11 @@ class FrozenLakeText(TextEnv):
         for direction in MOVES:
             tile = self._tile(neighbour(self.pos, direction))
             around.append(f"{direction.capitalize()}: {TILE_WORDS[tile] if tile else 'the edge of the lake'}.")
-        return f"You are at row {r + 1}, column {c + 1}. The goal is {self._goal_offset()}. " + " ".join(around)
+        for vertical, horizontal in (DIAGONALS if self.diagonals else ()):
+            tile = self._tile(neighbour(neighbour(self.pos, vertical), horizontal))
+            around.append(f"{(vertical + horizontal).capitalize()}: {TILE_WORDS[tile] if tile else 'the edge of the lake'}.")
+        where = f"You are at row {r + 1}, column {c + 1}. " if self.coordinates else ""
+        return where + f"The goal is {self._goal_offset()}. " + " ".join(around)
 
     def _goal_offset(self) -> str:
         """'2 rows south and 1 column east': a compass reading, as a person would give directions."""
@@ -164,10 +173,27 @@ class FrozenLakeText(TextEnv):
         admissible = [d for d in MOVES if self._tile(neighbour(self.pos, d)) is not None]
         gr, gc = self.goal
         return {
-            "task": f"Walk to the goal at row {gr + 1}, column {gc + 1} without falling into a hole.",
+            "task": f"Walk to the goal at row {gr + 1}, column {gc + 1} without falling into a hole." if self.coordinates
+            else "Walk to the goal without falling into a hole.",
             "task_type": f"{self.size}x{self.size}",
             "admissible_actions": admissible,
             "state_key": f"row {self.pos[0] + 1}, column {self.pos[1] + 1}",
             "expert_action": path[0] if path else None,
             "expert_steps_left": len(path) if path is not None else None,
         }
+
+
+class FrozenLakeTextV1(FrozenLakeText):
+    """FrozenLake-v1: v0's maps and rules, seen as the 3x3 square around the agent plus the goal's offset.
+
+    Why: v0's expert plans over the whole map, while the agent sees four tiles, so which way round a hole
+    the expert goes is often not in the observation; the diagonal tiles show whether the next step after a
+    sideways move leads on. Coordinates go: the offset already says where the goal is, and absolute positions
+    only let a policy memorise training maps. Same splits and maps as v0.
+    """
+
+    def __init__(self, split: str = "train", max_steps: int | None = None, hole_prob: float = 0.2,
+                 sizes: Sequence[int] | None = None, num_tasks: int | None = None, render_mode: str | None = None,
+                 coordinates: bool = False, diagonals: bool = True):
+        super().__init__(split=split, max_steps=max_steps, hole_prob=hole_prob, sizes=sizes, num_tasks=num_tasks,
+                         render_mode=render_mode, coordinates=coordinates, diagonals=diagonals)

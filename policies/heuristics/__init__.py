@@ -21,6 +21,7 @@ from policies.heuristics.view import PromptView
 Rule = Callable[[PromptView], str]
 RULES: dict[str, Rule] = {
     "agentgym/FrozenLake-v0": frozenlake.act,
+    "agentgym/FrozenLake-v1": frozenlake.act,
     **{f"agentgym/TextWorld-{family}-v0": textworld.act
        for family in ("CoinCollector", "TreasureHunter", "Simple", "Custom", "Cooking")},
     "agentgym/TextWorld-v0": textworld.act,

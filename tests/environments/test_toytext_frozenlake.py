@@ -81,3 +81,25 @@ def test_goal_is_given_as_a_compass_offset():
     assert env._goal_offset() == "2 columns east"
     env.goal, env.pos = (0, 0), (1, 0)
     assert env._goal_offset() == "1 row north"
+
+
+def test_v1_shows_the_3x3_square_and_the_goal_offset_but_no_coordinates():
+    from environments.toytext.frozenlake import FrozenLakeTextV1
+
+    env = FrozenLakeTextV1()
+    env.reset(seed=0)
+    # S at row 2, column 2 of this map; the goal 1 row south and 1 column west
+    env.rows, env.pos, env.goal = ("HFF", "FSH", "GFF"), (1, 1), (2, 0)
+    obs, _, _, _, info = env.step("bump")  # invalid: the observation is re-described, nothing moves
+    assert obs.endswith("The goal is 1 row south and 1 column west. North: ice. South: ice. East: a hole. "
+                        "West: ice. Northeast: ice. Northwest: a hole. Southeast: ice. Southwest: the goal.")
+    assert "row 2" not in obs and info["task"] == "Walk to the goal without falling into a hole."
+    env.rows, env.pos, env.goal = ("HF", "SF"), (1, 0), (0, 1)
+    obs, *_ = env.step("south")  # off the lake: the edge tiles are named too
+    assert "Southeast: the edge of the lake. Southwest: the edge of the lake." in obs
+    # v0 keeps its four neighbours and coordinates
+    v0 = agentgym.make("agentgym/FrozenLake-v0").unwrapped
+    v0.reset(seed=0)
+    v0.rows, v0.pos, v0.goal = ("HFF", "FSH", "GFF"), (1, 1), (2, 0)
+    obs, *_ = v0.step("bump")
+    assert "You are at row 2, column 2." in obs and "Northeast" not in obs

@@ -46,6 +46,19 @@ def test_frozenlake_rule_on_hand_worked_observations():
     assert lake("The goal is 3 rows south. North: a hole. South: a hole. East: a hole. West: a hole.") == "north"
 
 
+def test_frozenlake_rule_reads_v1_diagonals_to_pick_the_sideways_step_that_leads_on():
+    blocked = "The goal is 3 rows south. North: ice. South: a hole. East: ice. West: ice. "
+    # east is first in order, but the tile beyond it toward the goal (southeast) is a hole; southwest is ice
+    assert lake(blocked + "Northeast: ice. Northwest: ice. Southeast: a hole. Southwest: ice.") == "west"
+    # both lead on: the order decides, as on v0
+    assert lake(blocked + "Northeast: ice. Northwest: ice. Southeast: ice. Southwest: ice.") == "east"
+    # neither leads on: still a safe sideways step, not back north
+    assert lake(blocked + "Northeast: ice. Northwest: ice. Southeast: a hole. Southwest: a hole.") == "east"
+    # both ways toward the goal are holes: north is first, but only east leads on (southeast is ice)
+    assert lake("The goal is 1 row south and 1 column west. North: ice. South: a hole. East: ice. West: a hole. "
+                "Northeast: ice. Northwest: a hole. Southeast: ice. Southwest: the goal.") == "east"
+
+
 def test_textworld_rule_does_what_the_task_names_in_order():
     task = "First, open the chest drawer. Then, pick up the old key from the chest drawer. Then, go east."
     view = PromptView(task, "A bedroom.", ("examine chest drawer", "go east", "open antique trunk",

@@ -62,6 +62,16 @@ def test_tokenizer_covers_the_prompts_and_round_trips(folder):
     assert tokenizer.tokenize("row 12")[-2:] == ["1", "2"]  # digits are always single tokens
 
 
+def test_pieces_are_sentences_so_a_neighbour_reads_as_one_token(folder):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    first, second = " South: a hole.", " East: ice."
+    # no token crosses a sentence end, and a frequent sentence of the prompts is a single token
+    assert tokenizer.tokenize(first + second) == tokenizer.tokenize(first) + tokenizer.tokenize(second)
+    assert [tokenizer.decode(tokenizer.convert_tokens_to_ids(t)) for t in tokenizer.tokenize(first)] == [first]
+
+
 def test_chat_template_is_chatml(folder):
     from transformers import AutoTokenizer
 
