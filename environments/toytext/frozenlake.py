@@ -75,19 +75,19 @@ class FrozenLakeText(TextEnv):
     about 40% of the time, against about 20% without them, and each update was about 4x slower.
 
     ## Version History
-    * v1: the agent sees the 3x3 square around it (the four diagonal tiles too) and no coordinates, only the
-      goal's offset (``FrozenLakeTextV1``); the default environment of the main job.
-    * v0: initial version; ``diagonals=True, coordinates=False`` make v1's observation.
+    * v1: the agent sees the 3x3 square around it (the four diagonal tiles too), no coordinates, and the goal's
+      direction without distances ("south and east, farther south") (``FrozenLakeTextV1``); the main job's.
+    * v0: initial version; ``diagonals=True, coordinates=False, distances=False`` make v1's observation.
     """
 
     prompt_history_len = 0  # fully observed: position, goal offset and the four neighbours are in every observation
 
     def __init__(self, split: str = "train", max_steps: int | None = None, hole_prob: float = 0.2,
                  sizes: Sequence[int] | None = None, num_tasks: int | None = None, render_mode: str | None = None,
-                 coordinates: bool = True, diagonals: bool = False):
+                 coordinates: bool = True, diagonals: bool = False, distances: bool = True):
         super().__init__(split=split, max_steps=max_steps, render_mode=render_mode)
         self.hole_prob = float(hole_prob)
-        self.coordinates, self.diagonals = bool(coordinates), bool(diagonals)
+        self.coordinates, self.diagonals, self.distances = bool(coordinates), bool(diagonals), bool(distances)
         self.sizes = tuple(sizes or DEFAULT_SIZES[split])
         count = int(num_tasks or DEFAULT_COUNTS[split])
         base = SEED_BASE[split]
@@ -142,7 +142,13 @@ class FrozenLakeText(TextEnv):
             parts.append(f"{abs(dr)} row{'s' if abs(dr) > 1 else ''} {'south' if dr > 0 else 'north'}")
         if dc:
             parts.append(f"{abs(dc)} column{'s' if abs(dc) > 1 else ''} {'east' if dc > 0 else 'west'}")
-        return " and ".join(parts) or "here"
+        if self.distances:
+            return " and ".join(parts) or "here"
+        if len(parts) < 2:
+            return _direction_only(dr, dc)
+        longer = ("south" if dr > 0 else "north") if abs(dr) > abs(dc) else ("east" if dc > 0 else "west")
+        farther = f"farther {longer}" if abs(dr) != abs(dc) else "as far each way"
+        return f"{'south' if dr > 0 else 'north'} and {'east' if dc > 0 else 'west'}, {farther}"
 
     def first_observation(self) -> str:
         return f"You stand on a frozen lake of {self.size}x{self.size} tiles. " + self._describe()
@@ -183,17 +189,26 @@ class FrozenLakeText(TextEnv):
         }
 
 
+def _direction_only(dr: int, dc: int) -> str:
+    """'straight south' for a goal on one axis ('here' on it), whatever the distance."""
+    if dr:
+        return f"straight {'south' if dr > 0 else 'north'}"
+    return f"straight {'east' if dc > 0 else 'west'}" if dc else "here"
+
+
 class FrozenLakeTextV1(FrozenLakeText):
     """FrozenLake-v1: v0's maps and rules, seen as the 3x3 square around the agent plus the goal's offset.
 
     Why: v0's expert plans over the whole map, while the agent sees four tiles, so which way round a hole
     the expert goes is often not in the observation; the diagonal tiles show whether the next step after a
-    sideways move leads on. Coordinates go: the offset already says where the goal is, and absolute positions
-    only let a policy memorise training maps. Same splits and maps as v0.
+    sideways move leads on. Coordinates and distances go: the goal's direction ("south and east, farther
+    south") is what a step needs, absolute positions only let a policy memorise training maps, and counts
+    above the training maps' (valid_unseen's 7x7 and 8x8 offsets reach 7) are numbers the policy never saw.
+    Same splits and maps as v0.
     """
 
     def __init__(self, split: str = "train", max_steps: int | None = None, hole_prob: float = 0.2,
                  sizes: Sequence[int] | None = None, num_tasks: int | None = None, render_mode: str | None = None,
-                 coordinates: bool = False, diagonals: bool = True):
+                 coordinates: bool = False, diagonals: bool = True, distances: bool = False):
         super().__init__(split=split, max_steps=max_steps, hole_prob=hole_prob, sizes=sizes, num_tasks=num_tasks,
-                         render_mode=render_mode, coordinates=coordinates, diagonals=diagonals)
+                         render_mode=render_mode, coordinates=coordinates, diagonals=diagonals, distances=distances)

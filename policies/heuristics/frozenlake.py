@@ -23,9 +23,8 @@ SAFE = ("ice", "the goal")
 def act(view: PromptView) -> str:
     obs = view.observation
     compass = obs.partition("The goal is ")[2].partition(".")[0]
-    offsets = {m.group(2) or m.group(3): int(m.group(1)) for m in _OFFSET.finditer(compass)}
     tiles = {d.lower(): tile for d, tile in _NEIGHBOUR.findall(obs)}  # v0: four; v1: eight
-    toward = sorted(offsets, key=lambda d: -offsets[d])  # the longer way first
+    toward = _toward(compass)
     for direction in toward:
         if tiles.get(direction) in SAFE:
             return direction
@@ -34,6 +33,17 @@ def act(view: PromptView) -> str:
     leads_on = [d for d in sideways if any(tiles.get(_diagonal(d, t)) in SAFE for t in toward)]
     chosen = leads_on or sideways
     return chosen[0] if chosen else "north"  # north: surrounded by holes and edges, nothing safe is left
+
+
+def _toward(compass: str) -> list[str]:
+    """The directions toward the goal, the longer way first: from v0's '2 rows south and 1 column east' or
+    v1's 'south and east, farther south' / 'straight south'."""
+    offsets = {m.group(2) or m.group(3): int(m.group(1)) for m in _OFFSET.finditer(compass)}
+    if offsets:
+        return sorted(offsets, key=lambda d: -offsets[d])
+    named = [d for d in DIRECTIONS if re.search(rf"\b{d}\b", compass.partition(",")[0])]
+    farther = compass.partition("farther ")[2].strip()
+    return sorted(named, key=lambda d: d != farther)
 
 
 def _diagonal(a: str, b: str) -> str:

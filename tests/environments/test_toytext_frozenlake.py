@@ -83,7 +83,7 @@ def test_goal_is_given_as_a_compass_offset():
     assert env._goal_offset() == "1 row north"
 
 
-def test_v1_shows_the_3x3_square_and_the_goal_offset_but_no_coordinates():
+def test_v1_shows_the_3x3_square_and_the_goal_direction_but_no_coordinates_or_distances():
     from environments.toytext.frozenlake import FrozenLakeTextV1
 
     env = FrozenLakeTextV1()
@@ -91,12 +91,16 @@ def test_v1_shows_the_3x3_square_and_the_goal_offset_but_no_coordinates():
     # S at row 2, column 2 of this map; the goal 1 row south and 1 column west
     env.rows, env.pos, env.goal = ("HFF", "FSH", "GFF"), (1, 1), (2, 0)
     obs, _, _, _, info = env.step("bump")  # invalid: the observation is re-described, nothing moves
-    assert obs.endswith("The goal is 1 row south and 1 column west. North: ice. South: ice. East: a hole. "
+    assert obs.endswith("The goal is south and west, as far each way. North: ice. South: ice. East: a hole. "
                         "West: ice. Northeast: ice. Northwest: a hole. Southeast: ice. Southwest: the goal.")
     assert "row 2" not in obs and info["task"] == "Walk to the goal without falling into a hole."
     env.rows, env.pos, env.goal = ("HF", "SF"), (1, 0), (0, 1)
     obs, *_ = env.step("south")  # off the lake: the edge tiles are named too
     assert "Southeast: the edge of the lake. Southwest: the edge of the lake." in obs
+    env.pos, env.goal = (0, 0), (3, 1)  # 3 rows south, 1 column east: the longer way is named, not counted
+    assert env._goal_offset() == "south and east, farther south"
+    env.goal = (0, 5)
+    assert env._goal_offset() == "straight east"
     # v0 keeps its four neighbours and coordinates
     v0 = agentgym.make("agentgym/FrozenLake-v0").unwrapped
     v0.reset(seed=0)

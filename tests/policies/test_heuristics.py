@@ -95,3 +95,11 @@ def test_frozenlake_heuristic_plays_well_and_never_steps_into_a_hole():
     assert all(parse_action(s.response) in ("north", "south", "east", "west") for s in steps)
     assert not any("fell through a hole" in s.observation for s in steps)  # it only walks onto ice or the goal
     assert result.metrics("")["success_rate"] >= 0.7  # 0.85 on the first 100 (docs/benchmarks.md)
+
+
+def test_frozenlake_rule_reads_v1_directions_without_distances():
+    around = " North: ice. South: ice. East: ice. West: ice."
+    assert lake("The goal is south and east, farther east." + around) == "east"
+    assert lake("The goal is south and east, farther south." + around) == "south"
+    assert lake("The goal is north and west, as far each way." + around) == "north"  # tie: the order named
+    assert lake("The goal is straight west." + around) == "west"
