@@ -56,3 +56,25 @@ def test_recipes_run_from_their_environments_preset_and_estimators_by_name():
         learning.method_flags("loop", "agentgym/Nowhere-v0")
     with pytest.raises(SystemExit, match="unknown credit estimator 'lop'"):
         learning.method_flags("lop")
+
+
+def test_baselines_sit_below_the_methods_and_ones_an_environment_lacks_are_left_out(monkeypatch, tmp_path):
+    monkeypatch.setattr(learning, "RESULTS", tmp_path)
+    asked = []
+
+    def fake_eval(run_dir, env_id, split, episodes, args, policy=None):
+        asked.append((run_dir.name, split, policy))
+        return {"valid_seen": 0.86, "valid_unseen": 0.73}[split]
+
+    monkeypatch.setattr(learning, "final_eval", fake_eval)
+    # SQL has an expert, but no list of admissible actions to choose from at random, and no hand-written rule
+    rows = learning.baseline_rows("agentgym/SQL-v0", _args(baselines="random,heuristic,expert"))
+    assert [r["method"] for r in rows] == ["baseline: expert"]
+    assert asked == [("expert", "valid_seen", "expert"), ("expert", "valid_unseen", "expert")]
+    lake = learning.baseline_rows("agentgym/FrozenLake-v1", _args(baselines="heuristic"))
+    method = [dict(method="gigpo", valid_seen=[0.9, 0.9], valid_unseen=[0.8, 0.8], steps_to_target=[1.0, 1.0],
+                   iteration_s=1.0)]
+    table = learning.markdown("agentgym/FrozenLake-v1", method, _args(), lake)
+    lines = table.splitlines()
+    assert lines.index("| baseline: heuristic | 0.860 | 0.730 | | |") > lines.index(
+        next(line for line in lines if line.startswith("| gigpo |")))
