@@ -232,7 +232,8 @@ def plot(env_id: str, rows: list[dict], out: Path, metric: str = "success_rate",
                 xs, ys = zip(*points)
                 ax.plot(xs, ys, color=f"C{rows.index(r)}", alpha=0.8, label=r["method"] if i == 0 else None)
     for j, b in enumerate(baselines):
-        ax.axhline(b["valid_seen"][0], color="0.4", linestyle=("--", ":", "-.")[j % 3], linewidth=1, label=f"{b['method']} (valid_seen)")
+        ax.axhline(b["valid_seen"][0], color="0.4", linestyle=("--", ":", "-.")[j % 3], linewidth=1,
+                   label=f"{b['method']} (valid_seen)")
     ax.set_xlabel("environment steps")
     ax.set_ylabel(f"held-out {METRIC_LABELS[metric]} (greedy)")
     ax.set_title(env_id)
