@@ -48,6 +48,7 @@ class ProgressSettings:
     batch_trajectories: int = 32  # trajectories per optimizer step
     micro_batch_size: int = 64  # steps per encoder forward
     val_frac: float = 0.1  # held-out trajectories for ``progress/val_loss``
+    early_stopping: bool = True  # keep the weights of the epoch with the lowest held-back loss
     seed: int = 0
 
 
@@ -169,9 +170,10 @@ class ProgressEstimator(nn.Module):
         if self.train_encoder:
             params.append({"params": self.encoder.parameters(), "lr": s.encoder_lr})
         optimizer = torch.optim.AdamW(params, weight_decay=s.weight_decay)
-        self.train()
-        self.encoder.train(self.train_encoder)
-        for _ in range(s.epochs):
+        best_loss, best_state, best_epoch = float("inf"), None, s.epochs
+        for epoch in range(1, s.epochs + 1):
+            self.train()
+            self.encoder.train(self.train_encoder)
             shuffled = rng.permutation(train)
             for start in range(0, len(shuffled), s.batch_trajectories):
                 batch = shuffled[start:start + s.batch_trajectories]
@@ -179,10 +181,19 @@ class ProgressEstimator(nn.Module):
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+            if s.early_stopping and len(val):
+                self.eval()
+                with torch.no_grad():
+                    val_loss = float(self._batch_loss(val, rows_of, steps, cached, target))
+                if val_loss < best_loss:
+                    best_loss, best_epoch = val_loss, epoch
+                    best_state = {k: v.detach().clone() for k, v in self.state_dict().items()}
+        if best_state is not None:
+            self.load_state_dict(best_state)
         self.eval()
         with torch.no_grad():
             metrics = {"progress/fit_loss": float(self._batch_loss(train, rows_of, steps, cached, target)),
-                       "progress/fit_trajectories": float(len(train))}
+                       "progress/fit_trajectories": float(len(train)), "progress/fit_epochs": float(best_epoch)}
             if len(val):
                 metrics["progress/val_loss"] = float(self._batch_loss(val, rows_of, steps, cached, target))
         return metrics

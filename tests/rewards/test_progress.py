@@ -147,6 +147,24 @@ def test_fit_learns_step_contributions_from_trajectory_returns_only():
     assert c[worth].mean() == pytest.approx(0.5, abs=0.1) and c[~worth].mean() == pytest.approx(0.0, abs=0.1)
 
 
+def test_early_stopping_keeps_the_epoch_with_the_lowest_held_back_loss():
+    """Noisy returns and a high lr overfit: the kept weights are those of the best held-back epoch, which the
+    same fit run to the end (same seed, same batches) cannot beat on the held-back trajectories."""
+    trajs, returns = _synthetic(n_traj=40)
+    noisy = [r + float(e) for r, e in zip(returns, np.random.default_rng(3).normal(0, 0.5, len(returns)))]
+
+    def fit(early_stopping):
+        estimator = ProgressEstimator(_encoder(), pad_id=0, train_encoder=False,
+                                      settings=ProgressSettings(epochs=60, lr=3e-2, batch_trajectories=8,
+                                                                val_frac=0.25, early_stopping=early_stopping))
+        return estimator.fit(trajs, noisy)
+
+    kept, last = fit(True), fit(False)
+    assert last["progress/fit_epochs"] == 60 and 1 <= kept["progress/fit_epochs"] < 60
+    assert kept["progress/val_loss"] < last["progress/val_loss"]
+    assert kept["progress/fit_loss"] > last["progress/fit_loss"]  # stopped before it fitted the noise
+
+
 def test_building_does_not_touch_the_global_rng_and_fitting_keeps_a_frozen_encoder():
     encoder = _encoder()
     weights = {k: v.clone() for k, v in encoder.state_dict().items()}
