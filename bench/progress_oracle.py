@@ -14,7 +14,7 @@ seeds and the lowest seed.
 
 ``--explorer model`` samples the model itself (temperature 1); a policy spec such as ``expert:0.4``
 (expert with 40% random admissible steps) explores instead, for models too weak to succeed alone.
-Writes ``bench/results/progress_oracle/<env>-<explorer>-<encoder>-seed<k>.json`` per seed and prints Markdown tables.
+Writes ``bench/results/progress_oracle/<env>-<explorer>-<encoder>-spread<s>-seed<k>.json`` per seed and prints Markdown tables.
 """
 
 from __future__ import annotations
@@ -88,7 +88,8 @@ def run_seed(args, policy, seed: int) -> dict:
     tick = time.time()
     train = rollouts(args.env, "train", explorer, args.explore_tasks, args.group_size, seed, args.max_new_tokens)
     explore_s = time.time() - tick
-    estimator = ProgressEstimator.build(args.encoder, policy, args.model, ProgressSettings(epochs=args.epochs, seed=seed))
+    settings = ProgressSettings(epochs=args.epochs, spread=args.spread, seed=seed)
+    estimator = ProgressEstimator.build(args.encoder, policy, args.model, settings)
     train_steps = [sequences(policy, t) for t in train]  # tokenised once: fitted on, then scored
     tick = time.time()
     fit = estimator.fit(train_steps, [t.env_return for t in train])
@@ -107,7 +108,7 @@ def run_seed(args, policy, seed: int) -> dict:
         print(f"| {r['split']} | {r['trajectories']} | {r['success']:.2f} | {r['progress/oracle_steps']:.0f} "
               f"| {r['progress/oracle_spearman']:.3f} | {r['step_count_spearman']:.3f} |")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = f"{args.env.replace('/', '--')}-{args.explorer.replace(':', '')}-{args.encoder}-seed{seed}.json"
+    name = f"{args.env.replace('/', '--')}-{args.explorer.replace(':', '')}-{args.encoder}-spread{args.spread:g}-seed{seed}.json"
     (RESULTS / name).write_text(json.dumps({"args": {**vars(args), "seed": seed}, "fit": fit, "rows": rows}, indent=2))
     return {"seed": seed, "fit": fit, "rows": {r["split"]: r for r in rows}}
 
@@ -140,6 +141,8 @@ def main() -> None:
     parser.add_argument("--eval-tasks", type=int, default=64, help="tasks per held-out split (x --group-size)")
     parser.add_argument("--group-size", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--spread", type=float, default=ProgressSettings.spread,
+                        help="weight of sum_t c_t^2 in the fit (0: SPA-RL's loss; docs/credit.md)")
     parser.add_argument("--max-new-tokens", type=int, default=24)
     parser.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated; each seed runs end to end")
     parser.add_argument("--seed", type=int, default=None, help="one seed (same as --seeds K)")
@@ -151,7 +154,7 @@ def main() -> None:
         args.model = str(default_model(args.env, verbose=True))
     policy = HFPolicy.from_pretrained(args.model)
     print(f"\n### {args.env}: explorer {args.explorer}, encoder {args.encoder}, model {args.model}")
-    print(f"{args.explore_tasks} x {args.group_size} exploration rollouts, {args.epochs} epochs, "
+    print(f"{args.explore_tasks} x {args.group_size} exploration rollouts, {args.epochs} epochs, spread {args.spread}, "
           f"{args.eval_tasks} x {args.group_size} rollouts per held-out split")
     results = [run_seed(args, policy, seed) for seed in seeds]
     print(f"\n### Spearman with oracle progress over seeds {seeds}\n\n{summary(results)}")

@@ -4,7 +4,9 @@ contribution c_t to its trajectory's final reward.
 The estimator never sees a step label. It is trained on whole trajectories so that the sum of its
 per-step predictions regresses the final reward, MSE(sum_t c_t, R) (the paper's definition; the
 released code overwrites the predictions with a leave-one-out trajectory advantage, which we do
-not copy). The ``progress`` shaper then turns c_t into a dense step reward.
+not copy), plus a small penalty on sum_t c_t^2 (``spread``) that picks the even split among the splits
+that fit equally well (our departure; docs/credit.md). The ``progress`` shaper then turns c_t into a dense
+step reward.
 
 Encoders (``encoder=``):
 
@@ -49,13 +51,25 @@ class ProgressSettings:
     micro_batch_size: int = 64  # steps per encoder forward
     val_frac: float = 0.1  # held-out trajectories for ``progress/val_loss``
     early_stopping: bool = True  # keep the weights of the epoch with the lowest held-back loss
+    spread: float = 0.3  # weight of sum_t c_t^2 in the training loss (see ``trajectory_loss``)
     seed: int = 0
 
 
-def trajectory_loss(contributions: torch.Tensor, traj_index: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
-    """Mean over trajectories of (sum_t c_t - R)^2; ``traj_index[i]`` is step i's row in ``returns``."""
+def trajectory_loss(contributions: torch.Tensor, traj_index: torch.Tensor, returns: torch.Tensor,
+                    spread: float = 0.0) -> torch.Tensor:
+    """Mean over trajectories of (sum_t c_t - R)^2 + spread * sum_t c_t^2; ``traj_index[i]`` is step i's row
+    in ``returns``.
+
+    The sum-to-return term alone leaves the split of R over the steps free: "all of it on the step onto the
+    goal" fits as well as an even split, and which one a fit lands on depends on its seed. Among splits with
+    the same sum, sum_t c_t^2 is smallest for the even one, so ``spread > 0`` prefers credit spread over the
+    steps that led to the outcome (a departure from SPA-RL, whose loss is the first term; docs/credit.md).
+    """
     predicted = torch.zeros_like(returns).index_add(0, traj_index, contributions)  # (n_traj,)
-    return torch.mean((predicted - returns) ** 2)
+    loss = torch.mean((predicted - returns) ** 2)
+    if spread:
+        loss = loss + spread * torch.zeros_like(returns).index_add(0, traj_index, contributions ** 2).mean()
+    return loss
 
 
 class ProgressEstimator(nn.Module):
@@ -177,7 +191,7 @@ class ProgressEstimator(nn.Module):
             shuffled = rng.permutation(train)
             for start in range(0, len(shuffled), s.batch_trajectories):
                 batch = shuffled[start:start + s.batch_trajectories]
-                loss = self._batch_loss(batch, rows_of, steps, cached, target)
+                loss = self._batch_loss(batch, rows_of, steps, cached, target, spread=s.spread)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -199,7 +213,8 @@ class ProgressEstimator(nn.Module):
         return metrics
 
     def _batch_loss(self, trajs: np.ndarray, rows_of: list[np.ndarray], steps: list[StepIds],
-                    cached: torch.Tensor | None, target: torch.Tensor) -> torch.Tensor:
+                    cached: torch.Tensor | None, target: torch.Tensor, spread: float = 0.0) -> torch.Tensor:
+        """The training loss with ``spread``; the reported and early-stopping losses are the pure MSE (0)."""
         rows = np.concatenate([rows_of[j] for j in trajs])
         local = torch.as_tensor(np.repeat(np.arange(len(trajs)), [len(rows_of[j]) for j in trajs]))
         if cached is not None:
@@ -207,7 +222,7 @@ class ProgressEstimator(nn.Module):
         else:
             size = self.settings.micro_batch_size
             c = torch.cat([self([steps[r] for r in rows[i:i + size]]) for i in range(0, len(rows), size)])
-        return trajectory_loss(c, local, target[torch.as_tensor(trajs)])
+        return trajectory_loss(c, local, target[torch.as_tensor(trajs)], spread)
 
     # ---- persistence --------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:

@@ -16,6 +16,9 @@ def test_trajectory_loss_regresses_the_sum_of_contributions_on_the_return():
     # trajectory 0: 0.2 + 0.3 = 0.5 against R=1; trajectory 1: 0.5 - 0.1 = 0.4 against R=0
     loss = trajectory_loss(c, torch.tensor([0, 0, 1, 1]), torch.tensor([1.0, 0.0]))
     assert float(loss) == pytest.approx(((0.5 - 1.0) ** 2 + 0.4 ** 2) / 2)
+    # spread adds 0.5 x the mean over trajectories of sum_t c_t^2: (0.04 + 0.09 + 0.25 + 0.01) / 2 = 0.195
+    loss = trajectory_loss(c, torch.tensor([0, 0, 1, 1]), torch.tensor([1.0, 0.0]), spread=0.5)
+    assert float(loss) == pytest.approx(((0.5 - 1.0) ** 2 + 0.4 ** 2) / 2 + 0.5 * 0.195)
 
 
 def _batch(**extras):
@@ -136,7 +139,7 @@ def _synthetic(n_traj=60, seed=0):
 def test_fit_learns_step_contributions_from_trajectory_returns_only():
     trajs, returns = _synthetic(n_traj=200)
     estimator = ProgressEstimator(_encoder(), pad_id=0, train_encoder=False,
-                                  settings=ProgressSettings(epochs=100, lr=1e-2, batch_trajectories=16))
+                                  settings=ProgressSettings(epochs=100, lr=1e-2, batch_trajectories=16, spread=0.0))
     before = estimator.predict([s for t in trajs for s in t])
     assert np.allclose(before, 0.0)  # zero-initialised output layer
     metrics = estimator.fit(trajs, returns)
@@ -145,6 +148,25 @@ def test_fit_learns_step_contributions_from_trajectory_returns_only():
     c = estimator.predict(unseen)
     worth = np.array([r == [5] for _, r in unseen])
     assert c[worth].mean() == pytest.approx(0.5, abs=0.1) and c[~worth].mean() == pytest.approx(0.0, abs=0.1)
+
+
+def test_spread_splits_a_return_evenly_where_the_sum_alone_leaves_the_split_free():
+    """Every trajectory is the same two steps with R = 1, so any c_A + c_B = 1 fits the sum. With spread s the
+    loss (2a - 1)^2 + 2 s a^2 is smallest at c_A = c_B = a = 1 / (2 + s): 0.4348 for s = 0.3. Without it, the
+    split is wherever the head's features put it."""
+    trajs, returns = [[([1, 2, 3], [4]), ([1, 2, 6], [7])]] * 20, [1.0] * 20
+
+    def contributions(spread):
+        estimator = ProgressEstimator(_encoder(), pad_id=0, train_encoder=False,
+                                      settings=ProgressSettings(epochs=300, lr=1e-2, batch_trajectories=20,
+                                                                val_frac=0.0, spread=spread))
+        estimator.fit(trajs, returns)
+        return estimator.predict(trajs[0])
+
+    c = contributions(0.3)
+    np.testing.assert_allclose(c, [1 / 2.3, 1 / 2.3], atol=0.01)
+    free = contributions(0.0)
+    assert free.sum() == pytest.approx(1.0, abs=0.01) and abs(free[0] - free[1]) > 0.05
 
 
 def test_early_stopping_keeps_the_epoch_with_the_lowest_held_back_loss():
