@@ -16,9 +16,14 @@ import argparse
 
 import numpy as np
 import torch
-from progress_oracle import SPLITS, rollouts, sequences  # bench/ is on the path when run as a script
+from progress_oracle import (  # bench/ is on the path when run as a script
+    SPLITS,
+    add_exploration_options,
+    load_model,
+    rollouts,
+    sequences,
+)
 
-from policies.hf import HFPolicy
 from rewards.progress import ProgressEstimator, ProgressSettings
 from rewards.progress_oracle import oracle_correlation
 
@@ -45,22 +50,12 @@ def refit(policy, model: str, data: dict, spread: float, head_seed: int, epochs:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", default="agentgym/FrozenLake-v0", help="environment id")
-    parser.add_argument("--model", default=None, help="model folder; default: the tiny model for --env")
+    add_exploration_options(parser)
     parser.add_argument("--seeds", default="1,4", help="exploration seeds (comma-separated)")
     parser.add_argument("--spreads", default="0,0.3", help="spread weights to refit with (comma-separated)")
     parser.add_argument("--head-seeds", default="0,1,2", help="head initialisation seeds (comma-separated)")
-    parser.add_argument("--explore-tasks", type=int, default=256, help="train tasks explored (x --group-size)")
-    parser.add_argument("--eval-tasks", type=int, default=64, help="tasks per held-out split (x --group-size)")
-    parser.add_argument("--group-size", type=int, default=4, help="rollouts per task")
-    parser.add_argument("--epochs", type=int, default=200, help="fit epochs (early stopping keeps the best)")
-    parser.add_argument("--max-new-tokens", type=int, default=24, help="response length cap")
     args = parser.parse_args()
-    if args.model is None:
-        from policies.tiny import default_model
-
-        args.model = str(default_model(args.env, verbose=True))
-    policy = HFPolicy.from_pretrained(args.model)
+    policy = load_model(args)
     head_seeds = [int(k) for k in args.head_seeds.split(",")]
     print(f"\n### {args.env}: Spearman with oracle progress per refit (head seeds {head_seeds}), then their mean\n")
     print("| exploration seed | spread | " + " | ".join(SPLITS) + " |")

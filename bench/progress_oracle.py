@@ -131,28 +131,38 @@ def summary(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", default="agentgym/FrozenLake-v0")
+def add_exploration_options(parser: argparse.ArgumentParser) -> None:
+    """The options that fix what is explored and how the head is fitted (shared with progress_fit_seeds.py)."""
+    parser.add_argument("--env", default="agentgym/FrozenLake-v0", help="environment id")
     parser.add_argument("--model", default=None, help="model folder; default: the tiny model for --env")
-    parser.add_argument("--explorer", default="model", help="'model' or a policy spec (e.g. expert:0.4)")
-    parser.add_argument("--encoder", choices=["policy", "separate"], default="policy")
     parser.add_argument("--explore-tasks", type=int, default=256, help="train tasks explored (x --group-size)")
     parser.add_argument("--eval-tasks", type=int, default=64, help="tasks per held-out split (x --group-size)")
-    parser.add_argument("--group-size", type=int, default=4)
-    parser.add_argument("--epochs", type=int, default=200)
-    parser.add_argument("--spread", type=float, default=ProgressSettings.spread,
-                        help="weight of sum_t c_t^2 in the fit (0: SPA-RL's loss; docs/credit.md)")
-    parser.add_argument("--max-new-tokens", type=int, default=24)
-    parser.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated; each seed runs end to end")
-    parser.add_argument("--seed", type=int, default=None, help="one seed (same as --seeds K)")
-    args = parser.parse_args()
-    seeds = [args.seed] if args.seed is not None else [int(k) for k in args.seeds.split(",")]
+    parser.add_argument("--group-size", type=int, default=4, help="rollouts per task")
+    parser.add_argument("--epochs", type=int, default=200, help="fit epochs (early stopping keeps the best)")
+    parser.add_argument("--max-new-tokens", type=int, default=24, help="response length cap")
+
+
+def load_model(args: argparse.Namespace) -> HFPolicy:
+    """The policy at ``--model``, building the tiny model for ``--env`` first when none is given."""
     if args.model is None:
         from policies.tiny import default_model
 
         args.model = str(default_model(args.env, verbose=True))
-    policy = HFPolicy.from_pretrained(args.model)
+    return HFPolicy.from_pretrained(args.model)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_exploration_options(parser)
+    parser.add_argument("--explorer", default="model", help="'model' or a policy spec (e.g. expert:0.4)")
+    parser.add_argument("--encoder", choices=["policy", "separate"], default="policy")
+    parser.add_argument("--spread", type=float, default=ProgressSettings.spread,
+                        help="weight of sum_t c_t^2 in the fit (0: SPA-RL's loss; docs/credit.md)")
+    parser.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated; each seed runs end to end")
+    parser.add_argument("--seed", type=int, default=None, help="one seed (same as --seeds K)")
+    args = parser.parse_args()
+    seeds = [args.seed] if args.seed is not None else [int(k) for k in args.seeds.split(",")]
+    policy = load_model(args)
     print(f"\n### {args.env}: explorer {args.explorer}, encoder {args.encoder}, model {args.model}")
     print(f"{args.explore_tasks} x {args.group_size} exploration rollouts, {args.epochs} epochs, spread {args.spread}, "
           f"{args.eval_tasks} x {args.group_size} rollouts per held-out split")
