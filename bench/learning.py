@@ -39,6 +39,7 @@ import numpy as np
 import yaml
 
 from agentgym import checkpoint, credit
+from agentgym.eval.stats import paired_bootstrap_interval
 from agentgym.metrics import read_metrics
 
 RESULTS = Path(__file__).resolve().parent / "results" / "learning"
@@ -137,6 +138,17 @@ def final_eval(run_dir: Path, env_id: str, split: str, episodes: int, args: argp
     return float(report["metrics"][args.metric]["mean"])
 
 
+def task_scores(run_dir: Path, split: str, args: argparse.Namespace) -> dict[str, float]:
+    """The final evaluation's metric per held-out task (mean over that task's episodes), from its episodes.jsonl."""
+    field = {"success_rate": "success", "score": "score"}[args.metric]
+    per_task: dict[str, list[float]] = {}
+    with open(run_dir / f"final_eval_{split}" / "episodes.jsonl") as handle:
+        for line in handle:
+            record = json.loads(line)
+            per_task.setdefault(record["task_id"], []).append(float(record[field]))
+    return {task: float(np.mean(values)) for task, values in per_task.items()}
+
+
 def baseline_rows(env_id: str, args: argparse.Namespace) -> list[dict]:
     """The --baselines (random, heuristic, expert) on the same held-out tasks as the trained policies, each a
     fixed policy: one value per split. One the environment lacks (no heuristic written, no expert) is left out."""
@@ -176,7 +188,8 @@ def summarise_runs(env_id: str, method: str, runs: list[Path], args: argparse.Na
         steps_to_target.append(min(hit) if hit else float("nan"))
         iter_s += [r["time/iteration_s"] for r in rows if "time/iteration_s" in r]
     return {"method": method, "valid_seen": seen, "valid_unseen": unseen, "steps_to_target": steps_to_target,
-            "iteration_s": float(np.mean(iter_s)) if iter_s else float("nan"), "runs": [str(r) for r in runs]}
+            "iteration_s": float(np.mean(iter_s)) if iter_s else float("nan"), "runs": [str(r) for r in runs],
+            **{f"{split}_tasks": [task_scores(r, split, args) for r in runs] for split in ("valid_seen", "valid_unseen")}}
 
 
 T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}  # by dof
@@ -194,7 +207,8 @@ def _interval(values: list[float]) -> str:
 
 def markdown(env_id: str, rows: list[dict], args: argparse.Namespace, baselines: list[dict] = ()) -> str:
     """Per method: held-out success (mean ± 95% t-interval over seeds, per-seed values), and each method's
-    paired per-seed difference from the first method (same seeds, so the same start and tasks); the baselines
+    paired per-seed difference from the first method (same seeds, so the same start and tasks), with a t-interval
+    and, where the rows carry per-task scores, a bootstrap interval over seeds and held-out tasks; the baselines
     (fixed policies, one evaluation each) in rows below the methods."""
     label = METRIC_LABELS[args.metric]
     lines = [f"### {env_id}: {args.env_steps} environment steps per run, seeds {args.seeds}",
@@ -209,11 +223,31 @@ def markdown(env_id: str, rows: list[dict], args: argparse.Namespace, baselines:
         lines.append(f"| {b['method']} | {b['valid_seen'][0]:.3f} | {b['valid_unseen'][0]:.3f} | | |")
     if len(rows) > 1:
         base = rows[0]
-        lines += ["", "| paired difference | valid_seen | valid_unseen |", "|---|---|---|"]
+        lines += ["", "| paired difference | valid_seen | valid_unseen | valid_seen, bootstrap 95% "
+                  "| valid_unseen, bootstrap 95% |", "|---|---|---|---|---|"]
         for r in rows[1:]:
             diffs = [_interval(list(np.subtract(r[split], base[split]))) for split in ("valid_seen", "valid_unseen")]
-            lines.append(f"| {r['method']} - {base['method']} | {diffs[0]} | {diffs[1]} |")
+            boots = [_bootstrap(base, r, split) for split in ("valid_seen", "valid_unseen")]
+            lines.append(f"| {r['method']} - {base['method']} | {diffs[0]} | {diffs[1]} | {boots[0]} | {boots[1]} |")
     return "\n".join(lines)
+
+
+def _bootstrap(base: dict, row: dict, split: str) -> str:
+    """'mean [low, high]' of the paired per-task difference (seeds, then held-out tasks, resampled); '' when
+    the rows carry no per-task scores."""
+    key = f"{split}_tasks"
+    if key not in base or key not in row:
+        return ""
+    table = []
+    for mine, theirs in zip(row[key], base[key]):
+        tasks = sorted(set(mine) & set(theirs))
+        if len(tasks) != len(mine) or len(tasks) != len(theirs):
+            raise SystemExit(f"{split}: the runs were evaluated on different tasks; rerun their final evaluations")
+        table.append([mine[t] - theirs[t] for t in tasks])
+    if len({len(t) for t in table}) != 1:
+        raise SystemExit(f"{split}: the seeds were evaluated on different numbers of tasks")
+    mean, low, high = paired_bootstrap_interval(table)
+    return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]"
 
 
 def plot(env_id: str, rows: list[dict], out: Path, metric: str = "success_rate", baselines: list[dict] = ()) -> None:

@@ -95,3 +95,29 @@ def by_task_type(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, float
     for r in records:
         groups[str(r.get("task_type") or "(none)")].append(r)
     return {name: episode_metrics(groups[name]) for name in sorted(groups)}
+
+
+def paired_bootstrap_interval(diffs: Sequence[Sequence[float]], resamples: int = 10_000, level: float = 0.95,
+                              seed: int = 0) -> tuple[float, float, float]:
+    """(mean, low, high) of a paired difference between two methods, by a two-level percentile bootstrap.
+
+    ``diffs[s][t]`` is method B's score minus method A's on held-out task ``t`` for seed ``s`` (both methods
+    ran the same seeds and were evaluated on the same tasks). Each resample draws the seeds with replacement,
+    then the tasks with replacement (one draw of tasks shared by the drawn seeds, so the pairing by task is
+    kept), and takes the mean. Both kinds of variation count: the training runs (with three seeds a t-interval
+    over per-seed means is all but uninformative) and the finite set of held-out tasks. rliable's stratified
+    bootstrap resamples only the runs within each task, so its interval is narrower than this one.
+    """
+    import numpy as np
+
+    table = np.asarray(diffs, dtype=float)
+    if table.ndim != 2 or table.size == 0:
+        raise ValueError(f"diffs must be a non-empty seeds x tasks table, got shape {table.shape}")
+    n_seeds, n_tasks = table.shape
+    rng = np.random.default_rng(seed)
+    seeds = rng.integers(0, n_seeds, size=(resamples, n_seeds))
+    tasks = rng.integers(0, n_tasks, size=(resamples, n_tasks))
+    means = np.array([table[np.ix_(s, t)].mean() for s, t in zip(seeds, tasks)])
+    alpha = (1.0 - level) / 2.0
+    low, high = np.quantile(means, [alpha, 1.0 - alpha])
+    return float(table.mean()), float(low), float(high)

@@ -78,3 +78,27 @@ def test_baselines_sit_below_the_methods_and_ones_an_environment_lacks_are_left_
     lines = table.splitlines()
     assert lines.index("| baseline: heuristic | 0.860 | 0.730 | | |") > lines.index(
         next(line for line in lines if line.startswith("| gigpo |")))
+
+
+def test_paired_difference_has_a_bootstrap_interval_over_seeds_and_tasks(tmp_path):
+    # GiGPO gains exactly one of the two tasks on every seed: each seed's difference is 0.5, and resampling the
+    # tasks gives means 0, 0.5 and 1 (chances 1/4, 1/2, 1/4), so the 95% bootstrap interval is [0, 1]
+    grpo = dict(method="grpo", valid_seen=[0.5] * 3, valid_unseen=[0.0] * 3, steps_to_target=[1.0] * 3,
+                iteration_s=1.0, valid_seen_tasks=[{"a": 0.0, "b": 1.0}] * 3,
+                valid_unseen_tasks=[{"a": 0.0, "b": 0.0}] * 3)
+    gigpo = dict(method="gigpo", valid_seen=[1.0] * 3, valid_unseen=[0.5] * 3, steps_to_target=[1.0] * 3,
+                 iteration_s=1.0, valid_seen_tasks=[{"a": 1.0, "b": 1.0}] * 3,
+                 valid_unseen_tasks=[{"a": 1.0, "b": 0.0}] * 3)
+    table = learning.markdown("env", [grpo, gigpo], _args())
+    assert "| +0.500 [+0.000, +1.000] | +0.500 [+0.000, +1.000] |" in table
+    bad = dict(gigpo, valid_seen_tasks=[{"a": 1.0, "c": 1.0}] * 3)
+    with pytest.raises(SystemExit, match="different tasks"):
+        learning.markdown("env", [grpo, bad], _args())
+    # the per-task scores come from the final evaluation's episodes (the mean over a task's episodes)
+    folder = tmp_path / "final_eval_valid_seen"
+    folder.mkdir()
+    (folder / "episodes.jsonl").write_text(
+        '{"task_id": "a", "success": true, "score": 1.0}\n{"task_id": "a", "success": false, "score": 0.5}\n'
+        '{"task_id": "b", "success": false, "score": 0.25}\n')
+    assert learning.task_scores(tmp_path, "valid_seen", _args()) == {"a": 0.5, "b": 0.0}
+    assert learning.task_scores(tmp_path, "valid_seen", _args(metric="score")) == {"a": 0.75, "b": 0.25}

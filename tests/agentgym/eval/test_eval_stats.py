@@ -49,3 +49,20 @@ def test_success_summary_seed_spread_and_breakdown():
     assert types["a"]["success_rate"] == 0.5 and types["a"]["episodes"] == 2
     assert types["b"]["success_rate"] == 1.0 and types["b"]["invalid_action_rate"] == 0.0
     assert stats.sample_std([1.0]) is None
+
+
+def test_paired_bootstrap_interval_hand_worked_cases():
+    # every paired difference is 0.1: every resample's mean is 0.1
+    assert stats.paired_bootstrap_interval([[0.1, 0.1], [0.1, 0.1], [0.1, 0.1]]) == pytest.approx((0.1, 0.1, 0.1))
+    # one seed, tasks with differences 0 and 1: resampled means are 0, 0.5, 1 with chances 1/4, 1/2, 1/4,
+    # so the 2.5% and 97.5% quantiles are 0 and 1
+    assert stats.paired_bootstrap_interval([[0.0, 1.0]]) == pytest.approx((0.5, 0.0, 1.0))
+    # seeds that disagree (one gains on every task, one on none): the seed level alone spreads the means to
+    # 0, 0.5, 1 -- resampling only the tasks would have given the degenerate [0.5, 0.5]
+    mean, low, high = stats.paired_bootstrap_interval([[1.0] * 4, [0.0] * 4])
+    assert (mean, low, high) == pytest.approx((0.5, 0.0, 1.0))
+    # deterministic for a given bootstrap seed
+    table = [[0.0, 1.0, 0.0, -1.0, 1.0], [1.0, 1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0, -1.0]]
+    assert stats.paired_bootstrap_interval(table, seed=3) == stats.paired_bootstrap_interval(table, seed=3)
+    with pytest.raises(ValueError, match="seeds x tasks"):
+        stats.paired_bootstrap_interval([])
