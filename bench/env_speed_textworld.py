@@ -5,8 +5,9 @@ Two raw baselines: textworld with the same ``EnvInfos`` agentgym requests (admis
 facts, ...; no planner: ``ExpertTracker`` plans on demand), which isolates the wrapper's overhead,
 and textworld with no extra infos, which shows what the rich infos themselves cost. Then a
 training-like random walk (uniform admissible commands, expert values unread, as in RL rollouts)
-with textworld planning on every step (``eager_planner``, the behaviour before the planner was made
-lazy) and with the planner on demand. Times are CPU seconds of this process
+with textworld planning on every step (``eager_planner``) and deriving every state's valid actions
+(the behaviour before both were changed), with the planner on demand, and with the planner on demand
+and the valid-actions table (``environments/textworld/valid_actions_cache.py``). Times are CPU seconds of this process
 (``time.process_time``; the interpreter runs in-process), so other load on the machine does not
 distort them; generation also counts the Inform 7 compiler subprocesses (children's CPU time) and
 wall time. Usage:
@@ -67,26 +68,36 @@ def play_agentgym(env, task_id: str, commands: list[str]) -> tuple[list[float], 
     return [reset], [timed(lambda c=command: env.step(c)) for command in commands]
 
 
-def random_walk_ms(env_id: str, task_ids: list[str], steps: int, eager: bool) -> float:
-    """Median CPU ms per step of seeded random admissible walks (episodes of at most 50 steps)."""
+def random_walk_ms(env_id: str, task_ids: list[str], steps: int, eager: bool, table: bool = True) -> float:
+    """Mean CPU ms per step (what an iteration pays) of a seeded random admissible walk, episodes of at most
+    50 steps; ``table=False`` turns the valid-actions table off (``AGENTGYM_TEXTWORLD_CACHES=0``)."""
     import random
 
     import agentgym
+    from environments.textworld import internals
 
-    env = agentgym.make(env_id, split="valid_seen", max_steps=50)
-    env.unwrapped.eager_planner = eager
-    rng, times, episode = random.Random(0), [], 0
-    _, info = env.reset(options={"task_id": task_ids[0]})
-    while len(times) < steps:
-        action = rng.choice(info["admissible_actions"])
-        start = time.process_time()
-        _, _, terminated, truncated, info = env.step(action)
-        times.append(time.process_time() - start)
-        if terminated or truncated:
-            episode += 1
-            _, info = env.reset(options={"task_id": task_ids[episode % len(task_ids)]})
-    env.close()
-    return statistics.median(times) * 1000.0
+    before = os.environ.get(internals.SWITCH)
+    os.environ[internals.SWITCH] = "1" if table else "0"  # read whenever the walk loads a game
+    try:
+        env = agentgym.make(env_id, split="valid_seen", max_steps=50)
+        env.unwrapped.eager_planner = eager
+        rng, times, episode = random.Random(0), [], 0
+        _, info = env.reset(options={"task_id": task_ids[0]})
+        while len(times) < steps:
+            action = rng.choice(info["admissible_actions"])
+            start = time.process_time()
+            _, _, terminated, truncated, info = env.step(action)
+            times.append(time.process_time() - start)
+            if terminated or truncated:
+                episode += 1
+                _, info = env.reset(options={"task_id": task_ids[episode % len(task_ids)]})
+        env.close()
+    finally:
+        if before is None:
+            os.environ.pop(internals.SWITCH, None)
+        else:
+            os.environ[internals.SWITCH] = before
+    return statistics.mean(times) * 1000.0
 
 
 def bench_family(name: str, env_id: str, n_games: int, repeats: int, walk_steps: int = 300) -> dict[str, float]:
@@ -119,11 +130,16 @@ def bench_family(name: str, env_id: str, n_games: int, repeats: int, walk_steps:
         raw.close()
         bare.close()
     env.close()
-    walk_eager = [random_walk_ms(env_id, task_ids, walk_steps, eager=True) for _ in range(repeats)]
-    walk_lazy = [random_walk_ms(env_id, task_ids, walk_steps, eager=False) for _ in range(repeats)]
+    walks: dict[str, list[float]] = {"eager": [], "no_table": [], "lazy": []}
+    for _ in range(repeats):  # interleaved, so the three see the same load
+        walks["eager"].append(random_walk_ms(env_id, task_ids, walk_steps, eager=True, table=False))
+        walks["no_table"].append(random_walk_ms(env_id, task_ids, walk_steps, eager=False, table=False))
+        walks["lazy"].append(random_walk_ms(env_id, task_ids, walk_steps, eager=False, table=True))
+    walk = {k: statistics.median(v) for k, v in walks.items()}
     ms = 1000.0
-    return {"walk_eager_ms": statistics.median(walk_eager), "walk_ms": statistics.median(walk_lazy),
-            "walk_ratio": statistics.median(walk_lazy) / statistics.median(walk_eager),"family": name, "games": n_games, "plan": statistics.mean(lengths) / 3,
+    return {"walk_eager_ms": walk["eager"], "walk_no_table_ms": walk["no_table"], "walk_ms": walk["lazy"],
+            "walk_ratio": walk["lazy"] / walk["eager"], "family": name, "games": n_games,
+            "plan": statistics.mean(lengths) / 3,
             "gen_wall_s": statistics.mean(walls), "gen_cpu_s": statistics.mean(cpus),
             "reset_raw_ms": statistics.median(raw_r) * ms, "reset_ms": statistics.median(ag_r) * ms,
             "step_bare_ms": statistics.median(bare_s) * ms, "step_raw_ms": statistics.median(raw_s) * ms,
@@ -142,7 +158,7 @@ def main() -> None:
     os.environ["AGENTGYM_CACHE"] = tempfile.mkdtemp(prefix="agentgym-bench-")  # measure generation, not the cache
     header = (f"{'family':<15}{'plan':>5}{'gen wall s':>11}{'gen cpu s':>10}{'reset raw ms':>13}{'reset ms':>9}"
               f"{'over':>7}{'step bare ms':>13}{'step raw ms':>12}{'step ms':>8}{'over':>7}"
-              f"{'walk eager':>12}{'walk ms':>8}{'ratio':>7}")
+              f"{'walk eager':>12}{'no table':>10}{'walk ms':>8}{'ratio':>7}")
     print(header)
     print("-" * len(header))
     rows = []
@@ -152,11 +168,13 @@ def main() -> None:
         print(f"{row['family']:<15}{row['plan']:>5.1f}{row['gen_wall_s']:>11.2f}{row['gen_cpu_s']:>10.2f}"
               f"{row['reset_raw_ms']:>13.2f}{row['reset_ms']:>9.2f}{row['reset_over']:>7.1%}"
               f"{row['step_bare_ms']:>13.2f}{row['step_raw_ms']:>12.2f}{row['step_ms']:>8.2f}{row['step_over']:>7.1%}"
-              f"{row['walk_eager_ms']:>12.2f}{row['walk_ms']:>8.2f}{row['walk_ratio']:>7.2f}", flush=True)
+              f"{row['walk_eager_ms']:>12.2f}{row['walk_no_table_ms']:>10.2f}{row['walk_ms']:>8.2f}"
+              f"{row['walk_ratio']:>7.2f}", flush=True)
     print("\nraw = textworld.start with agentgym's EnvInfos; bare = textworld.start with default EnvInfos; "
           "times are medians of CPU time per call; 'over' = agentgym / raw - 1;\n"
-          "walk = random admissible walk, ms per step, with textworld planning every step (eager) and on demand; "
-          "ratio = on demand / eager.")
+          "walk = random admissible walk, mean CPU ms per step (median of the repeats): textworld planning every step "
+          "and deriving valid actions every step (eager, the behaviour before), planner on demand without the "
+          "valid-actions table (no table), and both (walk ms); ratio = walk ms / eager.")
     if args.json:
         args.json.write_text(json.dumps({"games": args.games, "repeats": args.repeats, "families": rows}, indent=2))
 

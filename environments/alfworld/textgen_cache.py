@@ -20,17 +20,15 @@ from __future__ import annotations
 import copy
 import functools
 import logging
-import os
 from typing import Any
 
-import textworld
 from textworld.envs.pddl import textgen
 from textworld.logic import Rule
 
+from environments.textworld.internals import SWITCH, supported  # noqa: F401 - SWITCH: tests and benches read it here
+
 log = logging.getLogger("agentgym.alfworld.textgen_cache")
 
-CHECKED_VERSIONS = ("1.7.0",)  # textworld releases whose textgen internals these patches were checked on
-SWITCH = "AGENTGYM_TEXTWORLD_CACHES"
 _ORIGINALS = {name: getattr(textgen, name) for name in ("_parse_and_convert", "copy_context", "Rule")}
 _ORIGINAL_SYMBOL_COPY = textgen.Symbol.copy
 
@@ -78,14 +76,6 @@ def _symbol_copy(self: textgen.Symbol, context: dict) -> textgen.Symbol:
     clone = _clone(self)
     clone.context = _copy_context(context)
     return clone
-
-
-def supported() -> tuple[bool, str]:
-    if os.environ.get(SWITCH, "1").strip().lower() in ("0", "false", "no", "off"):
-        return False, f"{SWITCH} turns them off"
-    if textworld.__version__ not in CHECKED_VERSIONS:
-        return False, f"textworld {textworld.__version__} is not one of the checked {', '.join(CHECKED_VERSIONS)}"
-    return True, f"textworld {textworld.__version__}"
 
 
 def install() -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 from environments.textworld.lock import TEXTWORLD_LOCK
 
 
-def _state_tracking(game: Any) -> Any | None:
+def state_tracking(game: Any) -> Any | None:
     """textworld's ``StateTracking`` wrapper in the game's wrapper chain (None for games without it)."""
     from textworld.envs.wrappers.tw_inform7 import StateTracking
 
@@ -52,7 +52,7 @@ class ExpertTracker:
     @classmethod
     def attach(cls, game: Any) -> ExpertTracker | None:
         """Call right after ``game.reset()``: tracks the episode that reset started."""
-        tracking = _state_tracking(game)
+        tracking = state_tracking(game)
         if tracking is None or tracking._game_progression is None:
             return None
         return cls(tracking)

@@ -15,10 +15,12 @@ from typing import Any
 
 from agentgym.env import Outcome, TextEnv
 from agentgym.lazy_info import Deferred
-from environments.textworld.expert_tracker import ExpertTracker
+from environments.textworld import internals
+from environments.textworld.expert_tracker import ExpertTracker, state_tracking
 from environments.textworld.lock import TEXTWORLD_LOCK
 from environments.textworld.state import fact_set, state_key
 from environments.textworld.text import clean_feedback, to_command
+from environments.textworld.valid_actions_cache import ValidActionsTable, install
 
 REWARD_MODES = ("score", "success")
 NO_GOAL = "Explore the game and find out how to win it."
@@ -69,6 +71,7 @@ class TextWorldEnv(TextEnv):
         self._game_path: str | None = None
         self._state: Any = None
         self._tracker: ExpertTracker | None = None
+        self.valid_actions: ValidActionsTable | None = None  # this game's, while the caches are on (see there)
         self._initial_facts: frozenset[str] = frozenset()
         self._task_type = ""
 
@@ -91,9 +94,13 @@ class TextWorldEnv(TextEnv):
             self.close()
             self._game = start_game(path, request_infos(policy_commands=self.eager_planner))
             self._game_path = path
+            self.valid_actions = ValidActionsTable() if internals.supported()[0] else None
         self._task_type = self.task_type_of(task_id)
         self._state = self._game.reset()
         self._tracker = ExpertTracker.attach(self._game)  # a new one per episode: old infos keep theirs
+        tracking = state_tracking(self._game)
+        if self.valid_actions is not None and tracking is not None and tracking._game_progression is not None:
+            install(tracking._game_progression, self.valid_actions)  # the new episode's progression
         self._initial_facts = fact_set(self._state["facts"])
         if not self._fixed_max_steps:  # the default limit needs the plan's length: planned once, at reset
             self.max_steps = default_step_limit(len(self._plan_now()))
@@ -168,3 +175,4 @@ class TextWorldEnv(TextEnv):
                 self._game.close()
         self._game = None
         self._game_path = None
+        self.valid_actions = None

@@ -82,7 +82,7 @@ def test_caches_can_be_switched_off(monkeypatch):
 
 
 def test_an_unchecked_textworld_version_is_left_alone(monkeypatch):
-    monkeypatch.setattr(textgen_cache.textworld, "__version__", "9.9.9")
+    monkeypatch.setattr("textworld.__version__", "9.9.9")
     assert textgen_cache.install() is False and not textgen_cache.installed()
     monkeypatch.undo()
     assert textgen_cache.install() is True

@@ -1,0 +1,25 @@
+"""The textworld releases whose internals this project patches for speed, and the switch that turns it off.
+
+Both speed-ups (ALFWorld's text-generation caches, ``environments/alfworld/textgen_cache.py``, and
+TextWorld's valid-actions table, ``valid_actions_cache.py``) replace or wrap textworld functions that
+are not part of its public API, so they are installed only on a version they were checked against;
+``AGENTGYM_TEXTWORLD_CACHES=0`` turns both off (for comparisons, or if a result looks wrong).
+"""
+
+from __future__ import annotations
+
+import os
+
+CHECKED_VERSIONS = ("1.7.0",)
+SWITCH = "AGENTGYM_TEXTWORLD_CACHES"
+
+
+def supported() -> tuple[bool, str]:
+    """Whether textworld's internals may be patched here, and why (not)."""
+    import textworld
+
+    if os.environ.get(SWITCH, "1").strip().lower() in ("0", "false", "no", "off"):
+        return False, f"{SWITCH} turns them off"
+    if textworld.__version__ not in CHECKED_VERSIONS:
+        return False, f"textworld {textworld.__version__} is not one of the checked {', '.join(CHECKED_VERSIONS)}"
+    return True, f"textworld {textworld.__version__}"
