@@ -143,7 +143,8 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
     model_path = cfg.model or str(plugins.load(plugins.POLICIES, "build_model")(cfg.out, cfg.env))
     policy = plugins.policy_from_spec(model_path, device="cpu" if not torch.cuda.is_available() else None)
     examples = collect_examples(cfg.env, cfg.episodes, seed=cfg.seed, explore=cfg.explore,
-                                history_len=cfg.history_len, env_kwargs=cfg.env_kwargs, teacher=cfg.teacher)
+                                history_len=cfg.history_len, env_kwargs=cfg.env_kwargs, teacher=cfg.teacher,
+                                progress=cfg.verbose)
     if not examples:
         raise ValueError(f"the {cfg.teacher!r} teacher gave no actions on {cfg.env}; SFT needs a teacher that acts "
                          "(the expert needs an environment with info['expert_action'])")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from agentgym import plugins
 from agentgym.policy import Generation, SamplingParams
@@ -63,13 +64,14 @@ def teacher_actions(teacher: Any, prompts: list[Messages], infos: list[dict[str,
 
 def collect_examples(env_id: str, episodes: int, seed: int = 0, explore: float = 0.0, split: str = "train",
                      history_len: int | None = None, env_kwargs: dict[str, Any] | None = None,
-                     teacher: str = "expert") -> list[Example]:
+                     teacher: str = "expert", progress: bool = False) -> list[Example]:
     """(prompt, teacher response) for every step of ``episodes`` episodes where the teacher gives an action.
 
     ``teacher`` is a policy spec: ``expert`` (``info["expert_action"]``) or ``heuristic`` (the
     environment's hand-written rule, which sees only the prompt, so a policy can imitate it exactly).
     Episode k resets with ``seed + k``; episodes run one after another so the explorer's random
-    draws, and with them the examples, depend only on ``seed``.
+    draws, and with them the examples, depend only on ``seed``. ``progress``: a bar over the episodes
+    (collection on a slow engine, e.g. 1,000 ALFWorld episodes, takes minutes).
     """
     prompt = PromptConfig(history_len=prompt_history_len(env_id, history_len))
     labeller = plugins.policy_from_spec(teacher, env_id=env_id)
@@ -77,7 +79,7 @@ def collect_examples(env_id: str, episodes: int, seed: int = 0, explore: float =
     pool = make_pool(env_id, split, 1, env_kwargs, backend="thread")
     examples = []
     try:
-        for episode in range(episodes):
+        for episode in tqdm(range(episodes), desc="teacher episodes", disable=not progress, dynamic_ncols=True):
             trajectories, _ = collect(pool, policy, [{"seed": seed + episode}], 1, SamplingParams(), prompt,
                                       info_keys=policy.info_keys)
             steps = [s for traj in trajectories for s in traj.steps]
