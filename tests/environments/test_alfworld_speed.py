@@ -26,12 +26,14 @@ def caches_back_on():
 
 
 def games_of_every_type(per_type: int, split: str = "train") -> list[str]:
+    """``per_type`` task ids of each type, round-robin (one of each type, then the second of each, ...), so
+    any prefix of six or more covers every type."""
     picked: dict[str, list[str]] = {t: [] for t in TASK_TYPES}
     for task_id in split_task_ids(split):
         kind = parse_task_id(task_id)[0]
         if len(picked[kind]) < per_type:
             picked[kind].append(task_id)
-    return [task_id for ids in picked.values() for task_id in ids]
+    return [ids[i] for i in range(per_type) for ids in picked.values() if i < len(ids)]
 
 
 def random_walk(task_ids: list[str], steps_per_game: int, seed: int = 0) -> list[tuple]:
