@@ -2,7 +2,7 @@
 
 After every command, textworld's ``GameProgression.update`` enumerates every rule instantiation that
 holds in the new state (``State.all_applicable_actions``), from which the admissible commands are
-written. That search is about as costly as the Z-machine step itself on the small families, and
+written. That search is 10-30% of a step in a training-like random walk (docs/benchmarks.md), and
 a random walk keeps coming back to the same states (the same room with the same inventory), whose
 valid actions are a function of the fact set alone. ``install`` makes one episode's progression look
 them up by its current fact set in a table shared by every episode of the same game in this process,
@@ -11,9 +11,9 @@ and compute only the states it has not seen.
 One difference from textworld: the table keeps the enumeration order of the first visit, while
 textworld's order can depend on the order its sets received the facts. Admissible commands are sorted
 by textworld, so they are unchanged; ``detect_action`` only consults the order to break a tie
-between two different actions that print the same Inform 7 event, which TextWorld's generator does
-not produce (random walks are byte-identical with the table on and off,
-``tests/environments/test_textworld_valid_actions_cache.py``).
+between two different actions that print the same Inform 7 event. No such tie showed up: random walks
+on every family are identical with the table on and off
+(``tests/environments/test_textworld_valid_actions_cache.py``).
 
 Like the ALFWorld text-generation caches, it depends on textworld's internals, so the environment
 installs it only where ``internals.supported()`` says so (a checked textworld version, and
