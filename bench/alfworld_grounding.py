@@ -12,15 +12,19 @@ tiny model learns the search, but on held-out games it rarely takes the object i
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from pathlib import Path
+
+from agentgym.eval.episodes import EpisodeLog
 
 TASK = re.compile(r"put (?:a|an|some) (\w+) (?:in|on) (\w+)")
 
 
 def grounding(folder: Path) -> dict[str, float]:
-    episodes = [json.loads(line) for line in open(folder / "episodes.jsonl")]
+    path = folder / "episodes.jsonl"
+    if not path.exists():
+        raise FileNotFoundError(path)
+    episodes = EpisodeLog(path).read()
     in_view = took = ever_held = successes = 0
     for episode in episodes:
         match = TASK.match(episode["task"])

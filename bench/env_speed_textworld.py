@@ -76,9 +76,7 @@ def random_walk_ms(env_id: str, task_ids: list[str], steps: int, eager: bool, ta
     import agentgym
     from environments.textworld import internals
 
-    before = os.environ.get(internals.SWITCH)
-    os.environ[internals.SWITCH] = "1" if table else "0"  # read whenever the walk loads a game
-    try:
+    with internals.caches_switched(table):  # read whenever the walk loads a game
         env = agentgym.make(env_id, split="valid_seen", max_steps=50)
         env.unwrapped.eager_planner = eager
         rng, times, episode = random.Random(0), [], 0
@@ -92,11 +90,6 @@ def random_walk_ms(env_id: str, task_ids: list[str], steps: int, eager: bool, ta
                 episode += 1
                 _, info = env.reset(options={"task_id": task_ids[episode % len(task_ids)]})
         env.close()
-    finally:
-        if before is None:
-            os.environ.pop(internals.SWITCH, None)
-        else:
-            os.environ[internals.SWITCH] = before
     return statistics.mean(times) * 1000.0
 
 

@@ -39,6 +39,7 @@ import numpy as np
 import yaml
 
 from agentgym import checkpoint, credit
+from agentgym.eval.episodes import EpisodeLog
 from agentgym.eval.stats import paired_bootstrap_interval
 from agentgym.metrics import read_metrics
 
@@ -141,11 +142,12 @@ def final_eval(run_dir: Path, env_id: str, split: str, episodes: int, args: argp
 def task_scores(run_dir: Path, split: str, args: argparse.Namespace) -> dict[str, float]:
     """The final evaluation's metric per held-out task (mean over that task's episodes), from its episodes.jsonl."""
     field = {"success_rate": "success", "score": "score"}[args.metric]
+    path = run_dir / f"final_eval_{split}" / "episodes.jsonl"
+    if not path.exists():
+        raise FileNotFoundError(path)
     per_task: dict[str, list[float]] = {}
-    with open(run_dir / f"final_eval_{split}" / "episodes.jsonl") as handle:
-        for line in handle:
-            record = json.loads(line)
-            per_task.setdefault(record["task_id"], []).append(float(record[field]))
+    for record in EpisodeLog(path).read():
+        per_task.setdefault(record["task_id"], []).append(float(record[field]))
     return {task: float(np.mean(values)) for task, values in per_task.items()}
 
 

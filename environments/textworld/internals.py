@@ -8,7 +8,9 @@ are not part of its public API, so they are installed only on a version they wer
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 CHECKED_VERSIONS = ("1.7.0",)
 SWITCH = "AGENTGYM_TEXTWORLD_CACHES"
@@ -23,3 +25,17 @@ def supported() -> tuple[bool, str]:
     if textworld.__version__ not in CHECKED_VERSIONS:
         return False, f"textworld {textworld.__version__} is not one of the checked {', '.join(CHECKED_VERSIONS)}"
     return True, f"textworld {textworld.__version__}"
+
+
+@contextlib.contextmanager
+def caches_switched(on: bool) -> Iterator[None]:
+    """Set the switch for the duration (it is read whenever a game is loaded), then put back what was there."""
+    before = os.environ.get(SWITCH)
+    os.environ[SWITCH] = "1" if on else "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(SWITCH, None)
+        else:
+            os.environ[SWITCH] = before

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import random
 
 import pytest
@@ -17,19 +15,6 @@ from environments.textworld.valid_actions_cache import ValidActionsTable  # noqa
 FAMILIES = ["Simple", "Cooking", "CoinCollector", "TreasureHunter", "Custom"]
 
 
-@contextlib.contextmanager
-def caches_off():
-    before = os.environ.get(internals.SWITCH)
-    os.environ[internals.SWITCH] = "0"
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ[internals.SWITCH]
-        else:
-            os.environ[internals.SWITCH] = before
-
-
 @pytest.mark.parametrize("family", FAMILIES)
 def test_random_walks_are_identical_with_and_without_the_table(family):
     env_id, kwargs = f"agentgym/TextWorld-{family}-v0", {"num_tasks": 2, "max_steps": 20}
@@ -38,7 +23,7 @@ def test_random_walks_are_identical_with_and_without_the_table(family):
     for episode in range(4):  # each game twice: the second visit finds its states in the table
         task = {"task_id": cached.unwrapped.task_ids()[episode % 2]}
         obs_c, info_c = cached.reset(options=task)
-        with caches_off():
+        with internals.caches_switched(False):
             obs_p, info_p = plain.reset(options=task)
         assert plain.unwrapped.valid_actions is None and cached.unwrapped.valid_actions is not None
         assert obs_c == obs_p
