@@ -10,7 +10,7 @@ import argparse
 import importlib
 from typing import Any
 
-from agentgym.registry import SPLITS, list_envs, make
+from agentgym.core.registry import SPLITS, list_envs, make
 
 
 def describe(env_id: str) -> dict[str, Any]:

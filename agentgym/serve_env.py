@@ -15,8 +15,8 @@ import os
 import sys
 from typing import Any
 
-from agentgym.cli_options import parse_mapping
-from agentgym.env import SPLITS
+from agentgym.core.env import SPLITS
+from agentgym.util.cli_options import parse_mapping
 
 SETTINGS_VARIABLE = "AGENTGYM_SERVE_ENV"  # how ``--workers N`` hands the settings to each uvicorn worker
 DEFAULT_MAX_SESSIONS = 256
@@ -28,8 +28,8 @@ def build_app(env_id: str, split: str = "train", env_kwargs: dict[str, Any] | No
     fail here with the environment's own error, not in the first client's session."""
     from openenv.core.env_server.http_server import create_fastapi_app
 
-    from agentgym.openenv_bridge.served_env import ServedSpec, session_factory
-    from agentgym.openenv_bridge.wire import TextAction, TextEnvState, TextObservation
+    from agentgym.openenv.served_env import ServedSpec, session_factory
+    from agentgym.openenv.wire import TextAction, TextEnvState, TextObservation
 
     spec = ServedSpec(env_id, split, env_kwargs)
     spec.task_ids(split)

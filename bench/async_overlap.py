@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agentgym.metrics import read_metrics
+from agentgym.util.metrics import read_metrics
 
 RESULTS = Path(__file__).resolve().parent / "results" / "async_overlap"
 LOOPS = {"sync": 0, "async": 1}

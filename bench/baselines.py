@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from agentgym import plugins
-from agentgym.evaluation import evaluate
-from agentgym.pool import make_pool
+from agentgym.core import plugins
+from agentgym.eval.held_out import evaluate
+from agentgym.rollout.pool import make_pool
 
 SPLITS = ("valid_seen", "valid_unseen")
 

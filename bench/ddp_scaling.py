@@ -1,7 +1,7 @@
 """Update throughput of data-parallel training at world size 1 and 2 (``torchrun``, gloo on CPU).
 
 The same global batch (``--samples`` step samples of ``--prompt-tokens`` + ``--response-tokens``
-tokens, random ids) is trained with ``agentgym.update.ppo_update`` at each world size, on a
+tokens, random ids) is trained with ``agentgym.train.update.ppo_update`` at each world size, on a
 randomly initialised model of the tiny model's family; each world size gets the same cores in
 all (``--threads`` threads in one process, or split between the ranks). Prints update tokens/s
 per world size and strategy (DDP, FSDP2) and their ratio to the first, measured in one run.
@@ -57,10 +57,10 @@ def worker(args: argparse.Namespace) -> None:
     """One rank: the same fixed batch on every rank, ``repeats`` timed updates; rank 0 prints JSON."""
     import torch
 
-    from agentgym.config import UpdateSettings
-    from agentgym.data_parallel import DataParallel
-    from agentgym.distributed import barrier, init_from_env, shutdown
-    from agentgym.update import UpdateSample, ppo_update
+    from agentgym.train.config import UpdateSettings
+    from agentgym.train.data_parallel import DataParallel
+    from agentgym.train.distributed import barrier, init_from_env, shutdown
+    from agentgym.train.update import UpdateSample, ppo_update
     from policies.hf import HFPolicy
 
     ctx = init_from_env()

@@ -13,7 +13,7 @@
    with them off, as alfworld ships), and reports reset and step times (CPU seconds, one process;
    compare the ratios, the machine is shared).
 4. One training-size iteration (``--iteration-groups`` tasks x ``--group-size`` rollouts of a
-   uniformly random admissible policy, 50 steps at most, through ``agentgym.rollout.collect`` on
+   uniformly random admissible policy, 50 steps at most, through ``agentgym.rollout.collect.collect`` on
    one thread): engine CPU time of the resets and steps (games generated beforehand).
 """
 
@@ -130,9 +130,9 @@ def time_speed(games: list[tuple[str, str]]) -> dict:
 
 def time_iteration(groups: int, group_size: int) -> dict:
     """Engine CPU seconds of one iteration of random admissible play (games generated first)."""
-    from agentgym.policy import SamplingParams
-    from agentgym.pool import make_pool
-    from agentgym.rollout import collect
+    from agentgym.core.policy import SamplingParams
+    from agentgym.rollout.collect import collect
+    from agentgym.rollout.pool import make_pool
     from environments.alfworld.gamefiles import ensure_game
     from policies.scripted import RandomPolicy
 

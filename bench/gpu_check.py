@@ -58,9 +58,10 @@ def main(argv=None) -> None:
     args = parse(argv)
     import torch
 
-    from agentgym.config import TrainConfig
-    from agentgym.train import setup, train_on_batch
-    from agentgym.trainer_rollout import next_batch
+    from agentgym.train.batches import next_batch
+    from agentgym.train.config import TrainConfig
+    from agentgym.train.loop import train_on_batch
+    from agentgym.train.setup import setup
 
     gpu = torch.cuda.is_available()
     if not gpu and not args.cpu_smoke:

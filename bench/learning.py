@@ -38,10 +38,11 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from agentgym import checkpoint, credit
+from agentgym import credit
 from agentgym.eval.episodes import EpisodeLog
 from agentgym.eval.stats import paired_bootstrap_interval
-from agentgym.metrics import read_metrics
+from agentgym.train import checkpoint
+from agentgym.util.metrics import read_metrics
 
 RESULTS = Path(__file__).resolve().parent / "results" / "learning"
 QUICK = {"methods": "grpo,gigpo", "seeds": "0", "env_steps": 6000, "eval_episodes": 50}
@@ -167,7 +168,7 @@ def baseline_rows(env_id: str, args: argparse.Namespace) -> list[dict]:
 
 
 def _baseline_available(env_id: str, name: str) -> bool:
-    from agentgym.registry import class_attribute
+    from agentgym.core.registry import class_attribute
     from policies.heuristics import has_heuristic
 
     head = name.partition(":")[0]

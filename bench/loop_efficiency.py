@@ -21,11 +21,11 @@ from pathlib import Path
 import torch
 
 from agentgym import credit, train
-from agentgym.config import parse_args
-from agentgym.policy import SamplingParams
-from agentgym.rollout import PromptConfig, collect
-from agentgym.types import StepBatch
-from agentgym.update import UpdateSample, ppo_update
+from agentgym.core.policy import SamplingParams
+from agentgym.core.types import StepBatch
+from agentgym.rollout.collect import PromptConfig, collect
+from agentgym.train.config import parse_args
+from agentgym.train.update import UpdateSample, ppo_update
 
 
 def bare_loop(policy, samples: list[UpdateSample], micro_batch_size: int, lr: float) -> float:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
-from agentgym.padding import left_pad
-from agentgym.policy import SamplingParams
-from agentgym.sft import collect_examples
+from agentgym.core.policy import SamplingParams
+from agentgym.sft.trainer import collect_examples
+from agentgym.util.padding import left_pad
 from policies.hf import HFPolicy
 from policies.tiny import build_tiny_model, count_parameters
 

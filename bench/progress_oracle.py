@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from agentgym.policy import SamplingParams
-from agentgym.pool import make_pool
-from agentgym.rollout import PromptConfig, collect
+from agentgym.core.policy import SamplingParams
+from agentgym.rollout.collect import PromptConfig, collect
+from agentgym.rollout.pool import make_pool
 from policies import from_spec
 from policies.hf import HFPolicy
 from rewards.progress import ProgressEstimator, ProgressSettings

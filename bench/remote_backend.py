@@ -2,7 +2,7 @@
 
     python bench/remote_backend.py [--rounds 3] [--envs 16] [--json bench/results/remote_backend.json]
 
-Environment steps per second of ``agentgym.rollout.collect`` (a uniformly random admissible policy, no
+Environment steps per second of ``agentgym.rollout.collect.collect`` (a uniformly random admissible policy, no
 model time, resets included) on the same tasks, for Synthetic-v0 at no cost per step (the wire's own
 cost), Synthetic-v0 burning 5 ms of CPU per step and TextWorld CoinCollector, with: the thread backend;
 the process backend at 2 workers; the remote backend on 1 and on 2 ``agentgym.serve_env`` servers on
@@ -72,9 +72,9 @@ def servers(env_id: str, kwargs: dict, count: int):
 
 def throughput(env_id: str, kwargs: dict, max_steps: int, backend: str, urls: list[str], envs: int,
                rounds: int) -> dict:
-    from agentgym.policy import SamplingParams
-    from agentgym.pool import make_pool
-    from agentgym.rollout import collect
+    from agentgym.core.policy import SamplingParams
+    from agentgym.rollout.collect import collect
+    from agentgym.rollout.pool import make_pool
     from policies.scripted import RandomPolicy
 
     pool = make_pool(env_id, "train", envs, kwargs, max_steps, backend=backend, workers=2,

@@ -2,7 +2,7 @@
 
     python bench/rollout_scaling.py [--rounds 2] [--envs 16] [--json bench/results/rollout_scaling.json]
 
-1. Environment steps per second of ``agentgym.rollout.collect`` (a uniformly random admissible
+1. Environment steps per second of ``agentgym.rollout.collect.collect`` (a uniformly random admissible
    policy, so no model time; resets included) for ALFWorld, TextWorld Cooking and Synthetic-v0
    burning 5 ms of CPU per step, on each backend: thread (one process, a thread per environment),
    process and ray at 1 and 2 workers. The same task ids are played in every cell, after one
@@ -41,9 +41,9 @@ def peak_rss_mib(pid: int) -> float:
 
 def throughput(env_id: str, kwargs: dict, max_steps: int, backend: str, workers: int | None, envs: int,
                rounds: int) -> dict:
-    from agentgym.policy import SamplingParams
-    from agentgym.pool import make_pool
-    from agentgym.rollout import collect
+    from agentgym.core.policy import SamplingParams
+    from agentgym.rollout.collect import collect
+    from agentgym.rollout.pool import make_pool
     from policies.scripted import RandomPolicy
 
     tick = time.perf_counter()
@@ -67,9 +67,9 @@ def throughput(env_id: str, kwargs: dict, max_steps: int, backend: str, workers:
 
 
 def latency_scaling(counts: list[int], sleep_s: float, rounds: int) -> list[dict]:
-    from agentgym.policy import SamplingParams
-    from agentgym.pool import make_pool
-    from agentgym.rollout import collect
+    from agentgym.core.policy import SamplingParams
+    from agentgym.rollout.collect import collect
+    from agentgym.rollout.pool import make_pool
     from policies.scripted import RandomPolicy
 
     out = []

@@ -1,4 +1,4 @@
-"""Policies behind one protocol (``agentgym.policy.Policy``).
+"""Policies behind one protocol (``agentgym.core.policy.Policy``).
 
 * ``HFPolicy`` (``policies.hf``): any transformers causal LM; the trainable default.
 * ``VLLMPolicy`` (``policies.vllm``): in-process vLLM on GPU (extra ``vllm``).

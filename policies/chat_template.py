@@ -9,7 +9,7 @@ once, when a policy is built, and fail with an explanation instead.
 
 from __future__ import annotations
 
-from agentgym.types import Messages
+from agentgym.core.types import Messages
 
 
 class ChatTemplateError(ValueError):

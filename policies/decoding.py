@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
-from agentgym.padding import left_pad, positions
-from agentgym.policy import SamplingParams
+from agentgym.core.policy import SamplingParams
+from agentgym.util.padding import left_pad, positions
 
 
 @dataclass

@@ -23,9 +23,9 @@ from typing import Any
 
 import torch
 
-from agentgym.padding import left_pad, positions
-from agentgym.policy import Generation, SamplingParams
-from agentgym.types import Messages
+from agentgym.core.policy import Generation, SamplingParams
+from agentgym.core.types import Messages
+from agentgym.util.padding import left_pad, positions
 from policies.chat_template import check_prefix_stability, encode_prompt, encode_text
 from policies.decoding import StopStrings, decode, token_entropy
 

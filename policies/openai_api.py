@@ -21,8 +21,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from agentgym.policy import Generation, SamplingParams
-from agentgym.types import Messages
+from agentgym.core.policy import Generation, SamplingParams
+from agentgym.core.types import Messages
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from agentgym.policy import Generation, SamplingParams
-from agentgym.prompts import format_action
-from agentgym.types import Messages
+from agentgym.core.policy import Generation, SamplingParams
+from agentgym.core.types import Messages
+from agentgym.rollout.prompts import format_action
 
 _STEP_LINE = re.compile(r"^Step (\d+): you did ", re.MULTILINE)
 

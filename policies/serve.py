@@ -33,7 +33,7 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 
-from agentgym.policy import Generation, SamplingParams
+from agentgym.core.policy import Generation, SamplingParams
 from policies.weights import TOKEN_ENV, TOKEN_HEADER, VERSION_HEADER
 
 

@@ -2,12 +2,12 @@
 
 No pretrained weights can be downloaded on the build machines, so the default policy is built
 here: a byte-level BPE tokenizer trained (with the ``tokenizers`` library) on the exact prompts the
-rollout shows (``agentgym.prompts.build_messages`` over expert and random episodes), a ChatML chat
+rollout shows (``agentgym.rollout.prompts.build_messages`` over expert and random episodes), a ChatML chat
 template, and a randomly initialised Llama-style config with head size 64 (small by default so the
 SFT warm start fits in about a minute of CPU; see ``TinyConfig``).
 Everything is saved as a normal Hugging Face folder, so every other code path loads it with
 ``from_pretrained``. ``default_model`` adds an SFT warm start on expert episodes and caches the
-result under ``agentgym.paths.cache_dir("models", ...)``, safe against concurrent builders.
+result under ``agentgym.util.paths.cache_dir("models", ...)``, safe against concurrent builders.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from agentgym.paths import cache_dir, replace_dir
-from agentgym.sft import SFTConfig, SFTSettings, run_sft
-from agentgym.sft_data import collect_examples
+from agentgym.sft.data import collect_examples
+from agentgym.sft.trainer import SFTConfig, SFTSettings, run_sft
+from agentgym.util.paths import cache_dir, replace_dir
 
 DEFAULT_ENV = "agentgym/FrozenLake-v1"  # the main job's
 # The warm start of an environment's default model, where SFTSettings' defaults are not enough: on FrozenLake,
@@ -187,7 +187,7 @@ def _build_warm(out: Path, env_id: str, cfg: TinyConfig, warm: SFTSettings, verb
                 env_kwargs: dict[str, Any]) -> None:
     build_tiny_model(out, env_id, cfg, env_kwargs)
     if verbose:
-        from agentgym import console
+        from agentgym.util import console
 
         console.phase("build", f"tokenizer (at most {cfg.vocab_size} pieces) trained on {cfg.corpus_episodes} episodes of "
                                f"{env_id}; a {cfg.num_layers}-layer, hidden-{cfg.hidden_size} model initialised")

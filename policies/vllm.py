@@ -20,8 +20,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from agentgym.policy import Generation, SamplingParams
-from agentgym.types import Messages
+from agentgym.core.policy import Generation, SamplingParams
+from agentgym.core.types import Messages
 
 try:  # import-guarded: the package must import on machines without vllm
     import vllm

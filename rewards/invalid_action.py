@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from agentgym.core.types import StepBatch
 from agentgym.credit.penalty import COLUMN, step_penalty
 from agentgym.credit.registry import SHAPERS
-from agentgym.types import StepBatch
 
 MODES = ("reward", "step")
 

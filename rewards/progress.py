@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from agentgym.paths import replace_dir
+from agentgym.util.paths import replace_dir
 
 ESTIMATOR_FILE = "progress_estimator.json"
 StepIds = tuple[list[int], list[int]]  # (prompt ids, response ids) of one step

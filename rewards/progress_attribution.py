@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from agentgym import credit
-from agentgym.features import SetupContext, TrainerFeature
-from agentgym.params import check_choice, check_keys
-from agentgym.types import Trajectory
+from agentgym.core.types import Trajectory
+from agentgym.train.features import SetupContext, TrainerFeature
+from agentgym.util.params import check_choice, check_keys
 from rewards.progress import ProgressEstimator, ProgressSettings
 from rewards.progress_oracle import oracle_correlation
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from agentgym.types import Trajectory
+from agentgym.core.types import Trajectory
 
 
 def oracle_progress(trajectory: Trajectory) -> np.ndarray:

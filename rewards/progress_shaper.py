@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from agentgym.core.types import StepBatch
 from agentgym.credit.registry import SHAPERS
-from agentgym.types import StepBatch
 
 GROUNDING = ("mean", "step")
 

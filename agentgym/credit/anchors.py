@@ -13,8 +13,8 @@ import difflib
 
 import numpy as np
 
+from agentgym.core.types import StepBatch
 from agentgym.credit.groups import TrajectoryLayout, check_choice, factorize
-from agentgym.types import StepBatch
 
 SIMILARITY_ORDERS = ("rollout", "rows")
 

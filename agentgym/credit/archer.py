@@ -1,7 +1,7 @@
 """ArCHer's advantage (Zhou et al. 2024, arXiv 2402.19446): A = min Q(s, a) - min V(s) of its utterance critic.
 
 The critic, its replay buffer and its TD training live in the ArCHer trainer feature
-(``agentgym.features.archer``, built by ``credit: archer``), which writes each step's advantage into
+(``agentgym.train.features.archer.feature``, built by ``credit: archer``), which writes each step's advantage into
 ``batch.extras["archer_advantage"]`` before credit runs (0 during its critic-only warm-up). This
 estimator hands that column to the update, which applies it to every token of the step's response.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from agentgym.core.types import StepBatch
 from agentgym.credit.registry import ESTIMATORS
-from agentgym.types import StepBatch
 
 
 @ESTIMATORS.register("archer")

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from agentgym.core.types import StepBatch
 from agentgym.credit.groups import TrajectoryLayout
 from agentgym.credit.registry import MODIFIERS
-from agentgym.types import StepBatch
 
 
 def normalised_entropy(entropy: np.ndarray, eps: float = 1e-8) -> np.ndarray:

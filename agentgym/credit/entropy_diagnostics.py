@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from agentgym.types import StepBatch
+from agentgym.core.types import StepBatch
 
 KEYS = ("entropy/step_mean", "entropy/step_std", "entropy/success_mean", "entropy/failure_mean",
         "entropy/empg_amplified_frac", "entropy/empg_damped_frac", "entropy/missing_frac")

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from agentgym.core.types import StepBatch
 from agentgym.credit.groups import TrajectoryLayout
 from agentgym.credit.registry import ESTIMATORS
-from agentgym.types import StepBatch
 
 
 def _values(batch: StepBatch) -> np.ndarray:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from agentgym.core.types import StepBatch
 from agentgym.credit.anchors import step_groups
 from agentgym.credit.groups import (
     NORMS,
@@ -35,7 +36,6 @@ from agentgym.credit.groups import (
 )
 from agentgym.credit.penalty import reads_step_penalty, step_penalty
 from agentgym.credit.registry import DIAGNOSTICS, ESTIMATORS
-from agentgym.types import StepBatch
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from agentgym.core.types import StepBatch
 from agentgym.credit.penalty import require_step_stats, step_penalty
-from agentgym.types import StepBatch
 
 NORMS = ("mean_std", "mean")
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from agentgym.core.types import StepBatch
 from agentgym.credit.groups import TrajectoryLayout, episode_scores, normalise_in_groups, per_row
 from agentgym.credit.penalty import reads_step_penalty
 from agentgym.credit.registry import ESTIMATORS
-from agentgym.types import StepBatch
 
 
 @ESTIMATORS.register("grpo")

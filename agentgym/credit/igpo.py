@@ -1,7 +1,7 @@
 """IGPO (arXiv 2510.14967): turn rewards from the policy's growing belief in the gold answer.
 
 Each turn t earns r_t = reward_t + info_gain_t, where ``info_gain`` (written by the trainer feature
-``agentgym.features.information_gain``) is the change p_{t+1} - p_t of the policy's probability of the
+``agentgym.train.features.igpo.feature``) is the change p_{t+1} - p_t of the policy's probability of the
 gold answer that turn t's observation caused, 0 on the final turn (its outcome reward pays it). Two
 ways to turn those rewards into advantages:
 
@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from agentgym.core.types import StepBatch
 from agentgym.credit.groups import TrajectoryLayout, check_choice, normalise_in_groups
 from agentgym.credit.registry import DIAGNOSTICS, ESTIMATORS
-from agentgym.types import StepBatch
 
 COLUMN = "info_gain"
 NORMALISE = ("pooled", "position_mean")
@@ -35,7 +35,7 @@ def turn_rewards(batch: StepBatch) -> np.ndarray:
     """r_t = reward_t + info_gain_t per batch row, shape (len(batch),)."""
     if COLUMN not in batch.extras:
         raise ValueError(f"credit=igpo needs the information-gain feature's column {COLUMN!r} "
-                         "(agentgym.features.information_gain, built by the trainer when credit=igpo)")
+                         "(agentgym.train.features.igpo.feature, built by the trainer when credit=igpo)")
     gain = np.asarray(batch.extras[COLUMN], dtype=np.float64)
     if np.isnan(gain).any():
         raise ValueError(f"batch.extras[{COLUMN!r}] contains NaN")

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from agentgym.types import StepBatch
+from agentgym.core.types import StepBatch
 
 COLUMN = "step_penalty"
 

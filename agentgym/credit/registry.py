@@ -12,7 +12,7 @@ import difflib
 from collections.abc import Callable
 from typing import Any
 
-from agentgym import plugins
+from agentgym.core import plugins
 
 
 class Registry:

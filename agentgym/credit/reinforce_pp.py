@@ -7,17 +7,17 @@ R(tau) - p_i minus the mean score of its group's step samples (a group of one sa
 same batch whitening; gamma is unused there, as in verl. Departure from verl: verl whitens over tokens
 (a sample weighs by its response length); here every step weighs 1. REINFORCE++ folds the KL penalty into
 the reward; here the reward column arrives already shaped and KL stays in the loss
-(``agentgym.losses.kl_penalty``). A batch of a single step normalises with mean 0 and std 1.
+(``agentgym.train.losses.kl_penalty``). A batch of a single step normalises with mean 0 and std 1.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from agentgym.core.types import StepBatch
 from agentgym.credit.groups import TrajectoryLayout, check_choice, episode_scores, normalise_in_groups
 from agentgym.credit.penalty import reads_step_penalty, step_penalty
 from agentgym.credit.registry import ESTIMATORS
-from agentgym.types import StepBatch
 
 BASELINES = ("none", "group")
 

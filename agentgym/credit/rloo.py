@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from agentgym.core.types import StepBatch
 from agentgym.credit.groups import TrajectoryLayout, check_choice, episode_scores, per_row
 from agentgym.credit.penalty import reads_step_penalty
 from agentgym.credit.registry import ESTIMATORS
-from agentgym.types import StepBatch
 
 LONE = ("zero", "raw")
 

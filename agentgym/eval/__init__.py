@@ -10,9 +10,8 @@ from agentgym.eval.episodes import EpisodeLog, episode_record, records_from_traj
 from agentgym.eval.report import build_report, markdown_summary, write_outputs
 from agentgym.eval.runner import EvalSettings, make_plan, run_evaluation
 from agentgym.eval.splits import fingerprint, split_task_ids
-from agentgym.eval.training import write_training_eval
 from agentgym.eval.viewer import write_viewer
 
 __all__ = ["EpisodeLog", "EvalSettings", "build_report", "compare", "episode_record", "fingerprint",
            "make_plan", "markdown_summary", "records_from_trajectories", "run_evaluation", "split_task_ids",
-           "write_outputs", "write_training_eval", "write_viewer"]
+           "write_outputs", "write_viewer"]

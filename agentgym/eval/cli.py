@@ -17,10 +17,10 @@ from typing import Any
 
 import yaml
 
-from agentgym import plugins
-from agentgym.cli_options import add_options
+from agentgym.core import plugins
 from agentgym.eval.compare import compare
 from agentgym.eval.runner import EvalSettings, make_plan, run_evaluation
+from agentgym.util.cli_options import add_options
 
 PROMPT_FIELDS = ("history_len", "show_admissible", "max_new_tokens")  # taken from the policy's training run
 EVAL_FIELDS = tuple(f.name for f in dataclasses.fields(EvalSettings))

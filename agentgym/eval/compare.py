@@ -17,7 +17,7 @@ import yaml
 
 from agentgym.eval.splits import fingerprint, split_task_ids
 from agentgym.eval.stats import wilson_interval
-from agentgym.metrics import read_metrics
+from agentgym.util.metrics import read_metrics
 
 CURVE_KEY = "eval/success_rate"
 

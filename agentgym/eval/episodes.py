@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from agentgym.types import Step, Trajectory
+from agentgym.core.types import Step, Trajectory
 
 TASK_PREFIX = "Task: "
 
@@ -60,7 +60,7 @@ def episode_record(traj: Trajectory, seed: int, task: str | None = None, final_o
 
 
 def task_from_prompt(traj: Trajectory) -> str | None:
-    """The goal as the policy saw it: the ``Task:`` line ``agentgym.prompts.build_messages`` writes first."""
+    """The goal as the policy saw it: the ``Task:`` line ``agentgym.rollout.prompts.build_messages`` writes first."""
     if not traj.steps or not traj.steps[0].prompt:
         return None
     first_line = traj.steps[0].prompt[-1].get("content", "").split("\n", 1)[0]

@@ -49,7 +49,7 @@ def build_report(records: list[dict[str, Any]], plan: dict[str, Any]) -> dict[st
 
 
 def flat_metrics(basic: dict[str, float], prefix: str) -> dict[str, float]:
-    """The same keys the trainer logs for its held-out checks (``agentgym.evaluation.summarise``)."""
+    """The same keys the trainer logs for its held-out checks (``agentgym.eval.held_out.summarise``)."""
     return {f"{prefix}success_rate": basic["success_rate"], f"{prefix}score": basic["score"],
             f"{prefix}episode_len": basic["steps"], f"{prefix}invalid_action_rate": basic["invalid_action_rate"],
             f"{prefix}truncated_rate": basic["truncated_rate"]}

@@ -3,7 +3,7 @@
 Protocol (recorded in the report): the first ``episodes`` task ids of the split in their fixed
 order (all of them by default), each played once per seed ``s`` in ``0..seeds-1`` with
 ``reset(seed=s, options={"task_id": id})`` and ``SamplingParams(seed=s)``. Seed 0 with greedy
-decoding is exactly what the trainer's periodic held-out check (``agentgym.evaluation.evaluate``) runs.
+decoding is exactly what the trainer's periodic held-out check (``agentgym.eval.held_out.evaluate``) runs.
 """
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from agentgym.core.policy import Policy, SamplingParams
+from agentgym.core.registry import SPLITS, prompt_history_len
+from agentgym.core.types import Trajectory
 from agentgym.eval.episodes import EpisodeLog, episode_record
 from agentgym.eval.report import write_outputs
 from agentgym.eval.splits import fingerprint, split_task_ids
-from agentgym.params import check_choice
-from agentgym.policy import Policy, SamplingParams
-from agentgym.pool.settings import PoolSettings
-from agentgym.registry import SPLITS, prompt_history_len
-from agentgym.rollout import PromptConfig, collect
-from agentgym.types import Trajectory
+from agentgym.rollout.collect import PromptConfig, collect
+from agentgym.rollout.pool.settings import PoolSettings
+from agentgym.util.params import check_choice
 
 # where and how fast episodes run, not what they are: kept out of the report's protocol
 POOL_FIELDS = tuple(f.name for f in fields(PoolSettings) if f.name != "max_observation_chars")

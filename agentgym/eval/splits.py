@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from agentgym.registry import make
+from agentgym.core.registry import make
 
 
 def fingerprint(env_id: str, split: str, env_kwargs: dict[str, Any], task_ids: Sequence[str]) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agentgym import plugins
+from agentgym.core import plugins
 from agentgym.inference.protocol import RolloutEngine
 from agentgym.inference.settings import ROLLOUT_BACKENDS, InferenceSettings
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from agentgym.core.types import Trajectory
 from agentgym.inference.protocol import RolloutEngine
-from agentgym.rollout import RolloutStats
-from agentgym.types import Trajectory
+from agentgym.rollout.collect import RolloutStats
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from agentgym.policy import Policy
+from agentgym.core.policy import Policy
 
 
 @runtime_checkable

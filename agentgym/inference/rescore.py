@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from agentgym.types import Step
+from agentgym.core.types import Step
 
 
 def rescore_steps(policy, steps: list[Step], micro_batch_size: int) -> dict[str, float]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentgym.params import check_choice
+from agentgym.util.params import check_choice
 
 ROLLOUT_BACKENDS = ("hf", "vllm", "server")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from agentgym.types import Trajectory
+from agentgym.core.types import Trajectory
 
 
 def drop_stale(trajectories: list[Trajectory], version: int,

@@ -8,10 +8,10 @@ vLLM's may break near-ties), which is logged as ``rollout/sync_greedy_match`` ev
 
 from __future__ import annotations
 
-from agentgym.policy import SamplingParams
-from agentgym.pool import EnvFailure, EnvPool
-from agentgym.prompts import build_messages
-from agentgym.types import Messages
+from agentgym.core.policy import SamplingParams
+from agentgym.core.types import Messages
+from agentgym.rollout.pool import EnvFailure, EnvPool
+from agentgym.rollout.prompts import build_messages
 
 
 def held_out_prompts(pool: EnvPool, count: int, show_admissible: bool = True) -> list[Messages]:

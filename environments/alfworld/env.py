@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from agentgym.env import Outcome, TextEnv
-from agentgym.lazy_info import Deferred
+from agentgym.core.env import Outcome, TextEnv
+from agentgym.core.lazy_info import Deferred
 from environments.alfworld.engine import ENGINE_LOCK, make_engine, memoized_translation
 from environments.alfworld.gamefiles import ensure_game
 from environments.alfworld.official import find_games, task_type_of

@@ -1,7 +1,7 @@
 """Generate, check and cache one game per task id, in ALFWorld's official folder layout.
 
 ``ensure_game(split, task_id)`` returns the path of ``json_2.1.1/<split>/<task>/<trial>/game.tw-pddl``
-under ``agentgym.paths.cache_dir("alfworld", "generated-<version>")``, generating it on first use.
+under ``agentgym.util.paths.cache_dir("alfworld", "generated-<version>")``, generating it on first use.
 A game is kept only if it is solved when played: the oracle plans from the engine's start state and
 its plan is executed operator by operator on the engine's PDDL state until the goal holds
 (``playcheck.py``); ``check="planner"`` asks alfworld's Fast Downward planner instead (slower). The
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agentgym.paths import cache_dir
+from agentgym.util.paths import cache_dir
 from environments.alfworld.engine import make_engine, memoized_translation
 from environments.alfworld.pddl_problem import game_json, task_folder, traj_data
 from environments.alfworld.playcheck import play_plan

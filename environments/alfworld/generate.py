@@ -3,7 +3,7 @@
     python -m environments.alfworld.generate                      # all three splits, official sizes
     python -m environments.alfworld.generate --splits valid_unseen --num-tasks 50 --workers 2
 
-Games land in ``agentgym.paths.cache_dir("alfworld", "generated-<version>")/json_2.1.1/<split>/``
+Games land in ``agentgym.util.paths.cache_dir("alfworld", "generated-<version>")/json_2.1.1/<split>/``
 (``$AGENTGYM_CACHE`` moves it), in the official layout, so the folder also works as
 ``data_dir`` for alfworld's own tools. Generation is deterministic: the same task id always gives
 the same game, and games already on disk are skipped.
@@ -18,7 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from tqdm import tqdm
 
-from agentgym.registry import SPLITS
+from agentgym.core.registry import SPLITS
 from environments.alfworld.gamefiles import ensure_game, generated_root
 from environments.alfworld.splits import parse_task_id, split_task_ids
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agentgym.env import Outcome, TextEnv
+from agentgym.core.env import Outcome, TextEnv
 
 WORDS = ("amber", "birch", "cedar", "delta", "ember", "fjord", "grove", "heron", "indigo", "juniper")
 NUM_TASKS = {"train": 1000, "valid_seen": 100, "valid_unseen": 100}

@@ -13,8 +13,8 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from agentgym.env import Outcome, TextEnv
-from agentgym.lazy_info import Deferred
+from agentgym.core.env import Outcome, TextEnv
+from agentgym.core.lazy_info import Deferred
 from environments.textworld import internals
 from environments.textworld.expert_tracker import ExpertTracker, state_tracking
 from environments.textworld.lock import TEXTWORLD_LOCK

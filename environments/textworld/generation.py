@@ -1,7 +1,7 @@
 """Generate TextWorld games with textworld's own generator and cache them on disk.
 
 A game is fully determined by (challenge, settings, seed); its task id names all three and is the
-file name under ``agentgym.paths.cache_dir("textworld", "games", family)``. Generation takes about
+file name under ``agentgym.util.paths.cache_dir("textworld", "games", family)``. Generation takes about
 a second, so it happens on first use of an id and never again. Files are written to a temporary
 folder and moved into place (the ``.json`` first, then the ``.z8`` that marks the game complete),
 so parallel workers asking for the same game never read a half-written one. Generation is
@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from agentgym.paths import cache_dir
+from agentgym.util.paths import cache_dir
 
 CHALLENGES = {"simple": "tw-simple", "cooking": "tw-cooking", "coin": "tw-coin_collector",
               "treasure": "tw-treasure_hunter"}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agentgym.paths import cache_dir
+from agentgym.util.paths import cache_dir
 from environments.tools.names import NameMaker
 
 OCCUPATIONS = ["engineer", "painter", "chemist", "lawyer", "architect", "composer", "surgeon", "historian",

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from agentgym.paths import cache_dir
+from agentgym.util.paths import cache_dir
 from environments.tools.answers import grade_list, grade_value
 from environments.tools.protocol import Tool, ToolCall
 from environments.tools.sql_db import ReadOnlyDatabase, format_table

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from agentgym.env import Outcome, TextEnv
+from agentgym.core.env import Outcome, TextEnv
 from environments.tools.protocol import (
     Tool,
     ToolCall,

@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from agentgym.env import Outcome, TextEnv
+from agentgym.core.env import Outcome, TextEnv
 from environments.toytext.grid import MOVES, Pos, neighbour, parse_direction, shortest_path
 
 SEED_BASE = {"train": 0, "valid_seen": 1_000_000, "valid_unseen": 2_000_000}

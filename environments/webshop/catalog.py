@@ -3,7 +3,7 @@
 Products have WebShop's fields: ASIN, title, breadcrumb (``product_category``), search ``query``
 (the product type), attributes, options (colour, size, flavour, ...), price, description, feature
 bullets and rating. The same seed and size always give the same catalogue; it is written once under
-``agentgym.paths.cache_dir("webshop", ...)`` and read back on later runs.
+``agentgym.util.paths.cache_dir("webshop", ...)`` and read back on later runs.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from agentgym.paths import cache_dir
+from agentgym.util.paths import cache_dir
 from environments.webshop.fuzzy import normalize_color
 from environments.webshop.vocab import BRAND_HEADS, BRAND_TAILS, CATEGORIES, Category, ProductType
 

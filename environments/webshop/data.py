@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from agentgym.paths import cache_dir
+from agentgym.util.paths import cache_dir
 from environments.webshop.catalog import catalog_path, load_or_generate
 from environments.webshop.goals import DEFAULT_COUNTS, make_goal, parse_task_id, split_targets
 from environments.webshop.search import SearchEngine

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from agentgym.env import Outcome, TextEnv
+from agentgym.core.env import Outcome, TextEnv
 from environments.webshop.client import (
     AsgiClient,
     HttpClient,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from agentgym.policy import Generation, SamplingParams
-from agentgym.types import Messages
+from agentgym.core.policy import Generation, SamplingParams
+from agentgym.core.types import Messages
 
 
 class EngineBase:

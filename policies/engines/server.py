@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from agentgym.policy import Generation, SamplingParams
+from agentgym.core.policy import Generation, SamplingParams
 from policies.engines.base import EngineBase
 from policies.openai_api import OpenAIPolicy
 from policies.weights import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from agentgym.policy import Generation, SamplingParams
+from agentgym.core.policy import Generation, SamplingParams
 from policies.engines.base import EngineBase
 from policies.weights import WeightSnapshot, load_snapshot, snapshot
 

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from agentgym.policy import Generation, SamplingParams
+from agentgym.core.policy import Generation, SamplingParams
 from policies.engines.base import EngineBase
 from policies.weights import WeightSnapshot, snapshot, write_adapter
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from agentgym.policy import Generation, SamplingParams
-from agentgym.prompts import format_action
-from agentgym.types import Messages
+from agentgym.core.policy import Generation, SamplingParams
+from agentgym.core.types import Messages
+from agentgym.rollout.prompts import format_action
 from policies.heuristics import frozenlake, textworld
 from policies.heuristics.view import PromptView
 

@@ -1,4 +1,4 @@
-"""What the agent saw at one step, read back from its prompt (``agentgym.prompts.build_messages``).
+"""What the agent saw at one step, read back from its prompt (``agentgym.rollout.prompts.build_messages``).
 
 Heuristic baselines read this and nothing else, so they see exactly what the language model sees:
 no ``info`` field that the prompt does not show (no expert, no map, no state key).
@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from agentgym.types import Messages
+from agentgym.core.types import Messages
 
 _HISTORY_LINE = re.compile(r"^Step (\d+): you did (.*?)\.(?: You saw: (.*))?$")
 _ADMISSIBLE = "\nAdmissible actions: "

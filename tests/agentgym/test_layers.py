@@ -9,7 +9,8 @@ import gymnasium
 import pytest
 
 import agentgym
-from agentgym import credit, plugins
+from agentgym import credit
+from agentgym.core import plugins
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTER = ("environments", "policies", "rewards", "textworld", "alfworld", "torch", "transformers")

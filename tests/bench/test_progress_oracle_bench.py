@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agentgym.types import Step, Trajectory
+from agentgym.core.types import Step, Trajectory
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "progress_oracle.py"
 SPEC = importlib.util.spec_from_file_location("progress_oracle_bench", BENCH)

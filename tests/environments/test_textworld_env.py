@@ -4,7 +4,7 @@ import gymnasium
 import pytest
 
 import agentgym
-from agentgym.env import INFO_KEYS
+from agentgym.core.env import INFO_KEYS
 
 pytest.importorskip("textworld")
 

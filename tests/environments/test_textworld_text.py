@@ -2,7 +2,7 @@
 
 import pytest
 
-from agentgym.registry import SPLITS
+from agentgym.core.registry import SPLITS
 from environments.textworld.custom import CustomTextWorld
 from environments.textworld.families import (
     CoinCollectorTextWorld,

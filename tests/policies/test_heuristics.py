@@ -2,11 +2,11 @@
 
 import pytest
 
-from agentgym import plugins
-from agentgym.evaluation import evaluate
-from agentgym.pool import make_pool
-from agentgym.prompts import HistoryItem, build_messages, parse_action
-from agentgym.rollout import PromptConfig
+from agentgym.core import plugins
+from agentgym.eval.held_out import evaluate
+from agentgym.rollout.collect import PromptConfig
+from agentgym.rollout.pool import make_pool
+from agentgym.rollout.prompts import HistoryItem, build_messages, parse_action
 from policies.heuristics import HeuristicPolicy, frozenlake, textworld
 from policies.heuristics.view import PromptView
 

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from agentgym.policy import SamplingParams, TrainablePolicy
-from agentgym.prompts import build_messages
+from agentgym.core.policy import SamplingParams, TrainablePolicy
+from agentgym.rollout.prompts import build_messages
 from policies.chat_template import ChatTemplateError, check_prefix_stability
 from policies.hf import HFPolicy
 from policies.tiny import TinyConfig, build_tiny_model

@@ -6,8 +6,8 @@ import threading
 import pytest
 import torch
 
-from agentgym.policy import SamplingParams
-from agentgym.prompts import build_messages
+from agentgym.core.policy import SamplingParams
+from agentgym.rollout.prompts import build_messages
 from policies import EndpointUnavailable, OpenAIPolicy, from_spec
 from policies.hf import HFPolicy
 from policies.serve import ServerThread

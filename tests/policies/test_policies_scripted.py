@@ -5,8 +5,8 @@ import json
 import pytest
 
 import agentgym
-from agentgym.policy import Generation, Policy, SamplingParams
-from agentgym.prompts import HistoryItem, build_messages, parse_action
+from agentgym.core.policy import Generation, Policy, SamplingParams
+from agentgym.rollout.prompts import HistoryItem, build_messages, parse_action
 from policies import ExpertPolicy, RandomPolicy, ReplayPolicy, from_spec
 from policies.scripted import step_index
 
@@ -97,8 +97,8 @@ def test_replay_reproduces_an_expert_episode(tmp_path):
 
 def test_replay_follows_the_rollouts_step_index_when_prompts_show_no_history(tmp_path):
     """FrozenLake prompts carry no history lines; the rollout's ``info["step"]`` keeps replay in step."""
-    from agentgym.pool import make_pool
-    from agentgym.rollout import PromptConfig, collect
+    from agentgym.rollout.collect import PromptConfig, collect
+    from agentgym.rollout.pool import make_pool
 
     success, actions, task_id = play(ExpertPolicy(), task_index=2)
     assert success and len(actions) > 1

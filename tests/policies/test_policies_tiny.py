@@ -4,8 +4,8 @@ import threading
 
 import pytest
 
-from agentgym.sft import SFTSettings
-from agentgym.sft_data import collect_examples
+from agentgym.sft.data import collect_examples
+from agentgym.sft.trainer import SFTSettings
 from policies import tiny
 from policies.tiny import TinyConfig, build_tiny_model, count_parameters
 

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from agentgym.policy import SamplingParams
-from agentgym.prompts import build_messages
+from agentgym.core.policy import SamplingParams
+from agentgym.rollout.prompts import build_messages
 from policies import vllm as vllm_backend
 from policies.vllm import merged_state, topk_entropy
 

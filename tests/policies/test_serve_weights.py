@@ -4,8 +4,8 @@ import httpx
 import pytest
 import torch
 
-from agentgym.policy import SamplingParams
-from agentgym.prompts import build_messages
+from agentgym.core.policy import SamplingParams
+from agentgym.rollout.prompts import build_messages
 from policies.hf import HFPolicy
 from policies.serve import VERSION_HEADER, ServerThread
 from policies.tiny import TinyConfig, build_tiny_model

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from agentgym.policy import SamplingParams
-from agentgym.prompts import build_messages
+from agentgym.core.policy import SamplingParams
+from agentgym.rollout.prompts import build_messages
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECK = Path(__file__).with_name("vllm_engine_check.py")

@@ -5,7 +5,7 @@ import copy
 import pytest
 import torch
 
-from agentgym.prompts import build_messages
+from agentgym.rollout.prompts import build_messages
 from policies.hf import HFPolicy
 from policies.tiny import TinyConfig, build_tiny_model
 from policies.weights import from_bytes, load_snapshot, snapshot, to_bytes

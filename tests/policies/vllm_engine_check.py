@@ -32,8 +32,8 @@ def update_towards_one_response(trained, prompts, lora: bool) -> None:
 def main(folder: str, device: str, lora: bool = False) -> dict:
     import torch
 
-    from agentgym.policy import SamplingParams
-    from agentgym.prompts import build_messages
+    from agentgym.core.policy import SamplingParams
+    from agentgym.rollout.prompts import build_messages
     from policies.engines.vllm_engine import VLLMEngine
     from policies.hf import HFPolicy
 

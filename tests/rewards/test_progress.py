@@ -6,7 +6,7 @@ import torch
 
 import rewards  # noqa: F401 - registers the shapers
 from agentgym import StepBatch, credit
-from agentgym.types import Step, Trajectory
+from agentgym.core.types import Step, Trajectory
 from rewards.progress import ProgressEstimator, ProgressSettings, trajectory_loss
 from rewards.progress_oracle import oracle_correlation, oracle_progress, rankdata, spearman
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from agentgym import credit
-from agentgym.types import StepBatch
+from agentgym.core.types import StepBatch
 
 ROWS = [  # (group, traj, t, reward, info_gain)
     (0, 0, 0, 0.0, 1.0), (0, 0, 1, 0.0, -1.0), (0, 0, 2, 1.0, 0.0),

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from agentgym import credit
+from agentgym.core.types import StepBatch
 from agentgym.credit.empg import empg, entropy_scale, future_bonus, normalised_entropy
 from agentgym.credit.entropy_diagnostics import entropy_diagnostics
-from agentgym.types import StepBatch
 
 
 def make_batch(rows, **extras):

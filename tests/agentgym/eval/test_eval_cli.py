@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from agentgym.core.policy import Generation
 from agentgym.eval import cli
-from agentgym.policy import Generation
-from agentgym.prompts import format_action
+from agentgym.rollout.prompts import format_action
 
 ENV = "agentgym/FrozenLake-v0"
 ROOT = Path(__file__).resolve().parents[3]
@@ -82,8 +82,8 @@ import signal, sys, time
 # must see Ctrl-C however pytest itself was launched
 signal.signal(signal.SIGINT, signal.default_int_handler)
 from agentgym.eval import cli
-from agentgym.policy import Generation
-from agentgym.prompts import format_action
+from agentgym.core.policy import Generation
+from agentgym.rollout.prompts import format_action
 
 class SlowExpert:
     calls = 0

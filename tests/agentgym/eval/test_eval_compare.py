@@ -7,9 +7,9 @@ import sys
 import pytest
 import yaml
 
+from agentgym.core.policy import Generation
 from agentgym.eval import EvalSettings, compare, run_evaluation
-from agentgym.policy import Generation
-from agentgym.prompts import format_action
+from agentgym.rollout.prompts import format_action
 
 ENV = "agentgym/FrozenLake-v0"
 
@@ -85,7 +85,7 @@ def test_compare_draws_its_plot_without_out(tmp_path):
 
 
 def test_learning_curve_legend_names_the_held_out_split(tmp_path):
-    from agentgym.plots import curve_labels
+    from agentgym.util.plots import curve_labels
 
     run = _training_run(tmp_path / "run", [0.1])
     assert curve_labels(run)["eval/success_rate"] == "held-out tasks: valid_seen (greedy)"

@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from agentgym.core.policy import Generation
 from agentgym.eval import EvalSettings, run_evaluation
-from agentgym.policy import Generation
 
 ENV = "agentgym/FrozenLake-v0"
 _GOAL = re.compile(r"The goal is ([a-z0-9 ]+)\.")

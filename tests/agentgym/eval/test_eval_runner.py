@@ -5,19 +5,19 @@ import random
 
 import pytest
 
+from agentgym.core.policy import Generation
+from agentgym.core.registry import make
 from agentgym.eval import (
     EpisodeLog,
     EvalSettings,
     fingerprint,
     run_evaluation,
     split_task_ids,
-    write_training_eval,
 )
-from agentgym.evaluation import evaluate
-from agentgym.policy import Generation
-from agentgym.pool import make_pool
-from agentgym.prompts import format_action
-from agentgym.registry import make
+from agentgym.eval.held_out import evaluate
+from agentgym.rollout.pool import make_pool
+from agentgym.rollout.prompts import format_action
+from agentgym.train.held_out_checks import write_training_eval
 
 ENV = "agentgym/FrozenLake-v0"
 
@@ -89,7 +89,7 @@ def test_expert_scores_its_known_value(tmp_path):
 
 
 def test_same_evaluation_as_the_trainers_held_out_check(tmp_path):
-    """Seed 0, greedy: the report's flat metrics equal agentgym.evaluation.evaluate's."""
+    """Seed 0, greedy: the report's flat metrics equal agentgym.eval.held_out.evaluate's."""
     report = run_evaluation(PromptHash(), _settings(seeds=1), tmp_path, "hash", progress=False)
     assert 0 < report["metrics"]["success_rate"]["mean"] < 1
     pool = make_pool(ENV, "valid_seen", 10, backend="thread")

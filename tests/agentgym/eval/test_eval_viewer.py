@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from agentgym.core.policy import Generation
+from agentgym.core.types import Step, Trajectory
 from agentgym.eval import EvalSettings, records_from_trajectories, run_evaluation, write_viewer
 from agentgym.eval.viewer import embed_json
-from agentgym.policy import Generation
-from agentgym.prompts import format_action
-from agentgym.types import Step, Trajectory
+from agentgym.rollout.prompts import format_action
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from agentgym.inference.producer import RolloutProducer
-from agentgym.rollout import RolloutStats
+from agentgym.rollout.collect import RolloutStats
 
 
 class CountingEngine:

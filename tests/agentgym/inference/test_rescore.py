@@ -3,10 +3,10 @@
 import pytest
 import torch
 
+from agentgym.core.policy import SamplingParams
+from agentgym.core.types import Step
 from agentgym.inference.rescore import rescore_steps
-from agentgym.policy import SamplingParams
-from agentgym.prompts import HistoryItem, build_messages
-from agentgym.types import Step
+from agentgym.rollout.prompts import HistoryItem, build_messages
 
 
 @pytest.fixture(scope="module")

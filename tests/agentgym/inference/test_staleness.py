@@ -2,8 +2,8 @@
 
 import pytest
 
+from agentgym.core.types import Step, Trajectory
 from agentgym.inference.staleness import drop_stale
-from agentgym.types import Step, Trajectory
 
 
 def _traj(traj_id, versions):

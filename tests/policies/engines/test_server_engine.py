@@ -4,8 +4,8 @@ import psutil
 import pytest
 import torch
 
-from agentgym.policy import SamplingParams
-from agentgym.prompts import build_messages
+from agentgym.core.policy import SamplingParams
+from agentgym.rollout.prompts import build_messages
 from policies.engines.server import ServerEngine
 from policies.engines.server_process import ServerProcess
 from policies.hf import HFPolicy

@@ -1,0 +1,172 @@
+"""Supervised fine-tuning on expert trajectories: ``python -m agentgym.sft --env ID --episodes N --out DIR``.
+
+The examples (``agentgym.sft.data``) use the very prompts the RL rollout shows; the target is the
+expert's formatted action plus EOS, and the loss covers response tokens only. Tasks come from the
+"train" split. Models are found through the ``agentgym.policies`` entry points (``plugins``), so this
+core module names no policy backend.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from agentgym.core import plugins
+from agentgym.sft.data import Example, collect_examples
+from agentgym.util import console
+from agentgym.util.cli_options import add_options
+
+
+@dataclass
+class SFTSettings:
+    """fine-tuning: the expert episodes and the optimiser (also the tiny model's warm start)"""
+
+    episodes: int = 300
+    """Teacher episodes on the train split whose steps become examples."""
+    teacher: str = "expert"
+    """Whose actions are imitated: expert (info['expert_action']) | heuristic (the environment's hand-written rule,
+    which sees only the prompt) | any policy spec."""
+    explore: float = 0.25
+    """Probability that a random admissible action drives the episode (the label stays the expert's)."""
+    steps: int | None = 150
+    """Optimizer steps; None = `epochs` passes over the examples."""
+    epochs: int = 1
+    """Passes over the examples when steps is None."""
+    batch_size: int = 32
+    """Examples per optimizer step."""
+    lr: float = 3e-3
+    """Peak AdamW learning rate (linear warm-up, then cosine decay to 10%)."""
+    warmup: int = 10
+    """Warm-up steps."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    max_grad_norm: float = 1.0
+    """Gradient-norm clip of each step."""
+    seed: int = 0
+    """Seeds torch, the episodes' reset seeds and the example order."""
+
+
+@dataclass
+class SFTConfig(SFTSettings):
+    """what is fine-tuned, on which environment, and where it is saved"""
+
+    env: str = "agentgym/FrozenLake-v1"
+    """Environment id whose expert gives the labels (it must fill info['expert_action'])."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments for the environment's constructor, e.g. '{num_tasks: 200}'."""
+    model: str | None = None
+    """Model folder to fine-tune; None = a freshly built (untrained) tiny model for `env`."""
+    out: str = "runs/sft"
+    """Folder the fine-tuned model is saved to."""
+    history_len: int | None = None
+    """Past steps per prompt; None = the environment's prompt_history_len (as the trainer)."""
+    verbose: bool = True
+    """Print the loss every 20 steps."""
+
+
+def _lr_at(step: int, total: int, cfg: SFTSettings) -> float:
+    """Linear warm-up then cosine decay to 10%."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = (step - cfg.warmup) / max(1, total - cfg.warmup)
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def train(policy, examples: list[Example], cfg: SFTSettings, verbose: bool = True) -> list[float]:
+    """Minimise the mean response-token NLL with AdamW; returns the loss of every step.
+
+    ``verbose``: an ``sft`` progress bar with the running loss, then one ``[sft]`` line with the
+    first and last loss."""
+    import torch
+
+    prompt_ids = policy.encode_prompts([e.messages for e in examples])
+    response_ids = [policy.encode_response(e.response) for e in examples]
+    rng = np.random.default_rng(cfg.seed)
+    total = cfg.steps or max(1, cfg.epochs * math.ceil(len(examples) / cfg.batch_size))
+    params = [p for p in policy.model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
+    order: list[int] = []
+    losses = []
+    policy.model.train()
+    start = time.perf_counter()
+    bar = tqdm(range(total), desc="sft", disable=not verbose, dynamic_ncols=True)
+    for step in bar:
+        if len(order) < cfg.batch_size:
+            order += rng.permutation(len(examples)).tolist()
+        mb, order = order[:cfg.batch_size], order[cfg.batch_size:]
+        for group in optimizer.param_groups:
+            group["lr"] = _lr_at(step, total, cfg)
+        logp, _, mask = policy.score([prompt_ids[i] for i in mb], [response_ids[i] for i in mb])
+        loss = -(logp * mask).sum() / mask.sum()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+        optimizer.step()
+        losses.append(float(loss.detach()))
+        bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
+    bar.close()
+    policy.model.eval()
+    if verbose:
+        console.phase("sft", f"{total} steps on {len(examples)} examples, loss {losses[0]:.4f} -> {losses[-1]:.4f} "
+                             f"({time.perf_counter() - start:.0f} s)")
+    return losses
+
+
+def greedy_success(policy, env_id: str, split: str, episodes: int, history_len: int | None = None,
+                   max_new_tokens: int = 16, env_kwargs: dict[str, Any] | None = None) -> float:
+    """Share of the split's first ``episodes`` tasks solved by greedy decoding (the trainer's evaluation)."""
+    from agentgym.core.policy import SamplingParams
+    from agentgym.eval.held_out import evaluate
+    from agentgym.rollout.collect import PromptConfig
+    from agentgym.rollout.pool import make_pool
+
+    pool = make_pool(env_id, split, min(episodes, 64), env_kwargs)
+    try:
+        result = evaluate(policy, pool, split, episodes, SamplingParams(greedy=True, temperature=0.0,
+                                                                        max_new_tokens=max_new_tokens),
+                          PromptConfig(history_len=history_len))  # None: the environment's own
+    finally:
+        pool.close()
+    return result.metrics("")["success_rate"]
+
+
+def run_sft(cfg: SFTConfig) -> dict[str, Any]:
+    """Build/load the model, collect expert examples on the train split, fine-tune, save to ``cfg.out``."""
+    import torch
+
+    torch.manual_seed(cfg.seed)
+    model_path = cfg.model or str(plugins.load(plugins.POLICIES, "build_model")(cfg.out, cfg.env))
+    policy = plugins.policy_from_spec(model_path, device="cpu" if not torch.cuda.is_available() else None)
+    examples = collect_examples(cfg.env, cfg.episodes, seed=cfg.seed, explore=cfg.explore,
+                                history_len=cfg.history_len, env_kwargs=cfg.env_kwargs, teacher=cfg.teacher,
+                                progress=cfg.verbose)
+    if not examples:
+        raise ValueError(f"the {cfg.teacher!r} teacher gave no actions on {cfg.env}; SFT needs a teacher that acts "
+                         "(the expert needs an environment with info['expert_action'])")
+    if cfg.verbose:
+        console.phase("sft", f"warm start of {model_path} on {len(examples)} {cfg.teacher} steps of {cfg.env} "
+                             "(train split)")
+    losses = train(policy, examples, cfg, verbose=cfg.verbose)
+    policy.save(cfg.out)
+    return {"examples": len(examples), "steps": len(losses), "first_loss": losses[0], "final_loss": losses[-1]}
+
+
+def parse_args(argv: list[str] | None = None) -> SFTConfig:
+    parser = argparse.ArgumentParser(prog="python -m agentgym.sft", description="Supervised fine-tuning of a policy on an "
+                                     "environment's expert trajectories (the trainer's warm start).")
+    add_options(parser, SFTConfig, grouped=True)
+    return SFTConfig(**vars(parser.parse_args(argv)))
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    cfg = parse_args(argv)
+    stats = run_sft(cfg)
+    print(f"saved {cfg.out}: {stats}")
+    return stats
+

@@ -1,0 +1,5 @@
+"""``python -m agentgym.train``: see ``agentgym.train.loop``."""
+
+from agentgym.train.loop import main
+
+main()

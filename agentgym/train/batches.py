@@ -1,0 +1,136 @@
+"""Where each training iteration's batch comes from, and how the updated weights go back.
+
+Synchronously the batch is collected now, on the rollout engine, with the current weights; with
+``max_staleness > 0`` it comes from the background producer (``agentgym.inference.producer``),
+sampled while the previous update ran, and trajectories staler than the bound are dropped and
+counted. Either way a batch with more infrastructure failures than ``max_infra_failure_frac``
+stops the run after a checkpoint from which it replays that batch (docs/rollout.md, "Fault model").
+After each update the engine gets the new weights (``sync_engine``). In a data-parallel run
+(``agentgym.train.distributed``) every rank collects its block of the groups on its own engine and pool;
+the blocks are then gathered, so every rank holds the whole batch and takes the same decisions.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from agentgym.core.policy import SamplingParams
+from agentgym.core.types import Trajectory
+from agentgym.inference.rescore import rescore_steps
+from agentgym.inference.staleness import drop_stale
+from agentgym.inference.sync_check import greedy_match
+from agentgym.rollout.collect import PromptConfig, RolloutStats, collect
+from agentgym.train.distributed import barrier, gather, group_block, reduce_metrics, sharded_map
+from agentgym.train.trainer import Trainer, save_checkpoint
+
+
+class InfrastructureFailure(RuntimeError):
+    """Too many episodes of one iteration failed for infrastructure reasons (docs/rollout.md, "Fault model")."""
+
+
+def collect_batch(trainer: Trainer) -> tuple[list[Trajectory], RolloutStats]:
+    """num_groups tasks x group_size rollouts on the rollout engine, each group on one task and reset seed.
+
+    Every rank draws all the tasks (the samplers stay equal) and collects its block of the groups;
+    group and trajectory ids are the batch's, so the gathered blocks are the single-process batch.
+    """
+    config = trainer.config
+    seeds = trainer.task_rng.integers(0, 2**31 - 1, size=config.num_groups)
+    block = group_block(trainer.dist, config.num_groups)
+    sampling = SamplingParams(temperature=config.temperature, top_p=config.top_p,
+                              max_new_tokens=config.max_new_tokens)
+    resets = [{"seed": int(s)} for s in seeds[block.start:block.stop]]
+    trajectories, stats = collect(trainer.train_pool, trainer.engine, resets, config.group_size, sampling,
+                                  PromptConfig.from_settings(config), episode_retries=config.episode_retries,
+                                  info_keys=info_keys(trainer))
+    if block.start:
+        _shift_ids(trajectories, block.start, config.group_size)
+    return trajectories, stats
+
+
+def _shift_ids(trajectories: list[Trajectory], groups_before: int, group_size: int) -> None:
+    for traj in trajectories:
+        for item in (traj, *traj.steps):
+            item.group_id += groups_before
+            item.traj_id += groups_before * group_size
+
+
+def gather_batch(trainer: Trainer, trajectories: list[Trajectory],
+                 stats: RolloutStats) -> tuple[list[Trajectory], RolloutStats]:
+    """Every rank's block of the batch, on every rank, in group order; their stats merged."""
+    if not trainer.dist.enabled:
+        return trajectories, stats
+    parts = gather(trainer.dist, (trajectories, stats))
+    return [t for part, _ in parts for t in part], RolloutStats.merged([s for _, s in parts])
+
+
+def rollout(trainer: Trainer) -> tuple[list[Trajectory], RolloutStats]:
+    """One synchronous batch: collect it (every rank its block), then check it for infrastructure failures."""
+    rng_before = trainer.task_rng.bit_generator.state
+    trajectories, stats = gather_batch(trainer, *collect_batch(trainer))
+    check_infrastructure(trainer, stats, rng_before)
+    return trajectories, stats
+
+
+def next_batch(trainer: Trainer) -> tuple[list[Trajectory], RolloutStats, dict[str, float]]:
+    """This iteration's batch, within the staleness bound, with the engine's metrics."""
+    if trainer.producer is None:
+        trajectories, stats = rollout(trainer)
+        metrics = {"time/rollout_wait_s": stats.total_s}
+    else:
+        batch, waited = trainer.producer.next(trainer.iteration)
+        trajectories, stats = gather_batch(trainer, batch.trajectories, batch.stats)
+        check_infrastructure(trainer, stats, batch.task_rng_state)
+        metrics = reduce_metrics(trainer.dist, {"time/rollout_wait_s": waited, "time/sync_s": batch.sync_s})
+    trajectories, stale_metrics = drop_stale(trajectories, trainer.iteration, trainer.config.max_staleness)
+    metrics.update(stale_metrics)
+    metrics["rollout/policy_version"] = float(trainer.iteration)
+    return trajectories, stats, metrics
+
+
+def rescore(trainer: Trainer, trajectories: list[Trajectory]) -> dict[str, float]:
+    """The trained model's log-probs and entropies for steps another engine sampled, each rank scoring
+    its block of the steps (``agentgym.inference.rescore``)."""
+    metrics: dict[str, float] = {}
+    steps = [s for t in trajectories for s in t.steps if s.response_ids]
+    scored = iter(sharded_map(trainer.dist, lambda block: metrics.update(
+        rescore_steps(trainer.policy, block, trainer.config.micro_batch_size)), steps,
+        lockstep=trainer.parallel.sharded))
+    for traj in trajectories:  # the gathered steps are copies: put them back in their trajectories
+        traj.steps = [next(scored) if s.response_ids else s for s in traj.steps]
+    return reduce_metrics(trainer.dist, metrics, sum_keys=("rollout/rescored_steps",))
+
+
+def sync_engine(trainer: Trainer, version: int) -> dict[str, float]:
+    """Hand the engine the weights of update ``version`` (asynchronous: publish them for the producer)."""
+    tick = time.perf_counter()
+    snapshot = trainer.engine.snapshot(trainer.policy)
+    if trainer.producer is not None:
+        trainer.producer.publish(snapshot, version)
+        return {"time/snapshot_s": time.perf_counter() - tick}
+    trainer.engine.load(snapshot, version)
+    barrier(trainer.dist)  # ranks sharing a server: none samples before the one that pushes is done
+    metrics = reduce_metrics(trainer.dist, {"time/sync_s": time.perf_counter() - tick})
+    if trainer.sync_prompts:
+        metrics["rollout/sync_greedy_match"] = greedy_match(trainer.engine, trainer.policy, trainer.sync_prompts,
+                                                            trainer.config.max_new_tokens)
+    return metrics
+
+
+def check_infrastructure(trainer: Trainer, stats: RolloutStats, rng_before: dict[str, Any]) -> None:
+    """Past ``max_infra_failure_frac`` failed episodes the run checkpoints (as of before this batch,
+    so a resumed run replays it) and stops."""
+    config = trainer.config
+    if stats.infra_dropped_frac > config.max_infra_failure_frac:
+        saved = save_checkpoint(trainer, task_rng_state=rng_before)
+        raise InfrastructureFailure(
+            f"iteration {trainer.iteration + 1}: {stats.failed_attempts} of {stats.attempts} episodes failed for "
+            f"infrastructure reasons ({stats.env_errors} errors, {stats.env_timeouts} timeouts, "
+            f"{stats.worker_deaths} worker deaths), more than max_infra_failure_frac={config.max_infra_failure_frac}."
+            f" Checkpoint written to {saved}; fix the environment, then rerun with --resume true.")
+
+
+def info_keys(trainer: Trainer) -> tuple[str, ...]:
+    """Deferred info values the features' hooks read from steps (the rollout computes them)."""
+    return tuple(dict.fromkeys(key for feature in trainer.features for key in feature.info_keys))

@@ -1,0 +1,91 @@
+"""The trainer's held-out checks, and their full evaluation reports with no extra rollouts.
+
+``evaluate_now`` runs ``agentgym.eval.held_out.evaluate`` (seed 0, greedy, the first ``eval_episodes``
+tasks of ``eval_split``): exactly seed 0 of ``python -m agentgym.eval``. ``write_training_eval``
+turns its ``EvalResult`` into ``RUN_DIR/eval/iter_N/`` with the same report.json, summary.md and
+viewer as the command, so training-time numbers carry their split hash and can be opened and
+compared. ``baseline_metrics`` checks scripted policies on the same tasks once, for the summary.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from agentgym.core import plugins
+from agentgym.core.registry import class_attribute
+from agentgym.eval.episodes import EpisodeLog, records_from_trajectories
+from agentgym.eval.held_out import evaluate
+from agentgym.eval.report import write_outputs
+from agentgym.eval.runner import EvalSettings, make_plan
+from agentgym.rollout.collect import PromptConfig
+from agentgym.train.trainer import Trainer
+from agentgym.util import console
+
+
+def write_training_eval(run_dir: str | Path, iteration: int, result: Any, env_id: str,
+                        env_kwargs: dict[str, Any] | None = None, max_steps: int | None = None,
+                        history_len: int | None = None, show_admissible: bool = True, max_new_tokens: int = 64,
+                        policy_spec: str | None = None) -> dict[str, Any]:
+    """Write ``run_dir/eval/iter_{iteration}/`` from an ``EvalResult``; returns the report."""
+    settings = EvalSettings(env_id, split=result.split, episodes=len(result.task_ids), seeds=1,
+                            env_kwargs=dict(env_kwargs or {}), max_steps=max_steps, history_len=history_len,
+                            show_admissible=show_admissible, max_new_tokens=max_new_tokens)
+    spec = policy_spec or f"{Path(run_dir).name} @ iteration {iteration}"
+    plan = make_plan(settings, spec)
+    if plan["task_ids"] != list(result.task_ids):
+        raise ValueError("the EvalResult's tasks are not the first tasks of the split in order")
+    out = Path(run_dir) / "eval" / f"iter_{iteration}"
+    out.mkdir(parents=True, exist_ok=True)
+    records = records_from_trajectories(result.trajectories, seed=0)
+    EpisodeLog(out / "episodes.jsonl").write_all(records)
+    return write_outputs(out, records, plan)
+
+
+def evaluate_now(trainer: Trainer, summary: bool = False) -> dict[str, float]:
+    """Greedy held-out checks; ``summary``: also on the summary_splits (at the start and the end)."""
+    config, metrics = trainer.config, {}
+    prompt = PromptConfig.from_settings(config)
+    tick = time.perf_counter()
+    if trainer.eval_pool is not None:
+        result = evaluate(trainer.eval_policy, trainer.eval_pool, config.eval_split, config.eval_episodes,
+                          prompt=prompt)
+        metrics.update(result.metrics("eval/"))
+        write_training_eval(config.run_dir, trainer.iteration, result, config.env, config.env_kwargs,
+                            config.max_steps, config.history_len, config.show_admissible, config.max_new_tokens)
+    if trainer.train_eval_pool is not None:
+        result = evaluate(trainer.eval_policy, trainer.train_eval_pool, "train", config.train_eval_episodes,
+                          prompt=prompt)
+        metrics.update(result.metrics("train_eval/"))
+    for split, pool in (trainer.summary_pools.items() if summary else ()):
+        result = evaluate(trainer.eval_policy, pool, split, config.eval_episodes, prompt=prompt)
+        metrics.update(result.metrics(f"eval_{split}/"))
+    metrics["time/eval_s"] = time.perf_counter() - tick
+    return metrics
+
+
+def baseline_metrics(trainer: Trainer) -> dict[str, float]:
+    """Greedy success of the summary_baselines on the tasks the trained policy is checked on: ``baseline_<name>/``
+    keys on eval_split, plus ``baseline_<name>/success_rate_<split>`` on each summary split. A baseline the
+    environment cannot support (an expert it lacks, random choices among admissible actions it does not list,
+    a heuristic nobody wrote for it) is left out."""
+    config, metrics = trainer.config, {}
+    supported = {"random": class_attribute(config.env, "has_admissible_actions", True),
+                 "expert": class_attribute(config.env, "has_expert", True)}
+    prompt = PromptConfig.from_settings(config)
+    for spec in config.summary_baselines:
+        if not supported.get(spec.partition(":")[0], True):
+            continue
+        try:
+            policy = plugins.policy_from_spec(spec, env_id=config.env)
+        except ValueError as exc:  # e.g. 'no heuristic baseline for ...'
+            console.phase("eval", f"baseline {spec!r} left out: {exc}")
+            continue
+        name = "baseline_" + spec.replace(":", "_")
+        result = evaluate(policy, trainer.eval_pool, config.eval_split, config.eval_episodes, prompt=prompt)
+        metrics.update(result.metrics(f"{name}/"))
+        for split, pool in trainer.summary_pools.items():
+            result = evaluate(policy, pool, split, config.eval_episodes, prompt=prompt)
+            metrics[f"{name}/success_rate_{split}"] = result.metrics("")["success_rate"]
+    return metrics

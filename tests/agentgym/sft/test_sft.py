@@ -1,0 +1,128 @@
+"""SFT: the rollout's prompts, expert targets, response-only loss, CLI; the slow test checks skill."""
+
+import pytest
+import torch
+
+import agentgym
+from agentgym.rollout.prompts import HistoryItem, build_messages, format_action
+from agentgym.sft.data import collect_examples
+from agentgym.sft.trainer import SFTConfig, greedy_success, main, train
+from policies.hf import HFPolicy
+from policies.tiny import TinyConfig, build_tiny_model
+
+ENV = "agentgym/FrozenLake-v0"
+SMALL = TinyConfig(hidden_size=64, num_layers=2, num_heads=1, num_kv_heads=1, intermediate_size=128,
+                   corpus_episodes=16)
+
+
+@pytest.mark.parametrize("history_len", [None, 2])
+def test_examples_use_the_rollout_prompts_and_expert_targets(history_len):
+    examples = collect_examples(ENV, 2, seed=5, history_len=history_len)
+    shown = agentgym.prompt_history_len(ENV, history_len)  # None: FrozenLake's own 0
+    env = agentgym.make(ENV, split="train")
+    obs, info = env.reset(seed=5)
+    history, expected = [], []
+    done = False
+    while not done:  # the expert walk, prompted exactly as agentgym.rollout does
+        expected.append((build_messages(info["task"], obs, history, info["admissible_actions"], shown),
+                         format_action(info["expert_action"])))
+        action = info["expert_action"]
+        obs, _, terminated, truncated, info = env.step(action)
+        history.append(HistoryItem(action, obs))
+        done = terminated or truncated
+    assert [(e.messages, e.response) for e in examples[:len(expected)]] == expected
+    assert len(examples) > len(expected)  # the second episode follows
+    assert ("Step 1: you did" in examples[2].messages[1]["content"]) == (shown > 0)
+
+
+def test_exploration_keeps_expert_labels_on_visited_states():
+    plain = collect_examples(ENV, 20, seed=0)
+    explored = collect_examples(ENV, 20, seed=0, explore=1.0)
+    assert all(e.response.startswith("<action>") for e in explored)
+    assert {e.messages[1]["content"] for e in explored} != {e.messages[1]["content"] for e in plain}
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return build_tiny_model(tmp_path_factory.mktemp("tiny"), cfg=SMALL)
+
+
+def test_loss_only_on_response_tokens_and_decreases(model_dir):
+    policy = HFPolicy.from_pretrained(model_dir, device="cpu")
+    examples = collect_examples(ENV, 4, seed=1)
+    prompt_ids = policy.encode_prompts([e.messages for e in examples])
+    response_ids = [policy.encode_response(e.response) for e in examples]
+    assert all(len(r) == 4 and r[-1] == policy.eos_ids[0] for r in response_ids)  # <action> dir </action> EOS
+    with torch.no_grad():
+        logp, _, mask = policy.score(prompt_ids, response_ids)
+    assert mask.sum() == sum(len(r) for r in response_ids)
+    full_batch = SFTConfig(steps=12, batch_size=len(examples), lr=1e-2, warmup=2, verbose=False)
+    losses = train(policy, examples, full_batch)
+    assert len(losses) == 12
+    assert losses[0] == pytest.approx(float(-(logp * mask).sum() / mask.sum()), abs=1e-4)
+    assert sum(losses[-3:]) / 3 < 0.5 * losses[0]
+
+
+def test_cli_trains_and_saves(model_dir, tmp_path, capsys):
+    stats = main(["--env", ENV, "--model", str(model_dir), "--out", str(tmp_path / "sft"), "--episodes", "3",
+                  "--steps", "2", "--batch-size", "4"])
+    assert stats["steps"] == 2 and stats["examples"] > 3
+    out = capsys.readouterr()
+    assert (tmp_path / "sft" / "config.json").exists() and "saved" in out.out
+    phases = [line for line in out.out.splitlines() if line.startswith("[sft] ")]  # labelled, with the loss
+    assert phases[0] == f"[sft] warm start of {model_dir} on {stats['examples']} expert steps of {ENV} (train split)"
+    assert phases[1].startswith(f"[sft] 2 steps on {stats['examples']} examples, loss {stats['first_loss']:.4f} -> "
+                                f"{stats['final_loss']:.4f} (")
+    assert "sft: 100%" in out.err  # its own progress bar
+    reloaded = HFPolicy.from_pretrained(tmp_path / "sft", device="cpu")
+    assert 0.0 <= greedy_success(reloaded, ENV, "valid_seen", 2, max_new_tokens=4) <= 1.0
+
+
+def test_environment_without_expert_is_refused(model_dir, tmp_path):
+    from agentgym.sft.trainer import run_sft
+
+    class NoExpert(agentgym.TextEnv):
+        has_expert = False
+
+        def task_ids(self):
+            return ["only"]
+
+        def load_task(self, task_id):
+            pass
+
+        def first_observation(self):
+            return "nothing here"
+
+        def apply(self, action):
+            return agentgym.Outcome("still nothing", terminated=True)
+
+        def state_info(self):
+            return {"task": "t", "state_key": "s", "admissible_actions": ["wait"]}
+
+    agentgym.register("sfttest/NoExpert-v0", entry_point=NoExpert)
+    with pytest.raises(ValueError, match="the .expert. teacher gave no actions on sfttest/NoExpert-v0"):
+        run_sft(SFTConfig(env="sfttest/NoExpert-v0", model=str(model_dir), out=str(tmp_path / "x"), episodes=2,
+                          steps=1, verbose=False))
+
+
+@pytest.mark.slow
+def test_default_model_solves_held_out_tasks_and_untrained_does_not(tmp_path, monkeypatch):
+    """The cached default model (built here from scratch, ~1 min on 2 idle cores) vs. its untrained self."""
+    from policies.tiny import TinyConfig as Default
+    from policies.tiny import default_model
+
+    monkeypatch.setenv("AGENTGYM_CACHE", str(tmp_path))
+    trained = HFPolicy.from_pretrained(default_model(ENV), device="cpu")
+    untrained = HFPolicy.from_pretrained(build_tiny_model(tmp_path / "untrained", ENV, Default()), device="cpu")
+    assert greedy_success(trained, ENV, "valid_seen", 100) >= 0.05
+    assert greedy_success(untrained, ENV, "valid_seen", 100) <= 0.02
+
+
+def test_a_heuristic_teacher_labels_every_step_with_its_own_rule():
+    from policies.heuristics import frozenlake
+    from policies.heuristics.view import PromptView
+
+    examples = collect_examples(ENV, 6, seed=3, explore=0.5, teacher="heuristic")
+    assert len(examples) > 6  # several steps per episode
+    for example in examples:  # the label is the rule applied to the very prompt the policy is shown
+        assert example.response == f"<action>{frozenlake.act(PromptView.of(example.messages))}</action>"

@@ -1,0 +1,57 @@
+"""A trainer process for the data-parallel tests, run with python (world size 1) or under torchrun.
+
+``collect BATCH MODEL RUN_DIR``: one batch of rollouts at world size 1, with rewards set so every group
+has spread (the micro model cannot solve a task yet), pickled to BATCH.
+``train BATCH MODEL RUN_DIR OUT [ddp|fsdp]``: one iteration on that fixed batch; rank 0 saves the
+trained parameters and the iteration's metrics to OUT.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import sys
+
+import torch
+
+from agentgym.train.batches import rollout
+from agentgym.train.config import TrainConfig
+from agentgym.train.loop import train_on_batch
+from agentgym.train.setup import setup
+
+
+def config(model: str, run_dir: str, strategy: str = "ddp") -> TrainConfig:
+    return TrainConfig(model=model, data_parallel=strategy, run_dir=run_dir, num_groups=5, group_size=2, max_steps=4,
+                       max_new_tokens=8, eval_every=0, summary_splits=[], summary_baselines=[], tensorboard=False,
+                       progress_bar=False, checkpoint_every=0, mini_batch_size=12, micro_batch_size=4, lr=1e-4, seed=1)
+
+
+def main(mode: str, batch_path: str, model: str, run_dir: str, out: str | None = None,
+         strategy: str = "ddp") -> None:
+    trainer = setup(config(model, run_dir, strategy))
+    finished = False
+    try:
+        if mode == "collect":
+            trajectories, stats = rollout(trainer)
+            for traj in trajectories:  # returns 0, 0.5, 1 spread over every group
+                traj.steps[-1].reward = (traj.traj_id % 3) / 2
+            with open(batch_path, "wb") as f:
+                pickle.dump((trajectories, stats), f)
+            finished = True
+            return
+        with open(batch_path, "rb") as f:
+            trajectories, stats = pickle.load(f)
+        metrics = train_on_batch(trainer, trajectories, stats)
+        full = trainer.parallel.full_state()  # a sharded model's weights, gathered on rank 0
+        if trainer.dist.is_main:
+            state = full if full is not None else trainer.policy.model.state_dict()
+            torch.save({name: t.detach().clone() for name, t in state.items()}, out)
+            with open(f"{out}.json", "w") as f:
+                json.dump({k: v for k, v in metrics.items() if not k.startswith("time/")}, f)
+        finished = True
+    finally:
+        trainer.close(clean=finished)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

@@ -1,0 +1,49 @@
+"""The update's truncated importance weights and its length-sorted micro-batches, by hand."""
+
+import math
+
+import pytest
+import torch
+
+from agentgym.train.update import UpdateSample, _tis_weights
+
+
+def _sample(old, rollout):
+    return UpdateSample(prompt_ids=[1], response_ids=[2] * len(old), old_logprobs=old, advantage=1.0,
+                        rollout_logprobs=rollout)
+
+
+def test_tis_weights_are_truncated_ratios_of_trainer_to_engine_probabilities():
+    micro = [_sample([-1.0, -1.0], [-1.5, -0.2]), _sample([-2.0], None)]  # the second: the trainer sampled it
+    old = torch.tensor([[-1.0, -1.0], [-2.0, 0.0]])
+    mask = torch.tensor([[1.0, 1.0], [1.0, 0.0]])
+    weights = _tis_weights(micro, old, mask, cap=1.5)
+    # exp(-1 - -1.5) = 1.65 -> capped at 1.5; exp(-1 - -0.2) = exp(-0.8); no engine log-probs -> 1; padding -> 0
+    torch.testing.assert_close(weights, torch.tensor([[1.5, math.exp(-0.8)], [1.0, 0.0]]))
+
+
+def test_tis_needs_no_engine_logprobs_to_be_a_no_op():
+    micro = [_sample([-0.5, -0.7], None)]
+    weights = _tis_weights(micro, torch.tensor([[-0.5, -0.7]]), torch.ones(1, 2), cap=2.0)
+    assert weights.tolist() == [[1.0, 1.0]]
+
+
+@pytest.mark.parametrize("agg", ["token-mean", "seq-mean-token-mean"])
+def test_sorting_micro_batches_by_length_leaves_the_gradient_unchanged(micro_model, agg):
+    from agentgym.train.config import TrainConfig
+    from agentgym.train.update import ppo_update
+    from policies.hf import HFPolicy
+
+    grads = []
+    for size in (1, 2):  # micro-batches of one sample (no padding at all) and of two (sorted pairs)
+        policy = HFPolicy.from_pretrained(micro_model, device="cpu")
+        samples = [UpdateSample(policy.encode_prompts([[{"role": "user", "content": "x " * n}]])[0],
+                                policy.encode_response("<action>north</action>"), [], float(n % 3 - 1))
+                   for n in (9, 1, 5, 3)]
+        for s in samples:
+            s.old_logprobs = [-1.0] * len(s.response_ids)
+        settings = TrainConfig(micro_batch_size=size, mini_batch_size=4, loss_agg=agg, kl_coef=0.0, max_grad_norm=1e9)
+        optimizer = torch.optim.SGD(policy.model.parameters(), lr=0.0)  # lr 0: read the gradient, move nothing
+        ppo_update(policy, optimizer, samples, settings, torch.Generator().manual_seed(0))
+        grads.append(torch.cat([p.grad.flatten() for p in policy.model.parameters() if p.grad is not None]))
+    torch.testing.assert_close(grads[0], grads[1], atol=1e-6, rtol=1e-4)

@@ -1,0 +1,74 @@
+"""Every option of train, sft and eval is documented from its dataclass field, and parses to its type."""
+
+import dataclasses
+import re
+
+import pytest
+
+from agentgym import sft
+from agentgym.eval import cli as eval_cli
+from agentgym.eval.runner import EvalSettings
+from agentgym.sft.trainer import SFTConfig
+from agentgym.train.config import TrainConfig, apply_overrides, parse_args
+from agentgym.util.cli_options import field_docs
+
+
+@pytest.mark.parametrize("cls", [TrainConfig, SFTConfig, EvalSettings])
+def test_every_field_has_a_docstring(cls):
+    docs = field_docs(cls)
+    missing = [f.name for f in dataclasses.fields(cls) if not docs.get(f.name)]
+    assert missing == []
+
+
+def _option_help(text: str) -> dict[str, str]:
+    """--flag -> its help text, from argparse's --help output."""
+    helps, current = {}, None
+    for line in text.splitlines():
+        match = re.match(r"^  (--[a-z0-9-]+)(?: [A-Z0-9.,_]+)?(?:\s{2,}(.*))?$", line)
+        if match:
+            current = match.group(1)
+            helps[current] = match.group(2) or ""
+        elif current and line.startswith(" " * 10):
+            helps[current] += " " + line.strip()
+        else:
+            current = None
+    return helps
+
+
+def test_train_help_describes_every_option(capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    helps = _option_help(capsys.readouterr().out)
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        assert flag in helps, flag
+        assert len(helps[flag]) > len("(default: x)") + 10 and "default:" in helps[flag], (flag, helps[flag])
+
+
+def test_sft_and_eval_help_describe_every_option(capsys):
+    with pytest.raises(SystemExit):
+        sft.parse_args(["--help"])
+    sft_help = _option_help(capsys.readouterr().out)
+    with pytest.raises(SystemExit):
+        eval_cli.build_parser().parse_args(["--help"])
+    eval_help = _option_help(capsys.readouterr().out)
+    for flags in (sft_help, eval_help):
+        assert flags and all(len(text) > 10 for text in flags.values()), flags
+
+
+def test_options_parse_to_their_field_types_and_only_given_ones_override():
+    config = parse_args(["--modifiers", "empg,other", "--resume", "yes", "--credit-params", "{gamma: 0.9}",
+                         "--dual-clip", "none", "--lr", "1e-4"])
+    assert config.modifiers == ["empg", "other"] and config.resume is True
+    assert config.credit_params == {"gamma": 0.9} and config.dual_clip is None and config.lr == 1e-4
+    assert config.group_size == TrainConfig().group_size
+    assert sft.parse_args(["--steps", "none", "--episodes", "5"]) == SFTConfig(steps=None, episodes=5)
+    args = eval_cli.build_parser().parse_args(["--env", "agentgym/FrozenLake-v0", "--policy", "expert",
+                                               "--pass-k", "1,3", "--seeds", "3", "--show-admissible", "false"])
+    settings = eval_cli.settings_from_args(args)
+    assert settings.pass_k == (1, 3) and settings.show_admissible is False and settings.batch_size == 16
+
+
+def test_unknown_config_keys_suggest_the_field():
+    with pytest.raises(ValueError, match="did you mean 'progress_bar'"):
+        apply_overrides(TrainConfig(), {"progres_bar": False})
