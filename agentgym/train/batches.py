@@ -1,13 +1,15 @@
 """Where each training iteration's batch comes from, and how the updated weights go back.
 
-Synchronously the batch is collected now, on the rollout engine, with the current weights; with
-``max_staleness > 0`` it comes from the background producer (``agentgym.inference.producer``),
-sampled while the previous update ran, and trajectories staler than the bound are dropped and
-counted. Either way a batch with more infrastructure failures than ``max_infra_failure_frac``
-stops the run after a checkpoint from which it replays that batch (docs/rollout.md, "Fault model").
-After each update the engine gets the new weights (``sync_engine``). In a data-parallel run
-(``agentgym.train.distributed``) every rank collects its block of the groups on its own engine and pool;
-the blocks are then gathered, so every rank holds the whole batch and takes the same decisions.
+Two implementations of one interface (``agentgym.train.batch_source.BatchSource``), picked once by
+``make_batch_source``: ``SyncRollouts`` collects the batch when the loop asks, on the rollout
+engine, with the current weights; ``AsyncRollouts`` (``max_staleness > 0``) takes it from the
+background producer (``agentgym.inference.producer``), sampled while the previous update ran, and
+trajectories staler than the bound are dropped and counted. Either way a batch with more
+infrastructure failures than ``max_infra_failure_frac`` stops the run after a checkpoint from which
+it replays that batch (docs/rollout.md, "Fault model"), and steps another engine sampled are
+rescored by the trained model. In a data-parallel run (``agentgym.train.distributed``) every rank
+collects its block of the groups on its own engine and pool; the blocks are then gathered, so
+every rank holds the whole batch and takes the same decisions.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from typing import Any
 
 from agentgym.core.policy import SamplingParams
 from agentgym.core.types import Trajectory
+from agentgym.inference.producer import RolloutProducer
 from agentgym.inference.rescore import rescore_steps
 from agentgym.inference.staleness import drop_stale
 from agentgym.inference.sync_check import greedy_match
 from agentgym.rollout.collect import PromptConfig, RolloutStats, collect
+from agentgym.train.batch_source import BatchSource
 from agentgym.train.distributed import barrier, gather, group_block, reduce_metrics, sharded_map
 from agentgym.train.trainer import Trainer, save_checkpoint
 
@@ -73,49 +77,101 @@ def rollout(trainer: Trainer) -> tuple[list[Trajectory], RolloutStats]:
     return trajectories, stats
 
 
-def next_batch(trainer: Trainer) -> tuple[list[Trajectory], RolloutStats, dict[str, float]]:
-    """This iteration's batch, within the staleness bound, with the engine's metrics."""
-    if trainer.producer is None:
-        trajectories, stats = rollout(trainer)
-        metrics = {"time/rollout_wait_s": stats.total_s}
-    else:
-        batch, waited = trainer.producer.next(trainer.iteration)
-        trajectories, stats = gather_batch(trainer, batch.trajectories, batch.stats)
-        check_infrastructure(trainer, stats, batch.task_rng_state)
-        metrics = reduce_metrics(trainer.dist, {"time/rollout_wait_s": waited, "time/sync_s": batch.sync_s})
+def rescore(trainer: Trainer, trajectories: list[Trajectory]) -> dict[str, float]:
+    """The trained model's log-probs and entropies for steps another engine sampled, each rank scoring
+    its block of the steps (``agentgym.inference.rescore``); nothing to do when the engine is the
+    trained model itself."""
+    tick = time.perf_counter()
+    metrics: dict[str, float] = {}
+    if trainer.engine.rescores:
+        steps = [s for t in trajectories for s in t.steps if s.response_ids]
+        scored = iter(sharded_map(trainer.dist, lambda block: metrics.update(
+            rescore_steps(trainer.policy, block, trainer.config.micro_batch_size)), steps,
+            lockstep=trainer.parallel.sharded))
+        for traj in trajectories:  # the gathered steps are copies: put them back in their trajectories
+            traj.steps = [next(scored) if s.response_ids else s for s in traj.steps]
+        metrics = reduce_metrics(trainer.dist, metrics, sum_keys=("rollout/rescored_steps",))
+    metrics["time/rescore_s"] = time.perf_counter() - tick
+    return metrics
+
+
+def _fresh(trainer: Trainer, trajectories: list[Trajectory], stats: RolloutStats,
+           metrics: dict[str, float]) -> tuple[list[Trajectory], RolloutStats, dict[str, float]]:
+    """The batch within the staleness bound, rescored, with the policy version it trains."""
     trajectories, stale_metrics = drop_stale(trajectories, trainer.iteration, trainer.config.max_staleness)
     metrics.update(stale_metrics)
     metrics["rollout/policy_version"] = float(trainer.iteration)
+    metrics.update(rescore(trainer, trajectories))
     return trajectories, stats, metrics
 
 
-def rescore(trainer: Trainer, trajectories: list[Trajectory]) -> dict[str, float]:
-    """The trained model's log-probs and entropies for steps another engine sampled, each rank scoring
-    its block of the steps (``agentgym.inference.rescore``)."""
-    metrics: dict[str, float] = {}
-    steps = [s for t in trajectories for s in t.steps if s.response_ids]
-    scored = iter(sharded_map(trainer.dist, lambda block: metrics.update(
-        rescore_steps(trainer.policy, block, trainer.config.micro_batch_size)), steps,
-        lockstep=trainer.parallel.sharded))
-    for traj in trajectories:  # the gathered steps are copies: put them back in their trajectories
-        traj.steps = [next(scored) if s.response_ids else s for s in traj.steps]
-    return reduce_metrics(trainer.dist, metrics, sum_keys=("rollout/rescored_steps",))
+class SyncRollouts:
+    """Each batch collected when the loop asks, with the weights of the last update (max_staleness = 0)."""
+
+    def next(self, trainer: Trainer) -> tuple[list[Trajectory], RolloutStats, dict[str, float]]:
+        trajectories, stats = rollout(trainer)
+        return _fresh(trainer, trajectories, stats, {"time/rollout_wait_s": stats.total_s})
+
+    def publish(self, trainer: Trainer, version: int) -> dict[str, float]:
+        """Load the weights into the engine now (every rank), then check it samples what the trainer would."""
+        tick = time.perf_counter()
+        trainer.engine.load(trainer.engine.snapshot(trainer.policy), version)
+        barrier(trainer.dist)  # ranks sharing a server: none samples before the one that pushes is done
+        metrics = reduce_metrics(trainer.dist, {"time/sync_s": time.perf_counter() - tick})
+        if trainer.sync_prompts:
+            metrics["rollout/sync_greedy_match"] = greedy_match(trainer.engine, trainer.policy,
+                                                                trainer.sync_prompts, trainer.config.max_new_tokens)
+        return metrics
+
+    def task_rng_state(self, trainer: Trainer) -> dict[str, Any]:
+        return trainer.task_rng.bit_generator.state
+
+    def close(self) -> None:
+        pass
 
 
-def sync_engine(trainer: Trainer, version: int) -> dict[str, float]:
-    """Hand the engine the weights of update ``version`` (asynchronous: publish them for the producer)."""
-    tick = time.perf_counter()
-    snapshot = trainer.engine.snapshot(trainer.policy)
-    if trainer.producer is not None:
-        trainer.producer.publish(snapshot, version)
+class AsyncRollouts:
+    """Batches collected in the background on the engine while the loop updates (max_staleness > 0).
+
+    The producer thread starts with the first ``next``, so whatever the run does before its first
+    iteration (a feature's warm-up, the start-of-run evaluation) samples alone.
+    """
+
+    def __init__(self, max_staleness: int):
+        self.max_staleness = max_staleness
+        self.producer: RolloutProducer | None = None
+
+    def next(self, trainer: Trainer) -> tuple[list[Trajectory], RolloutStats, dict[str, float]]:
+        if self.producer is None:
+            self.producer = RolloutProducer(trainer.engine, lambda: collect_batch(trainer), trainer.task_rng,
+                                            self.max_staleness, trainer.iteration)
+        batch, waited = self.producer.next(trainer.iteration)
+        trajectories, stats = gather_batch(trainer, batch.trajectories, batch.stats)
+        check_infrastructure(trainer, stats, batch.task_rng_state)
+        metrics = reduce_metrics(trainer.dist, {"time/rollout_wait_s": waited, "time/sync_s": batch.sync_s})
+        return _fresh(trainer, trajectories, stats, metrics)
+
+    def publish(self, trainer: Trainer, version: int) -> dict[str, float]:
+        """Hand the snapshot to the producer; the engine loads it between two batches."""
+        tick = time.perf_counter()
+        snapshot = trainer.engine.snapshot(trainer.policy)
+        if self.producer is not None:
+            self.producer.publish(snapshot, version)
         return {"time/snapshot_s": time.perf_counter() - tick}
-    trainer.engine.load(snapshot, version)
-    barrier(trainer.dist)  # ranks sharing a server: none samples before the one that pushes is done
-    metrics = reduce_metrics(trainer.dist, {"time/sync_s": time.perf_counter() - tick})
-    if trainer.sync_prompts:
-        metrics["rollout/sync_greedy_match"] = greedy_match(trainer.engine, trainer.policy, trainer.sync_prompts,
-                                                            trainer.config.max_new_tokens)
-    return metrics
+
+    def task_rng_state(self, trainer: Trainer) -> dict[str, Any]:
+        if self.producer is None:  # nothing drawn ahead yet
+            return trainer.task_rng.bit_generator.state
+        return self.producer.task_rng_state(trainer.iteration)
+
+    def close(self) -> None:
+        if self.producer is not None:
+            self.producer.close()
+
+
+def make_batch_source(max_staleness: int) -> BatchSource:
+    """The one place that tells synchronous from asynchronous rollouts."""
+    return AsyncRollouts(max_staleness) if max_staleness > 0 else SyncRollouts()
 
 
 def check_infrastructure(trainer: Trainer, stats: RolloutStats, rng_before: dict[str, Any]) -> None:

@@ -2,11 +2,12 @@
 
 Read top to bottom: setup (``agentgym.train.setup``), then per iteration rollout -> shape ->
 credit -> update -> weight sync -> evaluate -> log -> checkpoint. Rollouts come from a rollout
-engine (``agentgym.inference``: the trained model itself, vLLM, or a server), synchronously or,
-with ``max_staleness > 0``, from a background producer that samples the next batch while this one
-trains. Algorithms are looked up by name in ``agentgym.credit``, and optional parts (reference
+engine (``agentgym.inference``: the trained model itself, vLLM, or a server) through the run's
+batch source (``agentgym.train.batches``: synchronous, or with ``max_staleness > 0`` sampled in the
+background while the previous batch trains); the loop never asks which. Algorithms are looked up by name in ``agentgym.credit``, and optional parts (reference
 model, critic, EPO, progress attribution) are trainer features (``agentgym.train.features``) called
-through one set of hooks; this file never branches on an algorithm or a feature. Defaults
+through one set of hooks, and the batch filters (dynamic sampling, LOOP's) are pure functions in
+``agentgym.credit.filters``: this file never branches on an algorithm, a feature or a mode. Defaults
 (``TrainConfig``) run on a laptop CPU: the offline tiny model, SFT-warm-started on FrozenLake,
 trained with GiGPO. Beside it: the run's state and checkpoint (``agentgym.train.trainer``), where each
 batch comes from and how weights go back (``agentgym.train.batches``), the held-out checks
@@ -26,19 +27,15 @@ from tqdm.auto import tqdm
 
 from agentgym import credit
 from agentgym.core.types import StepBatch, Trajectory
+from agentgym.credit import filters
 from agentgym.credit.entropy_diagnostics import entropy_diagnostics
 from agentgym.credit.penalty import check_reads_step_penalty
 from agentgym.eval.held_out import summarise
-from agentgym.inference.producer import RolloutProducer
 from agentgym.rollout.collect import RolloutStats
 from agentgym.train import run_folder
 from agentgym.train.batches import (
     InfrastructureFailure,
-    collect_batch,
-    next_batch,
-    rescore,
     rollout,
-    sync_engine,
 )
 from agentgym.train.config import TrainConfig, parse_args
 from agentgym.train.distributed import sharded_map
@@ -56,12 +53,7 @@ __all__ = ["InfrastructureFailure", "Trainer", "check_config", "check_world", "e
 # ------------------------------------------------------------------------------------- one iteration
 def train_iteration(trainer: Trainer) -> dict[str, float]:
     start = time.perf_counter()
-    trajectories, stats, engine_metrics = next_batch(trainer)
-    # the trained model's own log-probs and entropies when another engine sampled (agentgym.inference.rescore)
-    tick = time.perf_counter()
-    if trainer.engine.rescores:
-        engine_metrics.update(rescore(trainer, trajectories))
-    engine_metrics["time/rescore_s"] = time.perf_counter() - tick
+    trajectories, stats, engine_metrics = trainer.batches.next(trainer)  # synchronous or asynchronous alike
     return train_on_batch(trainer, trajectories, stats, engine_metrics, start)
 
 
@@ -74,18 +66,18 @@ def train_on_batch(trainer: Trainer, trajectories: list[Trajectory], stats: Roll
     tick = time.perf_counter()
     batch, progress_metrics = _step_batch(trainer, trajectories)
     rollout_metrics = {**_rollout_metrics(trajectories, batch), **progress_metrics, **engine_metrics}
-    keep = _nonconstant_groups(batch) if config.filter_zero_variance_groups else np.ones(len(batch), bool)
+    keep = filters.varied_groups(batch, config.filter_zero_variance_groups)  # dynamic sampling
     steps = [s for s, kept in zip((s for t in trajectories for s in t.steps), keep) if kept]
     batch = batch.subset(keep)
     raw_advantages, advantages = _advantages(batch, config)
     credit_s = time.perf_counter() - tick
     metrics = {**rollout_metrics, **_credit_metrics(batch, raw_advantages, advantages, config)}
-    if config.min_abs_advantage > 0:  # LOOP's filter: rollouts that teach nothing leave the update's averages
-        signal = _informative_trajectories(batch, advantages, config.min_abs_advantage)
-        steps = [s for s, kept in zip(steps, signal) if kept]
-        batch, advantages = batch.subset(signal), advantages[signal]
-        keep[np.flatnonzero(keep)[~signal]] = False
-        metrics["credit/small_adv_dropped_frac"] = float(1.0 - signal.mean()) if len(signal) else 0.0
+    # LOOP's filter: rollouts that teach nothing leave the update's averages
+    signal, filter_metrics = filters.informative_trajectories(batch, advantages, config.min_abs_advantage)
+    steps = [s for s, kept in zip(steps, signal) if kept]
+    batch, advantages = batch.subset(signal), advantages[signal]
+    keep[np.flatnonzero(keep)[~signal]] = False
+    metrics.update(filter_metrics)
     # update
     tick = time.perf_counter()
     samples = _update_samples(trainer, steps, advantages)
@@ -95,7 +87,7 @@ def train_on_batch(trainer: Trainer, trajectories: list[Trajectory], stats: Roll
     for feature in trainer.features:
         metrics.update(feature.after_update(steps, batch))
     update_s = time.perf_counter() - tick
-    metrics.update(sync_engine(trainer, trainer.iteration + 1))
+    metrics.update(trainer.batches.publish(trainer, trainer.iteration + 1))  # the engine gets the new weights
     metrics["rollout/kept_steps_frac"] = float(keep.mean()) if len(keep) else 0.0
     metrics.update(stats.metrics())
     trainer.env_steps += stats.steps
@@ -131,21 +123,6 @@ def _step_batch(trainer: Trainer, trajectories: list[Trajectory]) -> tuple[StepB
     for name in trainer.config.shapers:
         batch = credit.get_shaper(name)(batch, **trainer.config.shaper_params.get(name, {}))
     return batch, metrics
-
-
-def _nonconstant_groups(batch: StepBatch) -> np.ndarray:
-    """Row mask of groups whose trajectory returns are not all equal (dynamic sampling)."""
-    _, groups, returns = batch.trajectory_returns()
-    varied = {g for g in np.unique(groups) if np.ptp(returns[groups == g]) > 1e-8}
-    return np.array([g in varied for g in batch.group_id], dtype=bool)
-
-
-def _informative_trajectories(batch: StepBatch, advantages: np.ndarray, threshold: float) -> np.ndarray:
-    """Row mask of the trajectories with at least one step whose |advantage| reaches ``threshold``."""
-    trajectories, rows = np.unique(batch.traj_id, return_inverse=True)
-    informative = np.zeros(len(trajectories), dtype=bool)
-    np.logical_or.at(informative, rows, np.abs(advantages) >= threshold)
-    return informative[rows]
 
 
 def _update_samples(trainer: Trainer, steps, advantages: np.ndarray) -> list[UpdateSample]:
@@ -204,9 +181,6 @@ def run(config: TrainConfig) -> dict[str, float]:
     try:
         if trainer.iteration == 0:
             metrics.update(_warm_up(trainer))
-        if config.max_staleness > 0:
-            trainer.producer = RolloutProducer(trainer.engine, lambda: collect_batch(trainer), trainer.task_rng,
-                                               config.max_staleness, trainer.iteration)
         if trainer.iteration == 0 and config.eval_at_start and trainer.eval_pool is not None:
             metrics.update(evaluate_now(trainer, summary=True))
             metrics.update(baseline_metrics(trainer))

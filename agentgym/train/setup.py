@@ -25,6 +25,7 @@ from agentgym.core.types import Messages
 from agentgym.inference.sync_check import held_out_prompts
 from agentgym.rollout.pool import EnvPool
 from agentgym.train import distributed, features, run_folder
+from agentgym.train.batches import make_batch_source
 from agentgym.train.config import TrainConfig
 from agentgym.train.data_parallel import STRATEGIES, DataParallel, shard
 from agentgym.train.distributed import DistContext, barrier, group_block
@@ -127,6 +128,7 @@ def _setup(config: TrainConfig, ctx: DistContext) -> Trainer:
     evaluates = ctx.is_main  # held-out checks run on rank 0 alone, while the others wait at the next batch
     trainer = Trainer(
         config=config, policy=policy, optimizer=optimizer, features=built, dist=ctx, parallel=parallel,
+        batches=make_batch_source(config.max_staleness),
         train_pool=_pool(config, "train", len(group_block(ctx, config.num_groups)) * config.group_size),
         eval_pool=_pool(config, config.eval_split, min(config.eval_episodes, EVAL_POOL_SIZE))
         if config.eval_every > 0 and evaluates else None,

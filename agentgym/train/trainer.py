@@ -20,9 +20,9 @@ import torch
 
 from agentgym.core.types import Messages
 from agentgym.inference import RolloutEngine
-from agentgym.inference.producer import RolloutProducer
 from agentgym.rollout.pool import EnvPool
 from agentgym.train import checkpoint
+from agentgym.train.batch_source import BatchSource
 from agentgym.train.config import TrainConfig
 from agentgym.train.data_parallel import DataParallel
 from agentgym.train.distributed import SINGLE, DistContext, barrier, gather, shutdown
@@ -46,7 +46,7 @@ class Trainer:
     parallel: DataParallel  # the update's view of the policy (DDP or FSDP at world size > 1)
     features: list[TrainerFeature] = field(default_factory=list)  # optional parts, hooked in by one protocol
     engine: RolloutEngine | None = None  # where rollouts are sampled (the trained model itself by default)
-    producer: RolloutProducer | None = None  # asynchronous rollouts (max_staleness > 0), started by run()
+    batches: BatchSource | None = None  # where each iteration's batch comes from (agentgym.train.batches)
     sync_prompts: list[Messages] = field(default_factory=list)  # held-out prompts of the weight-sync check
     summary_pools: dict[str, EnvPool] = field(default_factory=dict)  # summary_splits, checked at start and end
     dist: DistContext = SINGLE  # this process's rank in a data-parallel run (torchrun)
@@ -71,10 +71,10 @@ class Trainer:
             write(path)
 
     def close(self, clean: bool = False) -> None:
-        """Stop the producer, the engine, the logger and every pool, then leave the process group
+        """Stop the batch source, the engine, the logger and every pool, then leave the process group
         (``clean``: after a normal end, once every rank is done)."""
-        if self.producer is not None:
-            self.producer.close()
+        if self.batches is not None:
+            self.batches.close()
         if self.engine is not None:
             self.engine.close()
         self.logger.close()
@@ -128,8 +128,7 @@ def save_checkpoint(trainer: Trainer, task_rng_state: dict[str, Any] | None = No
     is the one before the next batch to train on (a resumed run samples that batch again).
     """
     if task_rng_state is None:
-        task_rng_state = (trainer.producer.task_rng_state(trainer.iteration) if trainer.producer is not None
-                          else trainer.task_rng.bit_generator.state)
+        task_rng_state = trainer.batches.task_rng_state(trainer)
     write_policy = trainer.policy_writer()  # collectives first, on every rank; then rank 0 writes
     state = {
         "iteration": trainer.iteration, "env_steps": trainer.env_steps,

@@ -156,21 +156,6 @@ def test_a_used_run_folder_is_never_mixed_into_and_resume_keeps_the_saved_settin
         main(first + ["--resume", "true", "--overwrite", "true"])
 
 
-def test_small_advantage_filter_drops_whole_trajectories_that_teach_nothing():
-    """LOOP's |A| < 0.01 filter: a trajectory leaves the update only when none of its steps reaches it."""
-    import numpy as np
-
-    from agentgym.core.types import StepBatch
-    from agentgym.train.loop import _informative_trajectories
-
-    batch = StepBatch.from_records([dict(group_id=0, traj_id=i, t=t, reward=0.0, state_key="s")
-                                    for i, t in [(0, 0), (0, 1), (1, 0), (2, 0), (2, 1), (2, 2)]])
-    advantages = np.array([0.0, 0.02, 0.005, -0.001, 0.009, -0.01])
-    # trajectory 0 has a step at 0.02, trajectory 1 only 0.005, trajectory 2 reaches |-0.01| on its last step
-    assert _informative_trajectories(batch, advantages, 0.01).tolist() == [True, True, False, True, True, True]
-    assert _informative_trajectories(batch, advantages, 0.015).tolist() == [True, True, False, False, False, False]
-
-
 @pytest.mark.parametrize("preset", sorted(p.name for p in (ROOT / "configs").glob("*_loop.yaml")))
 def test_loop_presets_are_leave_one_out_ppo(preset):
     """Each LOOP preset is RLOO advantages, several clamped PPO epochs, no KL and the |A| filter."""
