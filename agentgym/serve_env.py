@@ -2,7 +2,7 @@
 
 One environment per WebSocket session (``ws://HOST:PORT/ws``), OpenEnv's HTTP routes beside it
 (``/health``, ``/schema``, ``/metadata``, the task API). Any OpenEnv client (TRL, SkyRL, torchforge,
-``openenv.GenericEnvClient``) plays it; this project trains on it with ``env_backend=remote``. The wire
+``openenv.GenericEnvClient``) plays it; this project trains on it with ``pool=remote``. The wire
 format and the mapping of ``terminated``/``truncated``/``info`` are in docs/openenv.md.
 """
 

@@ -54,10 +54,10 @@ def train(run_dir: Path, staleness: int, flags: list[str], args: argparse.Namesp
     shutil.rmtree(run_dir, ignore_errors=True)
     server_threads = args.async_server_threads if staleness else None
     trainer_threads = args.async_trainer_threads if staleness else None
-    cmd = [sys.executable, "-m", "agentgym.train", "--rollout-backend", "server", "--max-staleness", str(staleness),
+    cmd = [sys.executable, "-m", "agentgym.train", "--engine", "server", "--max-staleness", str(staleness),
            "--run-dir", str(run_dir), "--progress-bar", "false", "--tensorboard", "false", "--env", args.env,
            *(["--env-kwargs", json.dumps(args.env_kwargs)] if args.env_kwargs else []),
-           *(["--rollout-server-threads", str(server_threads)] if server_threads else []), *flags, *args.train_flags]
+           *(["--engine-threads", str(server_threads)] if server_threads else []), *flags, *args.train_flags]
     print("$", " ".join(cmd), flush=True)
     before, tick = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     subprocess.run(cmd, check=True, env=_env(trainer_threads), stdout=subprocess.DEVNULL)

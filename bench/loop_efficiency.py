@@ -20,10 +20,11 @@ from pathlib import Path
 
 import torch
 
-from agentgym import credit, train
+from agentgym import credit
 from agentgym.core.policy import SamplingParams
 from agentgym.core.types import StepBatch
-from agentgym.rollout.collect import PromptConfig, collect
+from agentgym.rollout.collect import collect
+from agentgym.train import loop as train
 from agentgym.train.config import parse_args
 from agentgym.train.update import UpdateSample, ppo_update
 
@@ -51,7 +52,7 @@ def one_iteration(trainer) -> dict[str, float]:
     seeds = trainer.task_rng.integers(0, 2**31 - 1, size=config.num_groups)
     sampling = SamplingParams(temperature=config.temperature, max_new_tokens=config.max_new_tokens)
     trajectories, stats = collect(trainer.train_pool, trainer.policy, [{"seed": int(s)} for s in seeds],
-                                  config.group_size, sampling, PromptConfig.from_settings(config))
+                                  config.group_size, sampling, config)
     steps = [s for t in trajectories for s in t.steps]
     tick = time.perf_counter()
     batch = StepBatch.from_trajectories(trajectories)

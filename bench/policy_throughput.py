@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from agentgym.core.policy import SamplingParams
+from agentgym.rollout.episode import EpisodeSettings
 from agentgym.sft.trainer import collect_examples
 from agentgym.util.padding import left_pad
 from policies.hf import HFPolicy
@@ -60,7 +61,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     model_dir = args.model or str(build_tiny_model(tempfile.mkdtemp(prefix="tiny-bench-")))
     policy = HFPolicy.from_pretrained(model_dir, device="cpu" if not torch.cuda.is_available() else None)
-    examples = collect_examples("agentgym/FrozenLake-v0", 40, seed=0, explore=0.25)
+    examples = collect_examples(EpisodeSettings(env="agentgym/FrozenLake-v0"), 40, seed=0, explore=0.25)
     response_ids = [policy.encode_response(e.response) for e in examples]
     policy.eos_ids = [-1]  # never stop early: both sides decode exactly --new-tokens tokens
     prompts = [e.messages for e in examples]

@@ -28,7 +28,8 @@ import numpy as np
 import torch
 
 from agentgym.core.policy import SamplingParams
-from agentgym.rollout.collect import PromptConfig, collect
+from agentgym.rollout.collect import collect
+from agentgym.rollout.episode import EpisodeSettings
 from agentgym.rollout.pool import make_pool
 from policies import from_spec
 from policies.hf import HFPolicy
@@ -67,7 +68,7 @@ def rollouts(env_id: str, split: str, policy, tasks: int, group_size: int, seed:
     try:
         for start in range(0, tasks, CHUNK_GROUPS):
             chunk = [{"seed": s} for s in seeds[start:start + CHUNK_GROUPS]]
-            trajectories, _ = collect(pool, policy, chunk, group_size, sampling, PromptConfig(),
+            trajectories, _ = collect(pool, policy, chunk, group_size, sampling, EpisodeSettings(),
                                       info_keys=("expert_steps_left",))
             out.extend(trajectories)
     finally:

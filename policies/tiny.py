@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from agentgym.rollout.episode import EpisodeSettings
 from agentgym.sft.data import collect_examples
 from agentgym.sft.trainer import SFTConfig, SFTSettings, run_sft
 from agentgym.util.paths import cache_dir, replace_dir
@@ -76,7 +77,8 @@ def corpus_texts(env_id: str, episodes: int, seed: int = 0,
     """Rendered chats (prompt + expert response) of expert and random-behaviour train episodes."""
     half = max(1, episodes // 2)
     for explore in (0.0, 1.0):
-        for example in collect_examples(env_id, half, seed=seed, explore=explore, env_kwargs=env_kwargs):
+        episode = EpisodeSettings(env=env_id, env_kwargs=dict(env_kwargs or {}))
+        for example in collect_examples(episode, half, seed=seed, explore=explore):
             turns = [*example.messages, {"role": "assistant", "content": example.response}]
             yield "\n".join(f"{m['role']}\n{m['content']}" for m in turns)
 

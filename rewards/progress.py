@@ -40,19 +40,30 @@ StepIds = tuple[list[int], list[int]]  # (prompt ids, response ids) of one step
 
 @dataclass
 class ProgressSettings:
-    """How the estimator is built and fitted (``TrainConfig.progress_params`` overrides these)."""
+    """How the estimator is built and fitted."""
 
     head_hidden: int = 64
+    """Hidden units of the estimator's MLP head."""
     epochs: int = 40
-    lr: float = 3e-3  # value head
-    encoder_lr: float = 1e-4  # ``separate`` encoder only
+    """Passes over the buffer per fit."""
+    lr: float = 3e-3
+    """AdamW learning rate of the value head."""
+    encoder_lr: float = 1e-4
+    """AdamW learning rate of a separate encoder (estimator=separate only)."""
     weight_decay: float = 0.01
-    batch_trajectories: int = 32  # trajectories per optimizer step
-    micro_batch_size: int = 64  # steps per encoder forward
-    val_frac: float = 0.1  # held-out trajectories for ``progress/val_loss``
-    early_stopping: bool = True  # keep the weights of the epoch with the lowest held-back loss
-    spread: float = 0.3  # weight of sum_t c_t^2 in the training loss (see ``trajectory_loss``)
+    """AdamW weight decay of the estimator."""
+    batch_trajectories: int = 32
+    """Trajectories per optimizer step."""
+    micro_batch_size: int = 64
+    """Steps per encoder forward pass."""
+    val_frac: float = 0.1
+    """Share of trajectories held back for progress/val_loss."""
+    early_stopping: bool = True
+    """Keep the weights of the epoch with the lowest held-back loss."""
+    spread: float = 0.3
+    """Weight of sum_t c_t^2 in the training loss (prefers credit spread over the steps; see trajectory_loss)."""
     seed: int = 0
+    """Seeds the head's initialisation and the fit's shuffling."""
 
 
 def trajectory_loss(contributions: torch.Tensor, traj_index: torch.Tensor, returns: torch.Tensor,

@@ -14,18 +14,39 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agentgym import credit
 from agentgym.core.types import Trajectory
 from agentgym.train.features import SetupContext, TrainerFeature
-from agentgym.util.params import check_choice, check_keys
+from agentgym.util.params import check_choice
 from rewards.progress import ProgressEstimator, ProgressSettings
 from rewards.progress_oracle import oracle_correlation
 
 COLUMN = "progress"
 ENCODERS = ("policy", "separate")
+
+
+@dataclass
+class ProgressAttributionSettings(ProgressSettings):
+    """progress: progress attribution (shapers=progress): the estimator, its exploration, refits and buffer"""
+
+    estimator: str = "policy"
+    """Encoder of the estimator: policy (a frozen copy of the policy, head only) | separate (its own LM)."""
+    model: str | None = None
+    """Model folder of a separate encoder; None = the policy's starting model."""
+    explore_batches: int = 2
+    """Rollout batches of the starting policy the estimator is first fitted on."""
+    refresh_every: int = 0
+    """Refit the estimator on recent rollouts every N iterations; 0 = fit once."""
+    buffer: int = 1024
+    """Trajectories kept for refits."""
+
+    def estimator_settings(self) -> ProgressSettings:
+        """The fields the estimator itself reads (saved with it)."""
+        return ProgressSettings(**{f.name: getattr(self, f.name) for f in dataclasses.fields(ProgressSettings)})
 
 
 def _step_ids(traj: Trajectory) -> list[tuple[list[int], list[int]]]:
@@ -39,6 +60,7 @@ def wanted(config) -> bool:
 
 class ProgressAttribution(TrainerFeature):
     name = "progress"
+    settings = ProgressAttributionSettings
     info_keys = ("expert_steps_left",)  # the oracle check on unseen trajectories reads it
 
     def __init__(self, estimator: ProgressEstimator, policy, refresh_every: int, buffer_size: int,
@@ -52,20 +74,18 @@ class ProgressAttribution(TrainerFeature):
         self.fitted = False
 
     @classmethod
-    def check_config(cls, config) -> None:
-        if wanted(config):
-            check_choice(config.progress_estimator, ENCODERS, "progress_estimator")
-        check_keys(config.progress_params, [f.name for f in dataclasses.fields(ProgressSettings)], "progress_params")
+    def check_config(cls, config, settings: ProgressAttributionSettings) -> None:
+        check_choice(settings.estimator, ENCODERS, "progress_estimator")
 
     @classmethod
-    def from_config(cls, config, context: SetupContext) -> ProgressAttribution | None:
+    def from_config(cls, config, settings: ProgressAttributionSettings,
+                    context: SetupContext) -> ProgressAttribution | None:
         if not wanted(config):
             return None
-        estimator = ProgressEstimator.build(config.progress_estimator, context.policy,
-                                            config.progress_model or context.model_path,
-                                            ProgressSettings(**config.progress_params))
-        return cls(estimator, context.policy, config.progress_refresh_every, config.progress_buffer,
-                   Path(context.run_dir) / "progress_estimator", config.progress_explore_batches)
+        estimator = ProgressEstimator.build(settings.estimator, context.policy, settings.model or context.model_path,
+                                            settings.estimator_settings())
+        return cls(estimator, context.policy, settings.refresh_every, settings.buffer,
+                   Path(context.run_dir) / "progress_estimator", settings.explore_batches)
 
     # ---- trainer hooks --------------------------------------------------------------------------
     def warm_up(self, rollout) -> dict[str, float]:

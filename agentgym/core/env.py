@@ -58,7 +58,7 @@ class TextEnv(gymnasium.Env[str, str]):
     ``prompt_history_len``: how many past steps a prompt should show by default (0 for a fully
     observed environment, whose observation already holds everything a decision needs),
     ``max_observation_chars``: the longest observation the env pool passes on uncut, and
-    ``rollout_backend``: the env-pool backend a run uses unless it says otherwise (``process`` for
+    ``pool_backend``: the env-pool backend a run uses unless it says otherwise (``process`` for
     engines that step under a process-wide lock, ``thread`` for cheap or I/O-bound ones), and
     ``concurrent_steps``: False when steps hold a process-wide lock, so a pool worker steps its
     environments on one thread instead of many threads waiting for the lock.
@@ -70,7 +70,7 @@ class TextEnv(gymnasium.Env[str, str]):
     default_max_steps = 50
     prompt_history_len = 2
     max_observation_chars = DEFAULT_MAX_OBSERVATION_CHARS
-    rollout_backend = "thread"
+    pool_backend = "thread"
     concurrent_steps = True
 
     def __init__(self, split: str = "train", max_steps: int | None = None, render_mode: str | None = None):

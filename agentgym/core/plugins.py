@@ -24,7 +24,7 @@ from typing import Any
 
 ENVS = "agentgym.envs"
 SHAPERS = "agentgym.shapers"
-FEATURES = "agentgym.train.features"
+FEATURES = "agentgym.features"
 POLICIES = "agentgym.policies"
 
 

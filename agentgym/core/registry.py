@@ -87,7 +87,7 @@ def prompt_history_len(env_id: str, history_len: int | None = None) -> int:
 
 
 def class_attribute(env_id: str, name: str, default: Any = None) -> Any:
-    """An attribute of the environment's class (e.g. ``rollout_backend``), read without building it."""
+    """An attribute of the environment's class (e.g. ``pool_backend``), read without building it."""
     entry = spec(env_id).entry_point
     if isinstance(entry, str):
         entry = load_env_creator(entry)

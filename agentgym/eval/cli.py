@@ -29,14 +29,14 @@ EVAL_FIELDS = tuple(f.name for f in dataclasses.fields(EvalSettings))
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m agentgym.eval", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--env", dest="env_id", required=True, help="environment id, e.g. agentgym/FrozenLake-v0")
+    p.add_argument("--env", required=True, help="environment id, e.g. agentgym/FrozenLake-v0")
     p.add_argument("--policy", required=True, help="policy spec (see above)")
     p.add_argument("--out", default=None, help="output folder (default runs/eval/<env>__<split>__<policy>)")
     p.add_argument("--resume", action="store_true", help="complete an interrupted evaluation in --out")
     p.add_argument("--overwrite", action="store_true", help="discard episodes already in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_options(p.add_argument_group("evaluation protocol (agentgym.eval.runner.EvalSettings)"), EvalSettings,
-                skip=("env_id",))
+                skip=("env",))
     return p
 
 
@@ -64,7 +64,7 @@ def settings_from_args(args: argparse.Namespace) -> EvalSettings:
 
 
 def default_out(settings: EvalSettings, policy_spec: str) -> Path:
-    parts = (settings.env_id, settings.split, policy_spec)
+    parts = (settings.env, settings.split, policy_spec)
     slug = "__".join(re.sub(r"[^A-Za-z0-9._-]+", "-", s).strip("-")[-60:] for s in parts)
     return Path("runs") / "eval" / slug
 
@@ -95,9 +95,9 @@ def evaluate_main(argv: list[str]) -> int:
     try:  # the environment and its split, built before any model is loaded: bad --env-kwargs fail here
         make_plan(settings, args.policy)
     except (TypeError, ValueError) as exc:
-        raise SystemExit(f"cannot evaluate {settings.env_id} (split {settings.split}, env kwargs "
+        raise SystemExit(f"cannot evaluate {settings.env} (split {settings.split}, env kwargs "
                          f"{settings.env_kwargs_with_limit()}): {type(exc).__name__}: {exc}") from exc
-    policy = load_policy(args.policy, settings.env_id)
+    policy = load_policy(args.policy, settings.env)
     try:
         report = run_evaluation(policy, settings, out, policy_spec=args.policy, resume=args.resume,
                                 overwrite=args.overwrite, progress=not args.quiet)

@@ -13,7 +13,8 @@ import numpy as np
 
 from agentgym.core.policy import Policy, SamplingParams
 from agentgym.core.types import Trajectory
-from agentgym.rollout.collect import PromptConfig, collect
+from agentgym.rollout.collect import collect
+from agentgym.rollout.episode import EpisodeSettings
 from agentgym.rollout.pool import EnvPool
 
 
@@ -44,18 +45,21 @@ def summarise(trajectories: list[Trajectory], prefix: str) -> dict[str, float]:
 
 
 def evaluate(policy: Policy, pool: EnvPool, split: str, episodes: int | None = None,
-             sampling: SamplingParams | None = None, prompt: PromptConfig | None = None,
-             progress=None) -> EvalResult:
-    """Run each chosen task once (greedy by default), batched over the pool's environments."""
+             episode: EpisodeSettings | None = None, progress=None) -> EvalResult:
+    """Run each chosen task once with greedy decoding, batched over the pool's environments.
+
+    ``episode``: the prompt and response budget (``max_new_tokens``) of the run being checked.
+    """
     task_ids = pool.task_ids()
     if episodes is not None:
         task_ids = task_ids[:episodes]
-    sampling = sampling or SamplingParams(greedy=True, temperature=0.0)
+    episode = episode or EpisodeSettings()
+    sampling = SamplingParams(greedy=True, temperature=0.0, max_new_tokens=episode.max_new_tokens)
     result = EvalResult(split=split, task_ids=task_ids)
     for start in range(0, len(task_ids), len(pool)):
         chunk = task_ids[start:start + len(pool)]
         resets = [{"seed": 0, "options": {"task_id": task_id}} for task_id in chunk]
-        trajectories, stats = collect(pool, policy, resets, group_size=1, sampling=sampling, prompt=prompt,
+        trajectories, stats = collect(pool, policy, resets, group_size=1, sampling=sampling, episode=episode,
                                       progress=progress)
         result.trajectories.extend(trajectories)
         result.lost += stats.lost_episodes

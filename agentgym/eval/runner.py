@@ -9,19 +9,20 @@ decoding is exactly what the trainer's periodic held-out check (``agentgym.eval.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from agentgym.core.policy import Policy, SamplingParams
+from agentgym.core.policy import Policy
 from agentgym.core.registry import SPLITS, prompt_history_len
 from agentgym.core.types import Trajectory
 from agentgym.eval.episodes import EpisodeLog, episode_record
 from agentgym.eval.report import write_outputs
 from agentgym.eval.splits import fingerprint, split_task_ids
-from agentgym.rollout.collect import PromptConfig, collect
+from agentgym.rollout.collect import collect
+from agentgym.rollout.episode import EpisodeSettings
 from agentgym.rollout.pool.settings import PoolSettings
 from agentgym.util.params import check_choice
 
@@ -29,74 +30,45 @@ from agentgym.util.params import check_choice
 POOL_FIELDS = tuple(f.name for f in fields(PoolSettings) if f.name != "max_observation_chars")
 
 
-@dataclass
-class EvalSettings(PoolSettings):
-    """What to evaluate and how; every field but the pool's lands in the report's ``protocol``."""
+EVAL_TEMPERATURE = 0.0  # what temperature=None means for evaluation: greedy decoding
 
-    env_id: str
-    """Environment id, e.g. agentgym/FrozenLake-v0."""
+
+@dataclass(kw_only=True)
+class EvalSettings(PoolSettings, EpisodeSettings):
+    """What to evaluate and how; every field but the pool's lands in the report's ``protocol``.
+
+    The episode fields (environment, prompt, response budget, sampling) are ``EpisodeSettings``, the
+    trainer's own, so a policy is evaluated on the prompts it was trained with.
+    """
+
     split: str = "valid_unseen"
     """Split whose tasks are played: train | valid_seen | valid_unseen."""
     episodes: int | None = None
     """The first N task ids of the split; None = the whole split."""
     seeds: int = 1
     """Play every task once per seed 0..K-1 (reset seed and sampling seed)."""
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
-    """Keyword arguments for the environment's constructor, e.g. '{num_tasks: 50}'."""
-    max_steps: int | None = None
-    """Step limit of an episode; None = the environment's own."""
-    temperature: float = 0.0
-    """Sampling temperature; 0 = greedy decoding."""
-    top_p: float = 1.0
-    """Nucleus sampling threshold (1 = off)."""
-    max_new_tokens: int = 64
-    """Longest response per step, in tokens."""
-    history_len: int | None = None
-    """Past steps per prompt; None = the environment's prompt_history_len."""
-    show_admissible: bool = True
-    """List the admissible actions in each prompt."""
     pass_k: tuple[int, ...] = ()
     """k values of pass@k, comma-separated (needs seeds >= k)."""
     batch_size: int = 16
     """Environments played together (one policy call per step for the batch)."""
-    max_prompt_tokens: int | None = None
-    """Longest prompt; longer ones are shortened by the context guard. None = model context - max_new_tokens."""
 
     def __post_init__(self) -> None:
+        if self.temperature is None:
+            self.temperature = EVAL_TEMPERATURE
         check_choice(self.split, SPLITS, "split")
         self.check_pool_settings()
+        self.check_episode_settings()
         self._check_ranges()
-        self.history_len = prompt_history_len(self.env_id, self.history_len)
+        self.history_len = prompt_history_len(self.env, self.history_len)
 
     def _check_ranges(self) -> None:
-        """Refuse values that would run but mean nothing (``max_steps -5`` once cut every episode after one step)."""
-        at_least_one = {"episodes": self.episodes, "seeds": self.seeds, "max_steps": self.max_steps,
-                        "max_new_tokens": self.max_new_tokens, "batch_size": self.batch_size,
-                        "max_prompt_tokens": self.max_prompt_tokens}
-        for name, value in at_least_one.items():
+        for name, value in {"episodes": self.episodes, "seeds": self.seeds, "batch_size": self.batch_size}.items():
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
-        if self.history_len is not None and self.history_len < 0:
-            raise ValueError(f"history_len must be >= 0, got {self.history_len}")
-        if self.temperature < 0:
-            raise ValueError(f"temperature must be >= 0 (0 = greedy), got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
         if any(k < 1 for k in self.pass_k):
             raise ValueError(f"pass_k values must be >= 1, got {list(self.pass_k)}")
         if self.pass_k and max(self.pass_k) > self.seeds:
             raise ValueError(f"pass_k: pass@{max(self.pass_k)} needs seeds >= {max(self.pass_k)}, got {self.seeds}")
-
-    def sampling(self, seed: int) -> SamplingParams:
-        greedy = self.temperature <= 0
-        return SamplingParams(temperature=self.temperature, top_p=self.top_p, max_new_tokens=self.max_new_tokens,
-                              seed=seed, greedy=greedy)
-
-    def env_kwargs_with_limit(self) -> dict[str, Any]:
-        kwargs = dict(self.env_kwargs)
-        if self.max_steps is not None:
-            kwargs["max_steps"] = self.max_steps
-        return kwargs
 
 
 def make_plan(settings: EvalSettings, policy_spec: str) -> dict[str, Any]:
@@ -104,17 +76,17 @@ def make_plan(settings: EvalSettings, policy_spec: str) -> dict[str, Any]:
     if settings.seeds < 1 or (settings.episodes is not None and settings.episodes < 1):
         raise ValueError(f"need seeds >= 1 and episodes >= 1, got {settings.seeds} and {settings.episodes}")
     kwargs = settings.env_kwargs_with_limit()
-    all_ids = split_task_ids(settings.env_id, settings.split, kwargs)
+    all_ids = split_task_ids(settings.env, settings.split, kwargs)
     chosen = all_ids if settings.episodes is None else all_ids[:settings.episodes]
     if settings.pass_k and max(settings.pass_k) > settings.seeds:
         raise ValueError(f"pass@{max(settings.pass_k)} needs --seeds >= {max(settings.pass_k)}")
     return {
-        "env_id": settings.env_id, "env_kwargs": kwargs, "policy": policy_spec,
-        "split": {"name": settings.split, "hash": fingerprint(settings.env_id, settings.split, kwargs, all_ids),
+        "env_id": settings.env, "env_kwargs": kwargs, "policy": policy_spec,
+        "split": {"name": settings.split, "hash": fingerprint(settings.env, settings.split, kwargs, all_ids),
                   "num_tasks": len(all_ids), "evaluated": len(chosen),
-                  "evaluated_hash": fingerprint(settings.env_id, settings.split, kwargs, chosen)},
+                  "evaluated_hash": fingerprint(settings.env, settings.split, kwargs, chosen)},
         "task_ids": chosen,
-        "protocol": {**{k: v for k, v in asdict(settings).items() if k not in ("env_id", "env_kwargs", "split",
+        "protocol": {**{k: v for k, v in asdict(settings).items() if k not in ("env", "env_kwargs", "split",
                                                                                 "batch_size", *POOL_FIELDS)},
                      "pass_k": list(settings.pass_k),
                      "reset": "reset(seed=s, options={'task_id': id}) for s in range(seeds)",
@@ -155,9 +127,7 @@ def _check_start(out: Path, log: EpisodeLog, plan: dict[str, Any], resume: bool,
 def _play(policy: Policy, settings: EvalSettings, pending: list[tuple[int, str]], log: EpisodeLog,
           progress: bool) -> None:
     size = max(1, min(settings.batch_size, len(pending)))
-    pool = settings.make_pool(settings.env_id, settings.split, size, settings.env_kwargs, settings.max_steps)
-    prompt = PromptConfig(history_len=settings.history_len, show_admissible=settings.show_admissible,
-                          max_prompt_tokens=settings.max_prompt_tokens)
+    pool = settings.make_pool(settings.env, settings.split, size, settings.env_kwargs, settings.max_steps)
     bar = tqdm(total=len(pending), desc="eval", unit="ep", disable=not progress, dynamic_ncols=True)
     lost = 0
     try:
@@ -167,7 +137,7 @@ def _play(policy: Policy, settings: EvalSettings, pending: list[tuple[int, str]]
                 chunk = ids[start:start + size]
                 resets = [{"seed": seed, "options": {"task_id": t}} for t in chunk]
                 trajectories, stats = collect(pool, policy, resets, group_size=1, sampling=settings.sampling(seed),
-                                              prompt=prompt)
+                                              episode=settings)
                 log.append(_record(traj, seed) for traj in trajectories)
                 lost += stats.lost_episodes
                 bar.update(len(chunk))

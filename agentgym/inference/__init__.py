@@ -11,9 +11,9 @@ from typing import Any
 
 from agentgym.core import plugins
 from agentgym.inference.protocol import RolloutEngine
-from agentgym.inference.settings import ROLLOUT_BACKENDS, InferenceSettings
+from agentgym.inference.settings import ENGINES, InferenceSettings
 
-__all__ = ["ROLLOUT_BACKENDS", "InferenceSettings", "RolloutEngine", "make_engine"]
+__all__ = ["ENGINES", "InferenceSettings", "RolloutEngine", "make_engine"]
 
 
 def make_engine(settings: InferenceSettings, policy: Any, start_spec: str, version: int,

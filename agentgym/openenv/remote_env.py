@@ -34,7 +34,7 @@ class OpenEnvRemote(gymnasium.Env[str, str]):
     from ``/schema`` when None)."""
 
     metadata: dict[str, Any] = {"render_modes": ["ansi"]}
-    rollout_backend = "thread"  # steps wait on the network
+    engine = "thread"  # steps wait on the network
     has_expert = True  # where the server reports expert_action
     has_admissible_actions = True
 

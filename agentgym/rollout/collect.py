@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from agentgym.core.policy import Policy, SamplingParams
 from agentgym.core.registry import prompt_history_len
 from agentgym.core.types import Step, Trajectory
 from agentgym.rollout.context_guard import ContextGuard, guard_for
+from agentgym.rollout.episode import EpisodeSettings
 from agentgym.rollout.pool import EnvFailure, EnvPool
 from agentgym.rollout.prompts import HistoryItem, parse_action
 
@@ -76,19 +77,6 @@ class RolloutStats:
 
 
 @dataclass
-class PromptConfig:
-    history_len: int | None = None  # None = the environment's prompt_history_len
-    show_admissible: bool = True
-    max_prompt_tokens: int | None = None  # None = the policy's context length minus the response budget
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> PromptConfig:
-        """The prompt fields of a config (``TrainConfig``: history_len, show_admissible, max_prompt_tokens)."""
-        return cls(history_len=settings.history_len, show_admissible=settings.show_admissible,
-                   max_prompt_tokens=settings.max_prompt_tokens)
-
-
-@dataclass
 class _Episode:
     """Book-keeping for one episode (over its attempts)."""
 
@@ -105,7 +93,7 @@ class _Episode:
 
 
 def collect(pool: EnvPool, policy: Policy, group_resets: list[dict[str, Any]], group_size: int,
-            sampling: SamplingParams, prompt: PromptConfig | None = None, progress: Any = None,
+            sampling: SamplingParams, episode: EpisodeSettings | None = None, progress: Any = None,
             episode_retries: int = 1, info_keys: tuple[str, ...] = ()) -> tuple[list[Trajectory], RolloutStats]:
     """Run ``len(group_resets) x group_size`` episodes to the end; returns the finished ones.
 
@@ -114,14 +102,13 @@ def collect(pool: EnvPool, policy: Policy, group_resets: list[dict[str, Any]], g
     (see the module docstring) are missing from the list. ``info_keys``: deferred info values to
     compute at every step besides the policy's own ``info_keys`` (scripted policies read the expert's).
     """
-    prompt = prompt or PromptConfig()
-    if prompt.history_len is None:
-        prompt = replace(prompt, history_len=prompt_history_len(pool.env_id))
+    episode = episode or EpisodeSettings()  # only its prompt fields are read: the pool holds the environment
+    history_len = prompt_history_len(pool.env_id, episode.history_len)
     n = len(group_resets) * group_size
     if n > len(pool):
         raise ValueError(f"{n} rollouts need {n} environments; the pool has {len(pool)}")
     keys = tuple(dict.fromkeys((*getattr(policy, "info_keys", ()), *info_keys)))
-    guard = guard_for(policy, prompt.max_prompt_tokens, sampling.max_new_tokens)
+    guard = guard_for(policy, episode.max_prompt_tokens, sampling.max_new_tokens)
     stats = RolloutStats(episodes=n)
     start, restarts_before = time.perf_counter(), pool.worker_restarts
     episodes = [_Episode(env_index=i, reset=group_resets[i // group_size],
@@ -132,7 +119,7 @@ def collect(pool: EnvPool, policy: Policy, group_resets: list[dict[str, Any]], g
         active = [ep for ep in episodes if ep.running]
         if not active:
             break
-        messages = [_messages(ep, prompt, guard, stats) for ep in active]
+        messages = [_messages(ep, episode.show_admissible, history_len, guard, stats) for ep in active]
         tick = time.perf_counter()
         infos = [{**ep.info, "step": len(ep.traj.steps)} for ep in active]  # pools send plain dicts
         generations = policy.generate(messages, sampling, infos=infos)
@@ -197,9 +184,9 @@ def _fail(ep: _Episode, failure: EnvFailure, stats: RolloutStats, retries: int) 
         stats.lost_episodes += 1
 
 
-def _messages(ep: _Episode, prompt: PromptConfig, guard: ContextGuard, stats: RolloutStats):
-    admissible = ep.info.get("admissible_actions") if prompt.show_admissible else None
-    messages, shortened = guard.build(ep.info.get("task"), ep.observation, ep.history, admissible, prompt.history_len)
+def _messages(ep: _Episode, show_admissible: bool, history_len: int, guard: ContextGuard, stats: RolloutStats):
+    admissible = ep.info.get("admissible_actions") if show_admissible else None
+    messages, shortened = guard.build(ep.info.get("task"), ep.observation, ep.history, admissible, history_len)
     stats.prompts += 1
     stats.prompts_truncated += shortened
     return messages

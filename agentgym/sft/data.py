@@ -20,9 +20,9 @@ from tqdm.auto import tqdm
 
 from agentgym.core import plugins
 from agentgym.core.policy import Generation, SamplingParams
-from agentgym.core.registry import prompt_history_len
 from agentgym.core.types import Messages
-from agentgym.rollout.collect import PromptConfig, collect
+from agentgym.rollout.collect import collect
+from agentgym.rollout.episode import EpisodeSettings
 from agentgym.rollout.pool import make_pool
 from agentgym.rollout.prompts import format_action, parse_action
 
@@ -62,10 +62,10 @@ def teacher_actions(teacher: Any, prompts: list[Messages], infos: list[dict[str,
     return [parse_action(g.text) for g in teacher.generate(prompts, SamplingParams(greedy=True), infos=infos)]
 
 
-def collect_examples(env_id: str, episodes: int, seed: int = 0, explore: float = 0.0, split: str = "train",
-                     history_len: int | None = None, env_kwargs: dict[str, Any] | None = None,
-                     teacher: str = "expert", progress: bool = False) -> list[Example]:
-    """(prompt, teacher response) for every step of ``episodes`` episodes where the teacher gives an action.
+def collect_examples(episode: EpisodeSettings, episodes: int, seed: int = 0, explore: float = 0.0,
+                     split: str = "train", teacher: str = "expert", progress: bool = False) -> list[Example]:
+    """(prompt, teacher response) for every step of ``episodes`` episodes of ``episode.env`` where the teacher
+    gives an action, with the prompts ``episode`` describes (history, admissible actions, prompt budget).
 
     ``teacher`` is a policy spec: ``expert`` (``info["expert_action"]``) or ``heuristic`` (the
     environment's hand-written rule, which sees only the prompt, so a policy can imitate it exactly).
@@ -73,14 +73,13 @@ def collect_examples(env_id: str, episodes: int, seed: int = 0, explore: float =
     draws, and with them the examples, depend only on ``seed``. ``progress``: a bar over the episodes
     (collection on a slow engine, e.g. 1,000 ALFWorld episodes, takes minutes).
     """
-    prompt = PromptConfig(history_len=prompt_history_len(env_id, history_len))
-    labeller = plugins.policy_from_spec(teacher, env_id=env_id)
+    labeller = plugins.policy_from_spec(teacher, env_id=episode.env)
     policy = TeacherExplorer(labeller, explore, np.random.default_rng(seed))
-    pool = make_pool(env_id, split, 1, env_kwargs, backend="thread")
+    pool = make_pool(episode.env, split, 1, episode.env_kwargs, episode.max_steps, backend="thread")
     examples = []
     try:
-        for episode in tqdm(range(episodes), desc="teacher episodes", disable=not progress, dynamic_ncols=True):
-            trajectories, _ = collect(pool, policy, [{"seed": seed + episode}], 1, SamplingParams(), prompt,
+        for k in tqdm(range(episodes), desc="teacher episodes", disable=not progress, dynamic_ncols=True):
+            trajectories, _ = collect(pool, policy, [{"seed": seed + k}], 1, SamplingParams(), episode,
                                       info_keys=policy.info_keys)
             steps = [s for traj in trajectories for s in traj.steps]
             labels = teacher_actions(labeller, [s.prompt for s in steps], [s.info for s in steps])

@@ -11,19 +11,20 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from agentgym.core import plugins
+from agentgym.rollout.episode import EpisodeSettings
 from agentgym.sft.data import Example, collect_examples
 from agentgym.util import console
 from agentgym.util.cli_options import add_options
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SFTSettings:
     """fine-tuning: the expert episodes and the optimiser (also the tiny model's warm start)"""
 
@@ -52,22 +53,20 @@ class SFTSettings:
     """Seeds torch, the episodes' reset seeds and the example order."""
 
 
-@dataclass
-class SFTConfig(SFTSettings):
-    """what is fine-tuned, on which environment, and where it is saved"""
+@dataclass(kw_only=True)
+class SFTConfig(EpisodeSettings, SFTSettings):
+    """what is fine-tuned, on which episodes, and where it is saved (the episode fields are the trainer's
+    ``EpisodeSettings``: the examples show the very prompts RL will)"""
 
-    env: str = "agentgym/FrozenLake-v1"
-    """Environment id whose expert gives the labels (it must fill info['expert_action'])."""
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
-    """Keyword arguments for the environment's constructor, e.g. '{num_tasks: 200}'."""
     model: str | None = None
     """Model folder to fine-tune; None = a freshly built (untrained) tiny model for `env`."""
     out: str = "runs/sft"
     """Folder the fine-tuned model is saved to."""
-    history_len: int | None = None
-    """Past steps per prompt; None = the environment's prompt_history_len (as the trainer)."""
     verbose: bool = True
     """Print the loss every 20 steps."""
+
+    def __post_init__(self) -> None:
+        self.check_episode_settings()
 
 
 def _lr_at(step: int, total: int, cfg: SFTSettings) -> float:
@@ -118,19 +117,15 @@ def train(policy, examples: list[Example], cfg: SFTSettings, verbose: bool = Tru
     return losses
 
 
-def greedy_success(policy, env_id: str, split: str, episodes: int, history_len: int | None = None,
-                   max_new_tokens: int = 16, env_kwargs: dict[str, Any] | None = None) -> float:
-    """Share of the split's first ``episodes`` tasks solved by greedy decoding (the trainer's evaluation)."""
-    from agentgym.core.policy import SamplingParams
+def greedy_success(policy, split: str, episodes: int, episode: EpisodeSettings) -> float:
+    """Share of the split's first ``episodes`` tasks of ``episode.env`` solved by greedy decoding (the trainer's
+    held-out check)."""
     from agentgym.eval.held_out import evaluate
-    from agentgym.rollout.collect import PromptConfig
     from agentgym.rollout.pool import make_pool
 
-    pool = make_pool(env_id, split, min(episodes, 64), env_kwargs)
+    pool = make_pool(episode.env, split, min(episodes, 64), episode.env_kwargs, episode.max_steps)
     try:
-        result = evaluate(policy, pool, split, episodes, SamplingParams(greedy=True, temperature=0.0,
-                                                                        max_new_tokens=max_new_tokens),
-                          PromptConfig(history_len=history_len))  # None: the environment's own
+        result = evaluate(policy, pool, split, episodes, episode)
     finally:
         pool.close()
     return result.metrics("")["success_rate"]
@@ -143,8 +138,7 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)
     model_path = cfg.model or str(plugins.load(plugins.POLICIES, "build_model")(cfg.out, cfg.env))
     policy = plugins.policy_from_spec(model_path, device="cpu" if not torch.cuda.is_available() else None)
-    examples = collect_examples(cfg.env, cfg.episodes, seed=cfg.seed, explore=cfg.explore,
-                                history_len=cfg.history_len, env_kwargs=cfg.env_kwargs, teacher=cfg.teacher,
+    examples = collect_examples(cfg, cfg.episodes, seed=cfg.seed, explore=cfg.explore, teacher=cfg.teacher,
                                 progress=cfg.verbose)
     if not examples:
         raise ValueError(f"the {cfg.teacher!r} teacher gave no actions on {cfg.env}; SFT needs a teacher that acts "

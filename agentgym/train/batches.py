@@ -23,7 +23,7 @@ from agentgym.inference.producer import RolloutProducer
 from agentgym.inference.rescore import rescore_steps
 from agentgym.inference.staleness import drop_stale
 from agentgym.inference.sync_check import greedy_match
-from agentgym.rollout.collect import PromptConfig, RolloutStats, collect
+from agentgym.rollout.collect import RolloutStats, collect
 from agentgym.train.batch_source import BatchSource
 from agentgym.train.distributed import barrier, gather, group_block, reduce_metrics, sharded_map
 from agentgym.train.trainer import Trainer, save_checkpoint
@@ -46,7 +46,7 @@ def collect_batch(trainer: Trainer) -> tuple[list[Trajectory], RolloutStats]:
                               max_new_tokens=config.max_new_tokens)
     resets = [{"seed": int(s)} for s in seeds[block.start:block.stop]]
     trajectories, stats = collect(trainer.train_pool, trainer.engine, resets, config.group_size, sampling,
-                                  PromptConfig.from_settings(config), episode_retries=config.episode_retries,
+                                  config, episode_retries=config.episode_retries,
                                   info_keys=info_keys(trainer))
     if block.start:
         _shift_ids(trajectories, block.start, config.group_size)

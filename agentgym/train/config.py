@@ -2,6 +2,10 @@
 
 YAML presets (``--config configs/x.yaml``) and command-line flags (``--lr 1e-4``) only override
 fields of ``TrainConfig``; unknown keys are errors, so a typo never silently falls back to a default.
+What an episode is (environment, prompt, sampling) is ``EpisodeSettings``, shared with evaluation
+and SFT; each trainer feature owns its settings (``TrainerFeature.settings``), set as
+``{feature}_{field}`` keys (``--critic-lr``, ``epo_coef: 0.001``) and held in ``TrainConfig.features``.
+Spellings renamed in 0.2 (``DEPRECATED``) are still read, with a warning, until the next release.
 """
 
 from __future__ import annotations
@@ -17,18 +21,26 @@ from typing import Any
 import yaml
 
 from agentgym.inference.settings import InferenceSettings
+from agentgym.rollout.episode import EpisodeSettings
 from agentgym.rollout.pool.settings import PoolSettings
-from agentgym.util.cli_options import add_options
+from agentgym.util.cli_options import add_options, parse_mapping
+
+TRAIN_TEMPERATURE = 1.0  # what temperature=None means for training rollouts
+# old key -> new key (or, for the retired *_params mappings, the feature whose {feature}_{field} keys they hold)
+DEPRECATED: dict[str, str] = {
+    "critic": "critic_enabled", "value_clip": "critic_value_clip",
+    "rollout_backend": "engine", "rollout_server_url": "engine_url", "rollout_server_model": "engine_model",
+    "rollout_server_threads": "engine_threads", "rollout_server_timeout_s": "engine_timeout_s",
+    "env_backend": "pool", "env_workers": "pool_workers",
+}
+DEPRECATED_MAPPINGS: dict[str, str] = {"epo_params": "epo", "progress_params": "progress", "igpo_params": "igpo",
+                                       "archer_params": "archer"}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunSettings:
     """run: what is trained, where it is written, how long it runs"""
 
-    env: str = "agentgym/FrozenLake-v1"
-    """Environment id (``python -m agentgym.envs`` lists them; ``module:namespace/Name-vN`` imports module)."""
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
-    """Keyword arguments for the environment's constructor, e.g. '{num_tasks: 200}'."""
     model: str | None = None
     """Model folder or hub id to train; None = the offline tiny model for `env`, SFT-warm-started on its expert."""
     model_dtype: str = "float32"
@@ -50,35 +62,21 @@ class RunSettings:
     into a used folder is refused."""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RolloutSettings:
-    """rollout: how each iteration's trajectories are collected"""
+    """rollout: how many trajectories each iteration collects, and what a failure costs"""
 
     num_groups: int = 16
     """Tasks per iteration."""
     group_size: int = 8
     """Rollouts per task (same task, same reset seed): the group credit statistics are taken over."""
-    max_steps: int | None = None
-    """Step limit of an episode; None = the environment's own."""
-    history_len: int | None = None
-    """Past (action, observation) pairs in each prompt; None = the environment's prompt_history_len."""
-    show_admissible: bool = True
-    """List the admissible actions in each prompt (where the environment gives them)."""
-    temperature: float = 1.0
-    """Sampling temperature of rollouts."""
-    top_p: float = 1.0
-    """Nucleus sampling threshold of rollouts (1 = off)."""
-    max_new_tokens: int = 24
-    """Longest response per step, in tokens."""
     episode_retries: int = 1
     """Replays of a task (fresh environment, same reset) after an infrastructure failure, before it is lost."""
     max_infra_failure_frac: float = 0.5
     """Stop the run (after a checkpoint) when more of one iteration's episodes failed for infrastructure reasons."""
-    max_prompt_tokens: int | None = None
-    """Longest prompt; longer ones are shortened by the context guard. None = model context - max_new_tokens."""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CreditSettings:
     """credit assignment: estimators, modifiers and shapers, looked up by name (agentgym.credit)"""
 
@@ -101,7 +99,7 @@ class CreditSettings:
     the rollouts of groups that all scored alike); 0 = keep all."""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class UpdateSettings:
     """update: the clipped policy-gradient update (agentgym.train.update reads these fields)"""
 
@@ -139,41 +137,7 @@ class UpdateSettings:
     """Truncated importance sampling: weigh each token's loss by min(p_trainer / p_engine, tis_cap); None = off."""
 
 
-@dataclass
-class FeatureSettings:
-    """trainer features: optional parts that are built only when these fields ask for them"""
-
-    critic: bool = False
-    """Train a value model and put its values in the batch (needed by credit=gae, i.e. PPO)."""
-    critic_lr: float = 1e-4
-    """AdamW learning rate of the value model."""
-    value_clip: float = 0.2
-    """Clip range of the value model's update around its old values."""
-    epo_coef: float = 0.0
-    """EPO entropy regularisation weight (paper: 0.001); 0 = off."""
-    epo_params: dict[str, Any] = field(default_factory=dict)
-    """EPO settings: kappa_l, kappa_r, gamma, alpha (agentgym.train.features.epo.regularizer.EPORegularizer)."""
-    progress_estimator: str = "policy"
-    """Progress attribution (shapers=progress) encoder: policy (frozen copy, head only) | separate (own LM)."""
-    progress_model: str | None = None
-    """Model folder of a separate progress encoder; None = the policy's starting model."""
-    progress_explore_batches: int = 2
-    """Rollout batches of the starting policy the progress estimator is first fitted on."""
-    progress_refresh_every: int = 0
-    """Refit the progress estimator on recent rollouts every N iterations; 0 = fit once."""
-    progress_buffer: int = 1024
-    """Trajectories kept for progress refits."""
-    progress_params: dict[str, Any] = field(default_factory=dict)
-    """Progress estimator settings (rewards.progress.ProgressSettings fields), e.g. '{epochs: 20}'."""
-    igpo_params: dict[str, Any] = field(default_factory=dict)
-    """IGPO belief settings (credit=igpo; agentgym.train.features.igpo.feature.BeliefSettings fields),
-    e.g. '{answer_template: "<answer>{answer}</answer>"}'."""
-    archer_params: dict[str, Any] = field(default_factory=dict)
-    """ArCHer critic settings (credit=archer; agentgym.train.features.archer.feature.ArcherSettings fields),
-    e.g. '{warmup_iterations: 5, tau: 0.1}'."""
-
-
-@dataclass
+@dataclass(kw_only=True)
 class OutputSettings:
     """evaluation, checkpoints, logging"""
 
@@ -206,7 +170,7 @@ class OutputSettings:
     """Print every metric every N iterations (0 = never); a compact line shows the watched ones every iteration."""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class DistributedSettings:
     """data parallelism: set by the launcher (torchrun --nproc-per-node N -m agentgym.train); docs/scaling.md"""
 
@@ -218,18 +182,101 @@ class DistributedSettings:
     """How long a rank waits at a collective (e.g. while rank 0 evaluates) before the run fails."""
 
 
-@dataclass
-class TrainConfig(OutputSettings, DistributedSettings, FeatureSettings, UpdateSettings, CreditSettings,
-                  InferenceSettings, PoolSettings, RolloutSettings, RunSettings):
+@dataclass(kw_only=True)
+class TrainConfig(OutputSettings, DistributedSettings, UpdateSettings, CreditSettings, InferenceSettings,
+                  PoolSettings, RolloutSettings, EpisodeSettings, RunSettings):
     """Every setting of one training run; the single source of their defaults.
 
     The bases only group the fields (for ``--help`` and for the parts that read one group, such as
     ``agentgym.train.update`` taking ``UpdateSettings``); a ``TrainConfig`` is a flat set of fields, listed
-    from ``RunSettings`` to ``OutputSettings``.
+    from ``RunSettings`` to ``OutputSettings``, plus ``features``: each registered trainer feature's
+    settings by feature name, written and read as flat ``{feature}_{field}`` keys.
     """
 
+    features: dict[str, Any] = field(default_factory=dict)
+    """Each trainer feature's settings by name; set them as {feature}_{field} (e.g. critic_enabled, epo_coef)."""
+
+    def __post_init__(self) -> None:
+        if self.temperature is None:
+            self.temperature = TRAIN_TEMPERATURE
+        self.features = _feature_settings(self.features)
+
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Every setting as a flat mapping (config.yaml, checkpoints): features as {feature}_{field} keys."""
+        flat = dataclasses.asdict(self)
+        for name, settings in flat.pop("features").items():
+            flat.update({f"{name}_{k}": v for k, v in settings.items()})
+        return flat
+
+    def value(self, key: str) -> Any:
+        """The setting of one flat key (a field, or a feature's {feature}_{field})."""
+        if key in _field_names():
+            return getattr(self, key)
+        name, field_name = _feature_key(key)
+        return getattr(self.features[name], field_name)
+
+
+def _field_names() -> set[str]:
+    return {f.name for f in dataclasses.fields(TrainConfig)} - {"features"}
+
+
+def _feature_settings(given: dict[str, Any]) -> dict[str, Any]:
+    """Every registered feature's settings: those given (instances or mappings), the rest at their defaults."""
+    from agentgym.train.features import settings_classes
+
+    classes = settings_classes()
+    unknown = sorted(set(given) - set(classes))
+    if unknown:
+        raise ValueError(f"features has settings for {unknown}, which are not trainer features "
+                         f"({', '.join(sorted(classes))})")
+    out = {}
+    for name, cls in classes.items():
+        value = given.get(name)
+        out[name] = value if isinstance(value, cls) else cls(**(value or {}))
+    return out
+
+
+def _feature_key(key: str) -> tuple[str, str]:
+    """(feature, field) of a flat ``{feature}_{field}`` key; KeyError when it names none."""
+    from agentgym.train.features import settings_classes
+
+    for name, cls in settings_classes().items():
+        if key.startswith(name + "_") and key[len(name) + 1:] in {f.name for f in dataclasses.fields(cls)}:
+            return name, key[len(name) + 1:]
+    raise KeyError(key)
+
+
+def known_keys() -> list[str]:
+    """Every key a preset or flag may set: the fields and every feature's {feature}_{field}."""
+    from agentgym.train.features import settings_classes
+
+    keys = sorted(_field_names())
+    for name, cls in settings_classes().items():
+        keys += [f"{name}_{f.name}" for f in dataclasses.fields(cls)]
+    return keys
+
+
+def translate_deprecated(overrides: dict[str, Any], warn: bool = True) -> dict[str, Any]:
+    """Old spellings (``DEPRECATED``, ``DEPRECATED_MAPPINGS``) as today's keys, each with a warning."""
+    out: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if key in DEPRECATED:
+            new = DEPRECATED[key]
+            if warn:
+                print(f"warning: {key} is renamed {new} (--{new.replace('_', '-')}); the old name is read until "
+                      "the next release", file=sys.stderr)
+            out[new] = value
+        elif key in DEPRECATED_MAPPINGS:
+            name = DEPRECATED_MAPPINGS[key]
+            if not isinstance(value, dict):
+                raise ValueError(f"{key} must be a mapping of {name} settings, got {value!r}")
+            if warn and value:
+                keys = ", ".join(f"{name}_{k}" for k in value)
+                print(f"warning: {key} is retired: set {keys} instead (read until the next release)", file=sys.stderr)
+            out.update({f"{name}_{k}": v for k, v in value.items()})
+        else:
+            out[key] = value
+    return out
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -239,31 +286,66 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def apply_overrides(config: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(overrides) - known)
+def apply_overrides(config: TrainConfig, overrides: dict[str, Any], warn: bool = True) -> TrainConfig:
+    """``config`` with flat keys set: fields directly, ``{feature}_{field}`` keys in that feature's settings."""
+    overrides = translate_deprecated(overrides, warn)
+    known = known_keys()
+    unknown = sorted(set(overrides) - set(known))
     if unknown:
         hints = {k: difflib.get_close_matches(k, known, n=1) for k in unknown}
         said = ", ".join(f"{k!r}" + (f" (did you mean {h[0]!r}?)" if h else "") for k, h in hints.items())
         raise ValueError(f"Unknown config keys {said}; `python -m agentgym.train --help` lists the fields")
-    return dataclasses.replace(config, **overrides)
+    fields = {k: v for k, v in overrides.items() if k in _field_names()}
+    features = {name: dataclasses.asdict(settings) for name, settings in config.features.items()}
+    for key in set(overrides) - set(fields):
+        name, field_name = _feature_key(key)
+        features[name][field_name] = overrides[key]
+    return dataclasses.replace(config, **fields, features=features)
+
+
+def make_config(**settings: Any) -> TrainConfig:
+    """A TrainConfig from flat keys, as a preset would give them (``make_config(critic_enabled=True)``)."""
+    return apply_overrides(TrainConfig(), settings)
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
     """``--config PRESET.yaml`` then ``--field value`` flags, each overriding the dataclass default."""
-    parser = argparse.ArgumentParser(
-        prog="python -m agentgym.train", description="Train an LLM agent with RL on one shared rollout-and-update "
-        "loop. Every option overrides a field of agentgym.train.config.TrainConfig; presets (--config) are applied first.")
-    parser.add_argument("--config", action="append", default=[], metavar="PRESET.yaml",
-                        help="YAML preset(s) of TrainConfig fields, applied in order (e.g. configs/frozenlake_grpo.yaml)")
-    add_options(parser, TrainConfig, grouped=True)
+    parser = build_parser()
     args = vars(parser.parse_args(argv))
     explicit: dict[str, Any] = {}  # presets in order, then flags: everything the user asked for
     for preset in args.pop("config"):
         explicit.update(load_yaml(preset))
     explicit.update(args)
-    config = apply_overrides(TrainConfig(), explicit)
+    explicit = translate_deprecated(explicit)
+    config = apply_overrides(TrainConfig(), explicit, warn=False)
     return resumed_config(config, explicit) if config.resume else config
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """One option per TrainConfig field, one group per trainer feature, the old spellings hidden."""
+    from agentgym.train.features import settings_classes
+
+    parser = argparse.ArgumentParser(
+        prog="python -m agentgym.train", description="Train an LLM agent with RL on one shared rollout-and-update "
+        "loop. Every option overrides a field of agentgym.train.config.TrainConfig (or of a trainer feature's "
+        "settings); presets (--config) are applied first.")
+    parser.add_argument("--config", action="append", default=[], metavar="PRESET.yaml",
+                        help="YAML preset(s) of TrainConfig fields, applied in order (e.g. configs/frozenlake_grpo.yaml)")
+    add_options(parser, TrainConfig, grouped=True, skip=("features",))
+    for name, cls in settings_classes().items():
+        title = (cls.__doc__ or name).strip().split("\n")[0]
+        add_options(parser.add_argument_group(f"feature {title}"), cls, prefix=name)
+    hints = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
+    for old, new in DEPRECATED.items():
+        if new in hints:
+            add_options(parser, TrainConfig, only=(new,), rename={new: old}, hidden=True)
+        else:
+            name, field_name = _feature_key(new)
+            add_options(parser, settings_classes()[name], only=(field_name,), rename={field_name: old}, hidden=True)
+    for old in DEPRECATED_MAPPINGS:
+        parser.add_argument("--" + old.replace("_", "-"), dest=old, type=parse_mapping, default=argparse.SUPPRESS,
+                            help=argparse.SUPPRESS)
+    return parser
 
 
 def resumed_config(config: TrainConfig, explicit: dict[str, Any]) -> TrainConfig:
@@ -275,16 +357,16 @@ def resumed_config(config: TrainConfig, explicit: dict[str, Any]) -> TrainConfig
     saved_path = Path(config.run_dir) / "config.yaml"
     if not saved_path.is_file():
         return config  # nothing saved yet (killed before setup finished): the settings given now
-    saved = load_yaml(saved_path)
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    saved = translate_deprecated(load_yaml(saved_path), warn=False)
+    known = set(known_keys())
     dropped = sorted(set(saved) - known)
     if dropped:
         print(f"resume: {saved_path} has settings this version no longer knows, ignored: {dropped}", file=sys.stderr)
     base = apply_overrides(TrainConfig(), {k: v for k, v in saved.items() if k in known})
     wanted = apply_overrides(base, explicit)  # the same parsing and types for both sides
-    changed = {k: getattr(wanted, k) for k in explicit
-               if k not in ("resume", "overwrite") and getattr(wanted, k) != getattr(base, k)}
+    changed = {k: wanted.value(k) for k in explicit
+               if k not in ("resume", "overwrite") and wanted.value(k) != base.value(k)}
     for key, value in changed.items():
-        print(f"resume: --{key.replace('_', '-')} {value!r} overrides the run's saved {getattr(base, key)!r}",
+        print(f"resume: --{key.replace('_', '-')} {value!r} overrides the run's saved {base.value(key)!r}",
               file=sys.stderr)
-    return dataclasses.replace(base, **changed, resume=True, overwrite=config.overwrite)
+    return apply_overrides(base, {**changed, "resume": True, "overwrite": config.overwrite})

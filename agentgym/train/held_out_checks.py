@@ -19,19 +19,17 @@ from agentgym.eval.episodes import EpisodeLog, records_from_trajectories
 from agentgym.eval.held_out import evaluate
 from agentgym.eval.report import write_outputs
 from agentgym.eval.runner import EvalSettings, make_plan
-from agentgym.rollout.collect import PromptConfig
+from agentgym.rollout.episode import EpisodeSettings
 from agentgym.train.trainer import Trainer
 from agentgym.util import console
 
 
-def write_training_eval(run_dir: str | Path, iteration: int, result: Any, env_id: str,
-                        env_kwargs: dict[str, Any] | None = None, max_steps: int | None = None,
-                        history_len: int | None = None, show_admissible: bool = True, max_new_tokens: int = 64,
+def write_training_eval(run_dir: str | Path, iteration: int, result: Any, episode: EpisodeSettings,
                         policy_spec: str | None = None) -> dict[str, Any]:
-    """Write ``run_dir/eval/iter_{iteration}/`` from an ``EvalResult``; returns the report."""
-    settings = EvalSettings(env_id, split=result.split, episodes=len(result.task_ids), seeds=1,
-                            env_kwargs=dict(env_kwargs or {}), max_steps=max_steps, history_len=history_len,
-                            show_admissible=show_admissible, max_new_tokens=max_new_tokens)
+    """Write ``run_dir/eval/iter_{iteration}/`` from an ``EvalResult`` of greedy checks run with ``episode``'s
+    prompt settings; returns the report."""
+    settings = EvalSettings(**{**episode.episode_fields(), "temperature": 0.0}, split=result.split,
+                            episodes=len(result.task_ids), seeds=1)
     spec = policy_spec or f"{Path(run_dir).name} @ iteration {iteration}"
     plan = make_plan(settings, spec)
     if plan["task_ids"] != list(result.task_ids):
@@ -46,20 +44,16 @@ def write_training_eval(run_dir: str | Path, iteration: int, result: Any, env_id
 def evaluate_now(trainer: Trainer, summary: bool = False) -> dict[str, float]:
     """Greedy held-out checks; ``summary``: also on the summary_splits (at the start and the end)."""
     config, metrics = trainer.config, {}
-    prompt = PromptConfig.from_settings(config)
     tick = time.perf_counter()
     if trainer.eval_pool is not None:
-        result = evaluate(trainer.eval_policy, trainer.eval_pool, config.eval_split, config.eval_episodes,
-                          prompt=prompt)
+        result = evaluate(trainer.eval_policy, trainer.eval_pool, config.eval_split, config.eval_episodes, config)
         metrics.update(result.metrics("eval/"))
-        write_training_eval(config.run_dir, trainer.iteration, result, config.env, config.env_kwargs,
-                            config.max_steps, config.history_len, config.show_admissible, config.max_new_tokens)
+        write_training_eval(config.run_dir, trainer.iteration, result, config)
     if trainer.train_eval_pool is not None:
-        result = evaluate(trainer.eval_policy, trainer.train_eval_pool, "train", config.train_eval_episodes,
-                          prompt=prompt)
+        result = evaluate(trainer.eval_policy, trainer.train_eval_pool, "train", config.train_eval_episodes, config)
         metrics.update(result.metrics("train_eval/"))
     for split, pool in (trainer.summary_pools.items() if summary else ()):
-        result = evaluate(trainer.eval_policy, pool, split, config.eval_episodes, prompt=prompt)
+        result = evaluate(trainer.eval_policy, pool, split, config.eval_episodes, config)
         metrics.update(result.metrics(f"eval_{split}/"))
     metrics["time/eval_s"] = time.perf_counter() - tick
     return metrics
@@ -73,7 +67,6 @@ def baseline_metrics(trainer: Trainer) -> dict[str, float]:
     config, metrics = trainer.config, {}
     supported = {"random": class_attribute(config.env, "has_admissible_actions", True),
                  "expert": class_attribute(config.env, "has_expert", True)}
-    prompt = PromptConfig.from_settings(config)
     for spec in config.summary_baselines:
         if not supported.get(spec.partition(":")[0], True):
             continue
@@ -83,9 +76,9 @@ def baseline_metrics(trainer: Trainer) -> dict[str, float]:
             console.phase("eval", f"baseline {spec!r} left out: {exc}")
             continue
         name = "baseline_" + spec.replace(":", "_")
-        result = evaluate(policy, trainer.eval_pool, config.eval_split, config.eval_episodes, prompt=prompt)
+        result = evaluate(policy, trainer.eval_pool, config.eval_split, config.eval_episodes, config)
         metrics.update(result.metrics(f"{name}/"))
         for split, pool in trainer.summary_pools.items():
-            result = evaluate(policy, pool, split, config.eval_episodes, prompt=prompt)
+            result = evaluate(policy, pool, split, config.eval_episodes, config)
             metrics[f"{name}/success_rate_{split}"] = result.metrics("")["success_rate"]
     return metrics

@@ -75,8 +75,8 @@ def check_world(config: TrainConfig, ctx: DistContext) -> None:
     if ctx.enabled and config.num_groups < ctx.world_size:
         raise ValueError(f"num_groups={config.num_groups} tasks cannot be shared out to {ctx.world_size} ranks: "
                          "give every rank at least one group (num_groups >= world size)")
-    if ctx.enabled and config.env_backend == "ray" and config.ray_address is None:
-        raise ValueError("env_backend=ray at world size > 1 needs a running cluster every rank joins: start one "
+    if ctx.enabled and config.pool == "ray" and config.ray_address is None:
+        raise ValueError("pool=ray at world size > 1 needs a running cluster every rank joins: start one "
                          "(ray start --head) and pass --ray-address auto (each rank would start a cluster of its own)")
     if ctx.enabled and config.data_parallel == "fsdp" and config.max_staleness > 0:
         raise ValueError("data_parallel=fsdp samples on the engine's full copy of the weights, which the held-out "

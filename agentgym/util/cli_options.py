@@ -51,13 +51,20 @@ def flag_name(name: str) -> str:
 
 
 def add_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: type,
-                skip: tuple[str, ...] = (), grouped: bool = False) -> None:
-    """One ``--field-name`` option per field of ``cls``; ``grouped`` makes one help section per base class."""
+                skip: tuple[str, ...] = (), grouped: bool = False, prefix: str = "",
+                only: tuple[str, ...] | None = None, rename: dict[str, str] | None = None,
+                hidden: bool = False) -> None:
+    """One ``--field-name`` option per field of ``cls``; ``grouped`` makes one help section per base class.
+
+    ``prefix``: options ``--{prefix}-{field}`` with destination ``{prefix}_{field}`` (a trainer feature's
+    settings); ``only``: just these fields; ``rename``: field -> another option name (an old spelling);
+    ``hidden``: left out of ``--help``.
+    """
     hints = typing.get_type_hints(cls)
     docs = field_docs(cls)
     sections: dict[type, Any] = {}
     for f in dataclasses.fields(cls):
-        if f.name in skip:
+        if f.name in skip or (only is not None and f.name not in only):
             continue
         target = parser
         if grouped:
@@ -68,8 +75,10 @@ def add_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: 
         default = default_of(f)
         shown = "required" if default is dataclasses.MISSING else f"default: {default!r}"
         help_text = f"{docs.get(f.name, '').rstrip('.')} ({shown})".lstrip()
-        target.add_argument(flag_name(f.name), dest=f.name, type=parser_for(hints[f.name]),
-                            default=argparse.SUPPRESS, help=help_text.replace("``", "").replace("%", "%%"),
+        dest = (rename or {}).get(f.name, f"{prefix}_{f.name}" if prefix else f.name)
+        target.add_argument(flag_name(dest), dest=dest, type=parser_for(hints[f.name]),
+                            default=argparse.SUPPRESS,
+                            help=argparse.SUPPRESS if hidden else help_text.replace("``", "").replace("%", "%%"),
                             metavar=_metavar(hints[f.name]))
 
 

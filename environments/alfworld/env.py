@@ -78,7 +78,7 @@ class ALFWorldEnv(TextEnv):
     * v0: initial version.
     """
 
-    rollout_backend = "process"  # the engine steps under textworld's process-wide lock: one core per process
+    pool_backend = "process"  # the engine steps under textworld's process-wide lock: one core per process
     concurrent_steps = False  # so a pool worker steps them on one thread, not many waiting for the lock
 
     def __init__(self, split: str = "train", max_steps: int | None = None, data_dir: str | None = None,

@@ -54,7 +54,7 @@ class TextWorldEnv(TextEnv):
     ``task_type_of``."""
 
     default_max_steps = 50
-    rollout_backend = "process"  # textworld steps under one process-wide lock (lock.py): one core per process
+    pool_backend = "process"  # textworld steps under one process-wide lock (lock.py): one core per process
     concurrent_steps = False  # so a pool worker steps them on one thread, not many waiting for the lock
     eager_planner = False  # True: textworld plans on every step, as before ExpertTracker (for comparisons)
 

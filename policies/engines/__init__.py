@@ -9,7 +9,7 @@ hf         0                ``TrainedModelEngine``: the trained model itself (no
 hf         > 0              ``HFCopyEngine``: a copy of it that takes each update's weights
                             (also at 0 when the trained model is sharded, data_parallel=fsdp)
 vllm       any              ``VLLMEngine``: in-process ``vllm.LLM``, ``load_weights`` after each update
-server     any              ``ServerEngine`` on ``rollout_server_url``, or on the project's own server
+server     any              ``ServerEngine`` on ``engine_url``, or on the project's own server
                             (``policies.serve``) started in a process of its own for the run;
                             several URLs are shared out to the data-parallel ranks
 =========  ===============  ==================================================================
@@ -25,9 +25,9 @@ from policies.engines.base import EngineBase
 
 def make_engine(settings: Any, policy: Any, start_spec: str, version: int,
                 log_dir: str | Path | None = None, rank: int = 0) -> EngineBase:
-    """The engine of ``settings.rollout_backend`` (an ``agentgym.inference.InferenceSettings``) for
+    """The engine of ``settings.engine`` (an ``agentgym.inference.InferenceSettings``) for
     data-parallel rank ``rank``."""
-    backend = settings.rollout_backend
+    backend = settings.engine
     if backend == "hf":
         from policies.engines.trained import HFCopyEngine, TrainedModelEngine
 
@@ -44,7 +44,7 @@ def make_engine(settings: Any, policy: Any, start_spec: str, version: int,
         return VLLMEngine(policy, policy_folder(start_spec), version, **settings.engine_kwargs)
     if backend == "server":
         return _server_engine(settings, policy, start_spec, version, log_dir, rank)
-    raise ValueError(f"unknown rollout_backend {backend!r} (hf | vllm | server)")
+    raise ValueError(f"unknown engine {backend!r} (hf | vllm | server)")
 
 
 def _sharded(model: Any) -> bool:
@@ -66,10 +66,10 @@ def _server_engine(settings: Any, policy: Any, start_spec: str, version: int, lo
     from policies.engines.server import ServerEngine
 
     sync_dir = Path(log_dir) / "weight_sync" if log_dir is not None else None
-    if settings.rollout_server_url is not None:  # someone else's server: push our weights before the first rollout
-        urls = [u.strip() for u in settings.rollout_server_url.split(",") if u.strip()]
-        engine = ServerEngine(policy, urls[rank % len(urls)], version=-1, model=settings.rollout_server_model,
-                              timeout_s=settings.rollout_server_timeout_s, sync_dir=sync_dir)
+    if settings.engine_url is not None:  # someone else's server: push our weights before the first rollout
+        urls = [u.strip() for u in settings.engine_url.split(",") if u.strip()]
+        engine = ServerEngine(policy, urls[rank % len(urls)], version=-1, model=settings.engine_model,
+                              timeout_s=settings.engine_timeout_s, sync_dir=sync_dir)
         engine.pushes_weights = rank < len(urls)  # ranks sharing a server: the first one pushes
         try:
             engine.load(engine.snapshot(policy), version)
@@ -80,11 +80,11 @@ def _server_engine(settings: Any, policy: Any, start_spec: str, version: int, lo
     from policies.engines.server_process import ServerProcess
 
     log_path = Path(log_dir) / "rollout_server.log" if log_dir is not None else None
-    process = ServerProcess(start_spec, version=version, threads=settings.rollout_server_threads, log_path=log_path,
-                            startup_timeout_s=settings.rollout_server_timeout_s, seed=_seed(settings, version, rank))
+    process = ServerProcess(start_spec, version=version, threads=settings.engine_threads, log_path=log_path,
+                            startup_timeout_s=settings.engine_timeout_s, seed=_seed(settings, version, rank))
     try:
         return ServerEngine(policy, process.base_url, version, model=process.name,
-                            timeout_s=settings.rollout_server_timeout_s, process=process, sync_dir=sync_dir)
+                            timeout_s=settings.engine_timeout_s, process=process, sync_dir=sync_dir)
     except BaseException:
         process.stop()
         raise

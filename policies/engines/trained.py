@@ -11,7 +11,7 @@ from policies.weights import WeightSnapshot, load_snapshot, snapshot
 
 
 class TrainedModelEngine(EngineBase):
-    """``rollout_backend=hf``, synchronous: the trained model samples its own rollouts (nothing to sync).
+    """``engine=hf``, synchronous: the trained model samples its own rollouts (nothing to sync).
 
     Its samples' log-probs and entropies are the trained model's own, so the trainer does not rescore them.
     """
@@ -36,7 +36,7 @@ class TrainedModelEngine(EngineBase):
 
 
 class HFCopyEngine(TrainedModelEngine):
-    """``rollout_backend=hf`` with ``max_staleness > 0``: a copy of the trained model samples while the
+    """``engine=hf`` with ``max_staleness > 0``: a copy of the trained model samples while the
     original trains; each sync copies the weights in (LoRA: the adapter tensors only)."""
 
     rescores = True

@@ -4,7 +4,7 @@ import pytest
 
 from agentgym.core import plugins
 from agentgym.eval.held_out import evaluate
-from agentgym.rollout.collect import PromptConfig
+from agentgym.rollout.episode import EpisodeSettings
 from agentgym.rollout.pool import make_pool
 from agentgym.rollout.prompts import HistoryItem, build_messages, parse_action
 from policies.heuristics import HeuristicPolicy, frozenlake, textworld
@@ -88,7 +88,7 @@ def test_frozenlake_heuristic_plays_well_and_never_steps_into_a_hole():
     pool = make_pool(LAKE, "valid_seen", 20)
     try:
         result = evaluate(plugins.policy_from_spec("heuristic", env_id=LAKE), pool, "valid_seen", 40,
-                          prompt=PromptConfig())
+                          episode=EpisodeSettings())
     finally:
         pool.close()
     steps = [s for t in result.trajectories for s in t.steps]

@@ -97,7 +97,8 @@ def test_replay_reproduces_an_expert_episode(tmp_path):
 
 def test_replay_follows_the_rollouts_step_index_when_prompts_show_no_history(tmp_path):
     """FrozenLake prompts carry no history lines; the rollout's ``info["step"]`` keeps replay in step."""
-    from agentgym.rollout.collect import PromptConfig, collect
+    from agentgym.rollout.collect import collect
+    from agentgym.rollout.episode import EpisodeSettings
     from agentgym.rollout.pool import make_pool
 
     success, actions, task_id = play(ExpertPolicy(), task_index=2)
@@ -105,7 +106,7 @@ def test_replay_follows_the_rollouts_step_index_when_prompts_show_no_history(tmp
     pool = make_pool(ENV, "valid_seen", 1)
     try:
         [traj], _ = collect(pool, ReplayPolicy({task_id: actions}), [{"seed": 0, "options": {"task_id": task_id}}],
-                            group_size=1, sampling=SamplingParams(), prompt=PromptConfig(history_len=0))
+                            group_size=1, sampling=SamplingParams(), episode=EpisodeSettings(history_len=0))
     finally:
         pool.close()
     assert [s.action for s in traj.steps] == actions and traj.success

@@ -4,6 +4,7 @@ import threading
 
 import pytest
 
+from agentgym.rollout.episode import EpisodeSettings
 from agentgym.sft.data import collect_examples
 from agentgym.sft.trainer import SFTSettings
 from policies import tiny
@@ -53,7 +54,7 @@ def test_tokenizer_covers_the_prompts_and_round_trips(folder):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    example = collect_examples("agentgym/FrozenLake-v0", 1, seed=123, split="valid_seen")[0]
+    example = collect_examples(EpisodeSettings(env="agentgym/FrozenLake-v0"), 1, seed=123, split="valid_seen")[0]
     text = tokenizer.apply_chat_template(example.messages, tokenize=False, add_generation_prompt=True)
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     assert tokenizer.decode(ids) == text

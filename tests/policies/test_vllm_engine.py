@@ -156,11 +156,11 @@ def test_vllm_serve_rollouts_follow_every_sync(model_dir, vllm_serve, tmp_path):
 
 @pytest.mark.slow
 def test_training_on_in_process_vllm_syncs_every_update(model_dir, tmp_path):
-    """python -m agentgym.train --rollout-backend vllm, in the vLLM environment: rescored, versioned, in sync."""
+    """python -m agentgym.train --engine vllm, in the vLLM environment: rescored, versioned, in sync."""
     python = _vllm_python()
     run_dir = tmp_path / "run"
     cmd = [python, "-m", "agentgym.train", "--config", str(ROOT / "configs" / "smoke.yaml"), "--model", str(model_dir),
-           "--rollout-backend", "vllm", "--engine-kwargs", "{enforce_eager: true, max_model_len: 512}",
+           "--engine", "vllm", "--engine-kwargs", "{enforce_eager: true, max_model_len: 512}",
            "--verify-sync-prompts", "8", "--eval-every", "0", "--eval-at-start", "false", "--max-new-tokens", "8",
            "--max-steps", "6", "--lr", "1e-2", "--run-dir", str(run_dir)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=ROOT,

@@ -3,12 +3,13 @@
 ``thread``: all environments in this process; ``process``: worker processes holding several each;
 ``ray``: the same worker as Ray actors, locally or on a cluster; ``remote``: sessions on OpenEnv servers
 (``python -m agentgym.serve_env``) on other hosts or in containers. ``make_pool`` picks the
-environment's own ``rollout_backend`` unless told otherwise.
+environment's own ``engine`` unless told otherwise.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 from agentgym.core.registry import class_attribute
@@ -19,8 +20,16 @@ BACKENDS = ("thread", "process", "ray", "remote")
 
 
 def default_backend(env_id: str) -> str:
-    """The environment class's ``rollout_backend`` (``thread`` when it declares none)."""
-    return str(class_attribute(env_id, "rollout_backend", "thread"))
+    """The environment class's ``pool_backend`` (``thread`` when it declares none).
+
+    A class that still declares the old name ``rollout_backend`` (renamed in 0.2) is honoured, with a warning.
+    """
+    old = class_attribute(env_id, "rollout_backend", None)
+    if old is not None:
+        warnings.warn(f"{env_id}: the class attribute rollout_backend is now pool_backend; the old name is read "
+                      "until the next release", DeprecationWarning, stacklevel=2)
+        return str(old)
+    return str(class_attribute(env_id, "pool_backend", "thread"))
 
 
 def make_pool(env_id: str, split: str, size: int, env_kwargs: dict[str, Any] | None = None,
@@ -35,7 +44,7 @@ def make_pool(env_id: str, split: str, size: int, env_kwargs: dict[str, Any] | N
     remote backend (sessions spread round robin).
     """
     backend = backend or default_backend(env_id)
-    check_choice(backend, BACKENDS, "env_backend")
+    check_choice(backend, BACKENDS, "pool")
     if size < 1:
         raise ValueError(f"an environment pool needs size >= 1, got {size}")
     kwargs = dict(env_kwargs or {})

@@ -1,4 +1,4 @@
-"""``env_backend=process``: worker processes, each an ``EnvHost`` holding several environments.
+"""``pool=process``: worker processes, each an ``EnvHost`` holding several environments.
 
 One message round trip per worker per step (never per environment). Workers are fresh interpreters
 (``agentgym.rollout.pool.worker``; nothing inherited, no ``__main__`` guard needed in scripts) and build

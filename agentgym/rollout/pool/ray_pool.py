@@ -1,4 +1,4 @@
-"""``env_backend=ray``: the process backend's worker as Ray actors, each holding many environments.
+"""``pool=ray``: the process backend's worker as Ray actors, each holding many environments.
 
 ``ray_address`` joins a running cluster (``ray start --head`` / ``ray start --address=...`` on every
 machine, with this package installed on each); otherwise a local Ray instance is started with one
@@ -40,7 +40,7 @@ def _ray():
     try:
         import ray
     except ImportError as exc:
-        raise ImportError("env_backend=ray needs Ray: pip install -c constraints.txt -e '.[ray]'") from exc
+        raise ImportError("pool=ray needs Ray: pip install -c constraints.txt -e '.[ray]'") from exc
     return ray
 
 

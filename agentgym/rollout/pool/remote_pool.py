@@ -1,4 +1,4 @@
-"""``env_backend=remote``: every environment is a session on an OpenEnv server (``remote_urls``, round
+"""``pool=remote``: every environment is a session on an OpenEnv server (``remote_urls``, round
 robin), on other hosts or in containers (docs/openenv.md). All sessions are driven from one asyncio loop,
 so a call costs one round trip, not one per environment.
 
@@ -29,7 +29,7 @@ ANSWER_GRACE_S = 30.0  # the client's own message timeout: past the pool's per-c
 class RemoteEnvPool:
     def __init__(self, spec: HostSpec, size: int, urls: Sequence[str]):
         if not urls:
-            raise ValueError("env_backend=remote needs remote_urls: the OpenEnv servers to play on "
+            raise ValueError("pool=remote needs remote_urls: the OpenEnv servers to play on "
                              "(python -m agentgym.serve_env ID --port P starts one)")
         self.env_id, self.spec, self.size = spec.env_id, spec, size
         self.servers = [probe(url) for url in dict.fromkeys(urls)]

@@ -1,4 +1,4 @@
-"""``env_backend=thread``: every environment in this process, each stepped on its own daemon thread.
+"""``pool=thread``: every environment in this process, each stepped on its own daemon thread.
 
 Best for cheap environments (no message cost) and I/O-bound ones (HTTP, subprocess tools) whose
 steps wait rather than compute. Engines that step under a process-wide lock (TextWorld, ALFWorld)

@@ -32,20 +32,26 @@ class SetupContext:
 
 
 class TrainerFeature:
-    """Base class: hooks in the order the loop calls them; all optional."""
+    """Base class: hooks in the order the loop calls them; all optional.
 
-    name: ClassVar[str] = ""  # key of its state in checkpoints
+    A feature owns its settings: ``settings`` is a dataclass whose fields (each with a docstring) become
+    the options ``--{name}-{field}`` of ``python -m agentgym.train`` and the keys ``{name}_{field}`` of
+    presets and ``config.yaml``; the run's values reach ``check_config`` and ``from_config`` as one instance.
+    """
+
+    name: ClassVar[str] = ""  # its flag prefix, and the key of its state in checkpoints
+    settings: ClassVar[type | None] = None  # its settings dataclass (None: it reads only TrainConfig fields)
     info_keys: ClassVar[tuple[str, ...]] = ()  # deferred info values its hooks read from steps (rollout computes them)
     # correct at world size > 1: its hooks see the whole gathered batch, and ``prepare`` only its
     # items (it is handed each rank's block); features with models or loss terms of their own are not yet
     data_parallel: ClassVar[bool] = False
 
     @classmethod
-    def check_config(cls, config: TrainConfig) -> None:
+    def check_config(cls, config: TrainConfig, settings: Any) -> None:
         """Raise ``ValueError`` on settings of this feature that cannot work (before anything is built)."""
 
     @classmethod
-    def from_config(cls, config: TrainConfig, context: SetupContext) -> TrainerFeature | None:
+    def from_config(cls, config: TrainConfig, settings: Any, context: SetupContext) -> TrainerFeature | None:
         """The feature for this run, or None when the config does not ask for it."""
         raise NotImplementedError
 

@@ -27,7 +27,7 @@ class Expert:
 def test_cli_runs_and_resumes_with_a_scripted_policy(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(cli, "load_policy", lambda spec, env_id=None: Expert())
     argv = ["--env", ENV, "--split", "valid_unseen", "--policy", "expert", "--episodes", "4", "--seeds", "2",
-            "--pass-k", "1,2", "--out", str(tmp_path), "--quiet", "--env-workers", "1"]
+            "--pass-k", "1,2", "--out", str(tmp_path), "--quiet", "--pool-workers", "1"]
     assert cli.main(argv) == 0
     printed = capsys.readouterr().out
     assert "| success rate | 1.000 |" in printed and "| pass@2 | 1.000 |" in printed
@@ -43,7 +43,7 @@ def test_cli_runs_and_resumes_with_a_scripted_policy(tmp_path, monkeypatch, caps
 @pytest.mark.parametrize("flags, message", [
     (["--episodes", "0"], "--episodes must be >= 1, got 0"),
     (["--batch-size", "-1"], "--batch-size must be >= 1"),
-    (["--env-workers", "0"], "--env-workers must be >= 1"),
+    (["--pool-workers", "0"], "--pool-workers must be >= 1"),
     (["--history-len", "-1"], "--history-len must be >= 0"),
     (["--temperature", "-1"], "--temperature must be >= 0"),
     (["--max-steps", "-5"], "--max-steps must be >= 1"),  # once cut every episode after one step: success 0.000
@@ -71,8 +71,10 @@ def test_prompt_settings_come_from_the_policys_training_run(tmp_path):
     settings = cli.settings_from_args(args)
     assert (settings.history_len, settings.show_admissible, settings.max_new_tokens) == (1, False, 96)
     plain = cli.settings_from_args(cli.build_parser().parse_args(["--env", ENV, "--policy", "expert"]))
-    # no run and no flag: the environment's prompt_history_len (FrozenLake is fully observed: 0)
-    assert (plain.history_len, plain.show_admissible, plain.max_new_tokens) == (0, True, 64)
+    # no run and no flag: the environment's prompt_history_len (FrozenLake is fully observed: 0), and the
+    # response budget and greedy decoding of the trainer's own held-out checks (EpisodeSettings)
+    assert (plain.history_len, plain.show_admissible, plain.max_new_tokens) == (0, True, 24)
+    assert plain.temperature == 0.0 and plain.sampling(seed=0).greedy
     assert cli.default_out(settings, args.policy).parts[:2] == ("runs", "eval")
 
 
@@ -103,7 +105,7 @@ sys.exit(cli.main(sys.argv[1:]))
 def test_ctrl_c_keeps_finished_episodes_and_resume_completes(tmp_path):
     """A real SIGINT to a running evaluation, then the same command with --resume."""
     cmd = [sys.executable, "-c", SLOW_EXPERT_CLI, "--env", ENV, "--split", "valid_seen", "--policy", "expert",
-           "--episodes", "40", "--batch-size", "2", "--out", str(tmp_path), "--quiet", "--env-workers", "1"]
+           "--episodes", "40", "--batch-size", "2", "--out", str(tmp_path), "--quiet", "--pool-workers", "1"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     log = tmp_path / "episodes.jsonl"

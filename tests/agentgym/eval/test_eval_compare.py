@@ -35,7 +35,7 @@ def _training_run(path, values):
 
 
 def test_compare_table_plot_and_split_warning(tmp_path):
-    settings = EvalSettings(ENV, split="valid_seen", episodes=6, env_workers=1)
+    settings = EvalSettings(env=ENV, split="valid_seen", episodes=6, pool_workers=1)
     run_evaluation(Expert(), settings, tmp_path / "expert", "expert", progress=False)
     run = _training_run(tmp_path / "gigpo", [0.2, 0.5, 0.75])
     entries, table = compare([tmp_path / "expert", run], out_dir=tmp_path / "cmp")
@@ -46,7 +46,7 @@ def test_compare_table_plot_and_split_warning(tmp_path):
     assert (tmp_path / "cmp" / "compare.png").stat().st_size > 5000
     assert json.loads((tmp_path / "cmp" / "compare.json").read_text())[0]["metrics"]["success"] == 1.0
 
-    other = EvalSettings(ENV, split="valid_seen", episodes=6, max_steps=2, env_workers=1)
+    other = EvalSettings(env=ENV, split="valid_seen", episodes=6, max_steps=2, pool_workers=1)
     run_evaluation(Idle(), other, tmp_path / "idle", "idle", progress=False)
     _, table = compare([tmp_path / "expert", tmp_path / "idle" / "report.json"])
     assert "WARNING: 2 different task sets" in table

@@ -12,7 +12,7 @@ def test_greedy_hf_policy_gives_identical_reports(tmp_path):
     cfg = tiny.TinyConfig(hidden_size=64, num_layers=2, num_heads=1, num_kv_heads=1, intermediate_size=128,
                           corpus_episodes=60, vocab_size=512)
     path = tiny.build_tiny_model(tmp_path / "model", cfg=cfg)
-    settings = EvalSettings("agentgym/FrozenLake-v0", split="valid_seen", episodes=4, max_steps=3, batch_size=4,
+    settings = EvalSettings(env="agentgym/FrozenLake-v0", split="valid_seen", episodes=4, max_steps=3, batch_size=4,
                             max_new_tokens=8, seeds=2)
     for name in ("a", "b"):  # a fresh load each time
         run_evaluation(hf.HFPolicy.from_pretrained(path, trainable=False), settings, tmp_path / name, "tiny",

@@ -83,7 +83,7 @@ def test_report_from_an_openai_compatible_endpoint(tmp_path, server):
         pytest.skip("policies.from_spec (with the openai: backend) has not landed yet")
     base_url, seen = server
     spec = f"openai:walker@{base_url}"
-    settings = EvalSettings(ENV, split="valid_seen", episodes=8, batch_size=4, env_workers=1)
+    settings = EvalSettings(env=ENV, split="valid_seen", episodes=8, batch_size=4, pool_workers=1)
     remote = run_evaluation(policies.from_spec(spec), settings, tmp_path / "http", spec, progress=False)
     local = run_evaluation(PromptOnly(), settings, tmp_path / "local", spec, progress=False)
     assert remote == local and remote["complete"]

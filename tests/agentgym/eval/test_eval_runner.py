@@ -15,6 +15,7 @@ from agentgym.eval import (
     split_task_ids,
 )
 from agentgym.eval.held_out import evaluate
+from agentgym.rollout.episode import EpisodeSettings
 from agentgym.rollout.pool import make_pool
 from agentgym.rollout.prompts import format_action
 from agentgym.train.held_out_checks import write_training_eval
@@ -68,7 +69,7 @@ class StopsAt(Expert):
 
 
 def _settings(**kw):
-    return EvalSettings(ENV, **{"split": "valid_seen", "episodes": 10, "batch_size": 4, "env_workers": 1, **kw})
+    return EvalSettings(env=ENV, **{"split": "valid_seen", "episodes": 10, "batch_size": 4, "pool_workers": 1, **kw})
 
 
 def test_expert_scores_its_known_value(tmp_path):
@@ -100,7 +101,7 @@ def test_same_evaluation_as_the_trainers_held_out_check(tmp_path):
     for key, value in report["flat"].items():
         assert value == pytest.approx(expected[key]), key
     # the trainer's EvalResult becomes the same full report, without replaying anything
-    from_training = write_training_eval(tmp_path / "run", 7, result, ENV, policy_spec="hash")
+    from_training = write_training_eval(tmp_path / "run", 7, result, EpisodeSettings(env=ENV), policy_spec="hash")
     assert from_training == report
     episodes = EpisodeLog(tmp_path / "run" / "eval" / "iter_7" / "episodes.jsonl").read()
     assert [e["task"] for e in episodes] == [e["task"] for e in EpisodeLog(tmp_path / "episodes.jsonl").read()]

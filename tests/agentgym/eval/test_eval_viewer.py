@@ -41,8 +41,8 @@ def _visible(page):
 
 
 def test_viewer_filters_and_step_tables(tmp_path, browser):
-    settings = EvalSettings("agentgym/FrozenLake-v0", split="valid_seen", episodes=6, max_steps=12, batch_size=6,
-                            env_workers=1)
+    settings = EvalSettings(env="agentgym/FrozenLake-v0", split="valid_seen", episodes=6, max_steps=12, batch_size=6,
+                            pool_workers=1)
     report = run_evaluation(SolvesOnlySmallMaps(), settings, tmp_path, "mixed", progress=False)
     assert report["metrics"]["success_rate"]["mean"] == pytest.approx(2 / 6)  # tasks 0 and 3 are 4x4
     page = browser.new_page(viewport={"width": 1200, "height": 900})

@@ -1,7 +1,8 @@
 """Rollout collection with a scripted policy: grouping, batching and step records."""
 
 from agentgym.core.policy import Generation, SamplingParams
-from agentgym.rollout.collect import PromptConfig, collect
+from agentgym.rollout.collect import collect
+from agentgym.rollout.episode import EpisodeSettings
 from agentgym.rollout.pool import make_pool
 from agentgym.rollout.prompts import format_action
 
@@ -23,7 +24,7 @@ def test_groups_share_tasks_and_policy_calls_are_batched():
     pool = make_pool("agentgym/FrozenLake-v0", "train", size=6, backend="thread")
     policy = CountingPolicy()
     trajectories, stats = collect(pool, policy, [{"seed": 1}, {"seed": 2}], group_size=3,
-                                  sampling=SamplingParams(), prompt=PromptConfig(history_len=1))
+                                  sampling=SamplingParams(), episode=EpisodeSettings(history_len=1))
     pool.close()
     assert [t.group_id for t in trajectories] == [0, 0, 0, 1, 1, 1]
     assert [t.traj_id for t in trajectories] == list(range(6))
@@ -36,7 +37,7 @@ def test_groups_share_tasks_and_policy_calls_are_batched():
 def test_step_records_state_before_action_and_format_validity():
     pool = make_pool("agentgym/FrozenLake-v0", "train", size=1, backend="thread")
     trajectories, _ = collect(pool, CountingPolicy(), [{"seed": 5}], group_size=1, sampling=SamplingParams(),
-                              prompt=PromptConfig(history_len=2))  # FrozenLake's own default shows no history
+                              episode=EpisodeSettings(history_len=2))  # FrozenLake's own default shows no history
     start_key = pool.reset([0], [{"seed": 5}])[0][1]["state_key"]
     pool.close()
     steps = trajectories[0].steps

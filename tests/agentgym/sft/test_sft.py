@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import agentgym
+from agentgym.rollout.episode import EpisodeSettings
 from agentgym.rollout.prompts import HistoryItem, build_messages, format_action
 from agentgym.sft.data import collect_examples
 from agentgym.sft.trainer import SFTConfig, greedy_success, main, train
@@ -17,7 +18,7 @@ SMALL = TinyConfig(hidden_size=64, num_layers=2, num_heads=1, num_kv_heads=1, in
 
 @pytest.mark.parametrize("history_len", [None, 2])
 def test_examples_use_the_rollout_prompts_and_expert_targets(history_len):
-    examples = collect_examples(ENV, 2, seed=5, history_len=history_len)
+    examples = collect_examples(EpisodeSettings(env=ENV, history_len=history_len), 2, seed=5)
     shown = agentgym.prompt_history_len(ENV, history_len)  # None: FrozenLake's own 0
     env = agentgym.make(ENV, split="train")
     obs, info = env.reset(seed=5)
@@ -36,8 +37,8 @@ def test_examples_use_the_rollout_prompts_and_expert_targets(history_len):
 
 
 def test_exploration_keeps_expert_labels_on_visited_states():
-    plain = collect_examples(ENV, 20, seed=0)
-    explored = collect_examples(ENV, 20, seed=0, explore=1.0)
+    plain = collect_examples(EpisodeSettings(env=ENV), 20, seed=0)
+    explored = collect_examples(EpisodeSettings(env=ENV), 20, seed=0, explore=1.0)
     assert all(e.response.startswith("<action>") for e in explored)
     assert {e.messages[1]["content"] for e in explored} != {e.messages[1]["content"] for e in plain}
 
@@ -49,7 +50,7 @@ def model_dir(tmp_path_factory):
 
 def test_loss_only_on_response_tokens_and_decreases(model_dir):
     policy = HFPolicy.from_pretrained(model_dir, device="cpu")
-    examples = collect_examples(ENV, 4, seed=1)
+    examples = collect_examples(EpisodeSettings(env=ENV), 4, seed=1)
     prompt_ids = policy.encode_prompts([e.messages for e in examples])
     response_ids = [policy.encode_response(e.response) for e in examples]
     assert all(len(r) == 4 and r[-1] == policy.eos_ids[0] for r in response_ids)  # <action> dir </action> EOS
@@ -75,7 +76,7 @@ def test_cli_trains_and_saves(model_dir, tmp_path, capsys):
                                 f"{stats['final_loss']:.4f} (")
     assert "sft: 100%" in out.err  # its own progress bar
     reloaded = HFPolicy.from_pretrained(tmp_path / "sft", device="cpu")
-    assert 0.0 <= greedy_success(reloaded, ENV, "valid_seen", 2, max_new_tokens=4) <= 1.0
+    assert 0.0 <= greedy_success(reloaded, "valid_seen", 2, EpisodeSettings(env=ENV, max_new_tokens=4)) <= 1.0
 
 
 def test_environment_without_expert_is_refused(model_dir, tmp_path):
@@ -114,15 +115,15 @@ def test_default_model_solves_held_out_tasks_and_untrained_does_not(tmp_path, mo
     monkeypatch.setenv("AGENTGYM_CACHE", str(tmp_path))
     trained = HFPolicy.from_pretrained(default_model(ENV), device="cpu")
     untrained = HFPolicy.from_pretrained(build_tiny_model(tmp_path / "untrained", ENV, Default()), device="cpu")
-    assert greedy_success(trained, ENV, "valid_seen", 100) >= 0.05
-    assert greedy_success(untrained, ENV, "valid_seen", 100) <= 0.02
+    assert greedy_success(trained, "valid_seen", 100, EpisodeSettings(env=ENV)) >= 0.05
+    assert greedy_success(untrained, "valid_seen", 100, EpisodeSettings(env=ENV)) <= 0.02
 
 
 def test_a_heuristic_teacher_labels_every_step_with_its_own_rule():
     from policies.heuristics import frozenlake
     from policies.heuristics.view import PromptView
 
-    examples = collect_examples(ENV, 6, seed=3, explore=0.5, teacher="heuristic")
+    examples = collect_examples(EpisodeSettings(env=ENV), 6, seed=3, explore=0.5, teacher="heuristic")
     assert len(examples) > 6  # several steps per episode
     for example in examples:  # the label is the rule applied to the very prompt the policy is shown
         assert example.response == f"<action>{frozenlake.act(PromptView.of(example.messages))}</action>"

@@ -85,7 +85,7 @@ def test_settings_a_data_parallel_run_cannot_honour_are_refused():
         check_world(TrainConfig(num_groups=2), DistContext(rank=0, world_size=4))
     check_world(TrainConfig(num_groups=4), DistContext(rank=0, world_size=4))
     with pytest.raises(ValueError, match="ray-address auto"):
-        check_world(TrainConfig(env_backend="ray"), DistContext(rank=0, world_size=2))
+        check_world(TrainConfig(pool="ray"), DistContext(rank=0, world_size=2))
     with pytest.raises(ValueError, match="max_staleness=0"):
         check_world(TrainConfig(data_parallel="fsdp", max_staleness=1), DistContext(rank=0, world_size=2))
 

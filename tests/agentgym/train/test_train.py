@@ -164,7 +164,7 @@ def test_loop_presets_are_leave_one_out_ppo(preset):
 
     config = parse_args(["--config", str(ROOT / "configs" / preset)])
     check_config(config)
-    assert (config.credit, config.kl_coef, config.critic, config.clip_reciprocal) == ("rloo", 0.0, False, True)
+    assert (config.credit, config.kl_coef, config.features["critic"].enabled, config.clip_reciprocal) == ("rloo", 0.0, False, True)
     assert config.ppo_epochs >= 2 and config.min_abs_advantage == 0.01 and config.clip_high == 0.1
     assert config.dual_clip is None and config.group_size == 6
 
@@ -180,7 +180,7 @@ def test_loop_preset_trains_and_reports_the_filter(micro_model, tmp_path):
 
 @pytest.mark.parametrize("preset", sorted(p.name for p in (ROOT / "configs").glob("*_archer.yaml")))
 def test_archer_presets_name_real_settings_and_no_kl_or_shapers(preset):
-    """Every ArCHer preset builds the critic (credit archer) with valid archer_params, no KL and no shapers
+    """Every ArCHer preset builds the critic (credit archer) with valid archer settings, no KL and no shapers
     (the advantage comes from the critic's environment rewards alone)."""
     from agentgym.train.config import parse_args
     from agentgym.train.features.archer.feature import ArcherCritic
@@ -188,4 +188,4 @@ def test_archer_presets_name_real_settings_and_no_kl_or_shapers(preset):
     config = parse_args(["--config", str(ROOT / "configs" / preset)])
     ArcherCritic.check_config(config)
     assert (config.credit, config.kl_coef, config.shapers) == ("archer", 0.0, [])
-    assert config.archer_params["warmup_iterations"] >= 1 and config.archer_params["critic_steps"] >= 1
+    assert config.features["archer"].warmup_iterations >= 1 and config.features["archer"].critic_steps >= 1

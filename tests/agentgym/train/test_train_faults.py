@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-import agentgym.train as train_module
 from agentgym.train import checkpoint
+from agentgym.train import loop as train_module
 from agentgym.train.batches import InfrastructureFailure
 from agentgym.train.config import TrainConfig
 from agentgym.train.loop import run
@@ -49,7 +49,7 @@ def _episode_ids(steps):
 def test_raising_environment_process_backend(micro_model, tmp_path, update_steps):
     log = tmp_path / "failed"
     kwargs = {"fail_rate": 0.01, "failure_log": str(log)}  # 720 steps: P(no fault at all) < 0.1%
-    run(_config(micro_model, tmp_path / "run", kwargs, env_backend="process", env_workers=2, num_groups=8))
+    run(_config(micro_model, tmp_path / "run", kwargs, pool="process", pool_workers=2, num_groups=8))
     rows = read_metrics(tmp_path / "run")
     assert [r["iteration"] for r in rows] == [1, 2, 3]
     failed = set(log.read_text().split())
@@ -60,7 +60,7 @@ def test_raising_environment_process_backend(micro_model, tmp_path, update_steps
 
 def test_hanging_environment_thread_backend(micro_model, tmp_path, update_steps):
     kwargs = {"hang_once_file": str(tmp_path / "hang"), "hang_s": 3600, "failure_log": str(tmp_path / "failed")}
-    run(_config(micro_model, tmp_path / "run", kwargs, env_backend="thread", env_step_timeout_s=2.0))
+    run(_config(micro_model, tmp_path / "run", kwargs, pool="thread", env_step_timeout_s=2.0))
     rows = read_metrics(tmp_path / "run")
     assert [r["iteration"] for r in rows] == [1, 2, 3]
     assert sum(r["rollout/env_timeouts"] for r in rows) == 1
@@ -71,7 +71,7 @@ def test_hanging_environment_thread_backend(micro_model, tmp_path, update_steps)
 
 def test_killed_worker_process_backend(micro_model, tmp_path, update_steps):
     kwargs = {"kill_once_file": str(tmp_path / "kill"), "failure_log": str(tmp_path / "failed")}
-    run(_config(micro_model, tmp_path / "run", kwargs, env_backend="process", env_workers=2))
+    run(_config(micro_model, tmp_path / "run", kwargs, pool="process", pool_workers=2))
     rows = read_metrics(tmp_path / "run")
     assert [r["iteration"] for r in rows] == [1, 2, 3]
     assert sum(r["rollout/worker_restarts"] for r in rows) == 1
@@ -80,7 +80,7 @@ def test_killed_worker_process_backend(micro_model, tmp_path, update_steps):
 
 
 def test_too_many_failures_stop_the_run_after_a_checkpoint(micro_model, tmp_path):
-    config = _config(micro_model, tmp_path / "run", {"fail_rate": 1.0}, env_backend="thread")
+    config = _config(micro_model, tmp_path / "run", {"fail_rate": 1.0}, pool="thread")
     with pytest.raises(InfrastructureFailure, match="max_infra_failure_frac=0.5.*--resume"):
         run(config)
     assert checkpoint.latest(tmp_path / "run").name == "iter_000000"
@@ -93,7 +93,7 @@ def test_huge_observations_train_in_bounded_memory(micro_model, tmp_path):
              "--run-dir", str(tmp_path / "run"), "--iterations", "2", "--num-groups", "4", "--group-size", "2",
              "--max-steps", "4",
              "--max-new-tokens", "6", "--history-len", "2", "--eval-every", "0", "--eval-at-start", "false",
-             "--tensorboard", "false", "--progress-bar", "false", "--env-backend", "thread"]
+             "--tensorboard", "false", "--progress-bar", "false", "--pool", "thread"]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     subprocess.run([sys.executable, "-c", code, *flags], check=True, timeout=900)
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss

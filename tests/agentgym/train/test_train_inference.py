@@ -7,9 +7,9 @@ import os
 import psutil
 import pytest
 
-from agentgym import train
 from agentgym.core import plugins
 from agentgym.inference.sync_check import greedy_match
+from agentgym.train import loop as train
 from agentgym.train.config import TrainConfig
 from agentgym.util.metrics import read_metrics
 
@@ -49,7 +49,7 @@ class VersionSpy:
 
 
 def test_server_backend_trains_with_exact_weight_sync(micro_model, tmp_path):
-    config = _config(micro_model, tmp_path, rollout_backend="server", verify_sync_prompts=32)
+    config = _config(micro_model, tmp_path, engine="server", verify_sync_prompts=32)
     trainer = train.setup(config)
     try:
         assert _servers(), "the run starts its own server process"
@@ -73,8 +73,8 @@ def test_server_backend_trains_with_exact_weight_sync(micro_model, tmp_path):
 
 
 def test_asynchronous_server_rollouts_stay_within_one_update_and_resume(micro_model, tmp_path):
-    config = _config(micro_model, tmp_path, rollout_backend="server", max_staleness=1, tis_cap=2.0,
-                     checkpoint_every=1, rollout_server_threads=1)
+    config = _config(micro_model, tmp_path, engine="server", max_staleness=1, tis_cap=2.0,
+                     checkpoint_every=1, engine_threads=1)
     train.run(config)
     rows = read_metrics(tmp_path)
     assert [r["iteration"] for r in rows] == [1, 2, 3]
@@ -105,7 +105,7 @@ def test_synchronous_hf_rollouts_are_the_trained_models_own(micro_model, tmp_pat
 
 
 def test_a_dead_server_stops_the_run_with_a_clear_error(micro_model, tmp_path):
-    trainer = train.setup(_config(micro_model, tmp_path, rollout_backend="server"))
+    trainer = train.setup(_config(micro_model, tmp_path, engine="server"))
     try:
         trainer.engine.http.max_retries, trainer.engine.http.backoff = 1, 0.1
         trainer.engine.process.stop()
@@ -117,8 +117,8 @@ def test_a_dead_server_stops_the_run_with_a_clear_error(micro_model, tmp_path):
 
 @pytest.mark.parametrize(("settings", "message"), [
     ({"verify_sync_prompts": 8, "max_staleness": 1}, "verify_sync_prompts needs max_staleness=0"),
-    ({"rollout_server_url": "http://localhost:8000/v1"}, "use rollout_backend=server"),
-    ({"rollout_backend": "sglang"}, "rollout_backend"),
+    ({"engine_url": "http://localhost:8000/v1"}, "use engine=server"),
+    ({"engine": "sglang"}, "engine"),
     ({"max_staleness": -1}, "max_staleness"),
     ({"tis_cap": 0.5}, "tis_cap"),
 ])
@@ -138,8 +138,8 @@ def test_a_running_server_gets_the_trained_weights_before_the_first_rollout(micr
         for p in other.model.parameters():
             p.mul_(3.0)  # a server holding other weights than the run trains
     with ServerThread(other, model_name="served") as server:
-        config = _config(micro_model, tmp_path, iterations=1, rollout_backend="server",
-                         rollout_server_url=server.base_url, verify_sync_prompts=16)
+        config = _config(micro_model, tmp_path, iterations=1, engine="server",
+                         engine_url=server.base_url, verify_sync_prompts=16)
         trainer = train.setup(config)
         try:
             assert trainer.engine.http.model == "served"  # the name /v1/models lists

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from agentgym.train.config import TrainConfig
+from agentgym.train.config import make_config
 from agentgym.train.setup import setup
 from agentgym.util.params import check_choice, check_keys, check_params
 
@@ -50,8 +50,9 @@ def test_a_yaml_boolean_key_is_explained():
     ({"modifiers": ["empg"], "modifier_params": {"empg": {"zetta": 0.1}}}, "modifier_params of 'empg'"),
     ({"modifier_params": {"empg": {"zeta": 0.1}}}, "not in modifiers"),
     ({"shaper_params": {"invalid_action": {"penalty": 0.2, "onn": "any"}}}, "shaper_params of 'invalid_action'"),
-    ({"epo_coef": 0.001, "epo_params": {"kapa_r": 2.0}}, "epo_params"),
-    ({"shapers": ["progress"], "progress_params": {"epoch": 3}}, "progress_params"),
+    ({"epo_coef": 0.001, "epo_kapa_r": 2.0}, "did you mean 'epo_kappa_r'"),
+    ({"epo_coef": 0.001, "epo_params": {"kapa_r": 2.0}}, "did you mean 'epo_kappa_r'"),  # the old spelling
+    ({"shapers": ["progress"], "progress_epoch": 3}, "did you mean 'progress_epochs'"),
     ({"shapers": ["progress"], "progress_estimator": "shared"}, "progress_estimator"),
     ({"eval_split": "valid"}, "eval_split"),
     ({"loss_agg": "token_mean"}, "loss_agg"),
@@ -61,6 +62,6 @@ def test_a_typo_fails_fast_before_any_model_is_built(overrides, message, tmp_pat
     run_dir = tmp_path / "run"
     start = time.perf_counter()
     with pytest.raises(ValueError, match=message):
-        setup(TrainConfig(run_dir=str(run_dir), **overrides))
+        setup(make_config(run_dir=str(run_dir), **overrides))
     assert time.perf_counter() - start < 2.0
     assert not run_dir.exists() and not (tmp_path / "cache").exists()  # nothing built, nothing written

@@ -31,27 +31,39 @@ from agentgym.train.features.archer.utterance_critic import (
     utterance_advantage,
 )
 from agentgym.train.features.base import SetupContext, TrainerFeature
-from agentgym.util.params import check_choice, check_keys
+from agentgym.util.params import check_choice
 
 V_TARGET_ACTIONS = ("policy", "buffer")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ArcherSettings:
-    """ArCHer's critic (``TrainConfig.archer_params`` overrides these); paper values noted where they differ."""
+    """archer: ArCHer's utterance-level critic (credit=archer); paper values noted where they differ"""
 
-    gamma: float = 0.95  # discount of the utterance-level TD targets
-    tau: float = 0.1  # soft target update rate, after every critic optimizer step
-    capacity: int = 10000  # transitions (steps) kept in the replay buffer (paper 100k; ArCHer's code 10k)
-    critic_steps: int = 32  # critic optimizer steps per iteration (ArCHer: 20-50 "epochs")
-    critic_batch_size: int = 64  # transitions per critic step (ArCHer: 256, 8 x 32 accumulated)
-    critic_lr: float = 3e-4  # Adam (ArCHer 1e-5 to 2e-5 on a pretrained RoBERTa; here a tiny encoder)
-    warmup_iterations: int = 4  # iterations with the critic only, advantage 0 (ArCHer 20)
+    gamma: float = 0.95
+    """Discount of the utterance-level TD targets."""
+    tau: float = 0.1
+    """Soft target update rate, after every critic optimizer step."""
+    capacity: int = 10000
+    """Transitions (steps) kept in the replay buffer (paper 100k; ArCHer's code 10k)."""
+    critic_steps: int = 32
+    """Critic optimizer steps per iteration (ArCHer: 20-50 "epochs")."""
+    critic_batch_size: int = 64
+    """Transitions per critic step (ArCHer: 256, 8 x 32 accumulated)."""
+    critic_lr: float = 3e-4
+    """Adam learning rate of the critic (ArCHer 1e-5 to 2e-5 on a pretrained RoBERTa; here a tiny encoder)."""
+    warmup_iterations: int = 4
+    """Iterations that train only the critic, with advantage 0 (ArCHer 20)."""
     max_grad_norm: float = 1.0
-    v_target_action: str = "policy"  # V(s) -> Q'(s, a): a fresh sample of pi at s (ArCHer), or the stored a
-    truncated_as_done: bool = True  # a step cut by max steps is stored as done (ArCHer); False leaves it out
-    pooling: str = "last"  # how the encoder's hidden states become one vector: last token | mean (UtteranceCritic)
-    action_encoding: str = "separate"  # the action alone (ArCHer) | after the state, s + a (UtteranceCritic)
+    """Gradient-norm clip of each critic step."""
+    v_target_action: str = "policy"
+    """V(s) -> Q'(s, a): a fresh sample of the policy at s (policy, ArCHer's) | the stored action (buffer)."""
+    truncated_as_done: bool = True
+    """A step cut by max steps is stored as done (ArCHer); false leaves it out of the buffer."""
+    pooling: str = "last"
+    """How the encoder's hidden states become one vector: last (token) | mean."""
+    action_encoding: str = "separate"
+    """The action encoded alone (separate, ArCHer's) | after the state (joint, s + a)."""
 
 
 def wanted(config) -> bool:
@@ -62,6 +74,7 @@ class ArcherCritic(TrainerFeature):
     """Built when ``credit: archer``: replay buffer, double critic and its target, trained inside ``annotate``."""
 
     name = "archer"
+    settings = ArcherSettings
     data_parallel = False  # trains a model of its own on one rank's buffer
 
     def __init__(self, critic: UtteranceCritic, settings: ArcherSettings, policy, sampling: SamplingParams,
@@ -76,28 +89,24 @@ class ArcherCritic(TrainerFeature):
         self.iterations_done = 0
 
     @classmethod
-    def check_config(cls, config) -> None:
-        check_keys(config.archer_params, [f.name for f in dataclasses.fields(ArcherSettings)], "archer_params")
-        if not wanted(config):
-            return
-        s = ArcherSettings(**config.archer_params)
-        check_choice(s.v_target_action, V_TARGET_ACTIONS, "archer_params.v_target_action")
-        check_choice(s.pooling, POOLING, "archer_params.pooling")
-        check_choice(s.action_encoding, ACTION_ENCODINGS, "archer_params.action_encoding")
+    def check_config(cls, config, settings: ArcherSettings) -> None:
+        s = settings
+        check_choice(s.v_target_action, V_TARGET_ACTIONS, "archer_v_target_action")
+        check_choice(s.pooling, POOLING, "archer_pooling")
+        check_choice(s.action_encoding, ACTION_ENCODINGS, "archer_action_encoding")
         if not (0 <= s.gamma <= 1 and 0 < s.tau <= 1):
-            raise ValueError(f"archer_params: need 0 <= gamma <= 1 and 0 < tau <= 1, got {s.gamma} and {s.tau}")
+            raise ValueError(f"archer: need 0 <= archer_gamma <= 1 and 0 < archer_tau <= 1, got {s.gamma} and {s.tau}")
         if min(s.capacity, s.critic_batch_size) < 1 or min(s.critic_steps, s.warmup_iterations) < 0:
-            raise ValueError("archer_params: capacity and critic_batch_size must be >= 1, critic_steps and "
+            raise ValueError("archer: capacity and critic_batch_size must be >= 1, critic_steps and "
                              f"warmup_iterations >= 0, got {dataclasses.asdict(s)}")
 
     @classmethod
-    def from_config(cls, config, context: SetupContext) -> ArcherCritic | None:
+    def from_config(cls, config, settings: ArcherSettings, context: SetupContext) -> ArcherCritic | None:
         if not wanted(config):
             return None
-        settings = ArcherSettings(**config.archer_params)
         if settings.v_target_action == "policy" and not hasattr(context.policy, "generate_ids"):
-            raise ValueError(f"archer_params.v_target_action=policy samples fresh actions with generate_ids, which "
-                             f"{type(context.policy).__name__} lacks: use v_target_action: buffer")
+            raise ValueError(f"archer_v_target_action=policy samples fresh actions with generate_ids, which "
+                             f"{type(context.policy).__name__} lacks: use archer_v_target_action: buffer")
         critic = UtteranceCritic.from_pretrained(context.model_path, context.policy.tokenizer.pad_token_id or 0,
                                                  seed=config.seed, pooling=settings.pooling,
                                                  action_encoding=settings.action_encoding)

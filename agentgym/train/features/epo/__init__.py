@@ -1,1 +1,2 @@
-"""placeholder"""
+"""EPO's entropy regularisation: the loss term with its entropy history (``regularizer``) and the feature
+(``feature``)."""

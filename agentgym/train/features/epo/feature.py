@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
+from dataclasses import dataclass
 
 import torch
 
 from agentgym.train.features.base import SetupContext, TrainerFeature
 from agentgym.train.features.epo.regularizer import EPORegularizer, trajectory_row_weights
-from agentgym.util.params import check_keys
 
 GAUGES = ("loss/epo_beta", "loss/epo_reference")  # the same for every micro-batch: kept, not summed
-PARAMS = tuple(f.name for f in dataclasses.fields(EPORegularizer) if f.init and not f.name.startswith("_")
-               and f.name not in ("coef", "total_iterations"))
+
+
+@dataclass(frozen=True)
+class EPOSettings:
+    """epo: EPO's entropy regularisation (agentgym.train.features.epo.regularizer)"""
+
+    coef: float = 0.0
+    """EPO entropy regularisation weight (paper: 0.001); 0 = off."""
+    kappa_l: float = 0.0
+    """Lower bound of the entropy corridor, as a multiple of the running mean entropy."""
+    kappa_r: float = 2.0
+    """Upper bound of the entropy corridor, as a multiple of the running mean entropy."""
+    gamma: float = 3.0
+    """Decay of the phase weight beta_k = 1 + exp(-gamma k / k_mid)."""
+    alpha: float = 0.1
+    """Weight of the corridor penalty inside the smoothing term."""
 
 
 class EPOLoss:
@@ -47,19 +61,16 @@ class EPOFeature(TrainerFeature):
     """Built when ``epo_coef > 0``."""
 
     name = "epo"
+    settings = EPOSettings
 
     def __init__(self, regularizer: EPORegularizer):
         self.regularizer = regularizer
 
     @classmethod
-    def check_config(cls, config) -> None:
-        check_keys(config.epo_params, PARAMS, "epo_params")
-
-    @classmethod
-    def from_config(cls, config, context: SetupContext) -> EPOFeature | None:
-        if config.epo_coef <= 0:
+    def from_config(cls, config, settings: EPOSettings, context: SetupContext) -> EPOFeature | None:
+        if settings.coef <= 0:
             return None
-        return cls(EPORegularizer(coef=config.epo_coef, total_iterations=config.iterations, **config.epo_params))
+        return cls(EPORegularizer(total_iterations=config.iterations, **dataclasses.asdict(settings)))
 
     def loss_terms(self):
         return [EPOLoss(self.regularizer)]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 import numpy as np
@@ -25,7 +25,6 @@ import numpy as np
 from agentgym.core.registry import make
 from agentgym.train.features.base import SetupContext, TrainerFeature
 from agentgym.train.update import score_no_grad
-from agentgym.util.params import check_keys
 
 # what the SFT'd policy emits to submit: prompts.format_action around tools.protocol.format_call(SUBMIT, answer=...)
 SUBMIT_TEMPLATE = ('<action><tool_call>{"name": "submit_answer", "arguments": {"answer": "{answer}"}}'
@@ -37,29 +36,21 @@ GOLD_ANSWER_ENVS = "agentgym/SearchQA-v0 and agentgym/SQL-v0"
 
 @dataclass(frozen=True)
 class BeliefSettings:
-    """How the gold answer is written after the prompt (``TrainConfig.igpo_params`` overrides these).
-
-    ``answer_template``: the response that submits the answer, ``{answer}`` standing for it (once); the
-    text before it joins the prompt, the answer's tokens are the scored ones, the text after is unused.
-    ``escape``: "json" writes the answer as inside a JSON string (as ``format_call`` does in the default
-    template's tool call), "none" as it is (e.g. for ``<answer>{answer}</answer>``); "auto" picks "json" for
-    the default template and "none" for any other.
-    """
+    """igpo: how IGPO's belief reads the gold answer after the prompt (credit=igpo)"""
 
     answer_template: str = SUBMIT_TEMPLATE
+    """The response that submits the answer, {answer} standing for it (once): the text before it joins the
+    prompt, the answer's tokens are the scored ones, the text after is unused."""
     escape: str = "auto"
+    """How the answer is written: json (as inside a JSON string, as the default template's tool call) | none (as
+    it is, e.g. for <answer>{answer}</answer>) | auto (json for the default template, none for any other)."""
 
     def __post_init__(self) -> None:
         if self.answer_template.count(PLACEHOLDER) != 1:
-            raise ValueError(f"igpo_params answer_template must hold {PLACEHOLDER} exactly once, got "
+            raise ValueError(f"igpo_answer_template must hold {PLACEHOLDER} exactly once, got "
                              f"{self.answer_template!r}")
         if self.escape not in ESCAPES:
-            raise ValueError(f"igpo_params escape={self.escape!r} is not one of {', '.join(map(repr, ESCAPES))}")
-
-    @classmethod
-    def from_params(cls, params: dict) -> BeliefSettings:
-        check_keys(params, [f.name for f in fields(cls)], "igpo_params (BeliefSettings fields)")
-        return cls(**params)
+            raise ValueError(f"igpo_escape={self.escape!r} is not one of {', '.join(map(repr, ESCAPES))}")
 
     def answer_text(self, answer: str) -> str:
         """The answer as the template's response spells it."""
@@ -88,7 +79,7 @@ class Beliefs:
     prompts_cut: int
 
 
-class InformationGain(TrainerFeature):
+class IGPOBelief(TrainerFeature):
     """Built when ``credit=igpo``: the ``info_gain`` column from beliefs on every step's prompt.
 
     A prompt whose context (prompt, template prefix, answer) is longer than the model's
@@ -99,6 +90,7 @@ class InformationGain(TrainerFeature):
     """
 
     name = "igpo"
+    settings = BeliefSettings
     info_keys = ("answer",)
     data_parallel = True
 
@@ -107,20 +99,19 @@ class InformationGain(TrainerFeature):
         self._tokens: dict[str, tuple[list[int], list[int]]] = {}  # answer -> (prefix ids, answer ids)
 
     @classmethod
-    def check_config(cls, config) -> None:
+    def check_config(cls, config, settings: BeliefSettings) -> None:
         if config.credit != "igpo":
-            if config.igpo_params:
-                raise ValueError(f"igpo_params are set but credit={config.credit!r}: they are read only with "
+            if settings != BeliefSettings():
+                raise ValueError(f"igpo_* settings are set but credit={config.credit!r}: they are read only with "
                                  "credit=igpo")
             return
-        BeliefSettings.from_params(config.igpo_params)
         require_gold_answer(config.env, config.env_kwargs, config.seed)
 
     @classmethod
-    def from_config(cls, config, context: SetupContext) -> InformationGain | None:
+    def from_config(cls, config, settings: BeliefSettings, context: SetupContext) -> IGPOBelief | None:
         if config.credit != "igpo":
             return None
-        return cls(context.policy, BeliefSettings.from_params(config.igpo_params), config.micro_batch_size)
+        return cls(context.policy, settings, config.micro_batch_size)
 
     def annotate(self, trajectories, batch):
         tick = time.perf_counter()

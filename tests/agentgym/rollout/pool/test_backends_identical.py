@@ -5,7 +5,8 @@ import pytest
 
 import agentgym
 from agentgym.core.policy import SamplingParams
-from agentgym.rollout.collect import PromptConfig, collect
+from agentgym.rollout.collect import collect
+from agentgym.rollout.episode import EpisodeSettings
 from agentgym.rollout.pool import make_pool
 from policies.scripted import NoisyExpertPolicy
 
@@ -22,7 +23,7 @@ def transcript(env_id, backend, **pool_kwargs):
         raise
     try:
         trajectories, stats = collect(pool, NoisyExpertPolicy(0.4, seed=0), [{"seed": 11}, {"seed": 12}], 2,
-                                      SamplingParams(), PromptConfig(), info_keys=("expert_steps_left",))
+                                      SamplingParams(), EpisodeSettings(), info_keys=("expert_steps_left",))
     finally:
         pool.close()
     assert stats.failed_attempts == 0

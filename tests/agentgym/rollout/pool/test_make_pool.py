@@ -26,14 +26,14 @@ def test_round_robin_partition():
 
 
 def test_bad_settings_are_clear_errors():
-    with pytest.raises(ValueError, match="env_backend"):
+    with pytest.raises(ValueError, match="pool"):
         make_pool("agentgym/FrozenLake-v0", "train", 2, backend="threads")
-    with pytest.raises(ValueError, match="env_workers"):
-        check_config(TrainConfig(env_workers=0))
+    with pytest.raises(ValueError, match="pool_workers"):
+        check_config(TrainConfig(pool_workers=0))
     with pytest.raises(ValueError, match="max_infra_failure_frac"):
         check_config(TrainConfig(max_infra_failure_frac=0.0))
     with pytest.raises(ValueError, match="env_step_timeout_s"):
-        EvalSettings("agentgym/FrozenLake-v0", env_step_timeout_s=-1)
+        EvalSettings(env="agentgym/FrozenLake-v0", env_step_timeout_s=-1)
 
 
 def test_a_worker_that_cannot_build_its_environment_is_a_clear_error():

@@ -1,4 +1,4 @@
-"""``env_backend=remote``: sessions on OpenEnv servers (``python -m agentgym.serve_env``, real processes)
+"""``pool=remote``: sessions on OpenEnv servers (``python -m agentgym.serve_env``, real processes)
 play exactly as the thread backend, and a server killed mid-episode is an infrastructure failure."""
 
 import json
@@ -72,7 +72,7 @@ def test_a_training_run_whose_server_is_killed_goes_on_on_the_other(tmp_path, op
     config = TrainConfig(env=env_id, env_kwargs=kwargs, model=micro_model, run_dir=str(tmp_path / "run"),
                          iterations=3, num_groups=4, group_size=2, max_new_tokens=6, eval_every=0,
                          eval_at_start=False, checkpoint_every=0, tensorboard=False, progress_bar=False,
-                         env_backend="remote", remote_urls=[url for url, _ in servers])
+                         pool="remote", remote_urls=[url for url, _ in servers])
     run(config)
     rows = read_metrics(tmp_path / "run")
     assert [r["iteration"] for r in rows] == [1, 2, 3]

@@ -13,7 +13,7 @@ from torch import nn
 import agentgym
 from agentgym import credit
 from agentgym.core.types import Step, StepBatch, Trajectory
-from agentgym.train.config import TrainConfig
+from agentgym.train.config import make_config
 from agentgym.train.features import SetupContext
 from agentgym.train.features.archer.feature import ArcherCritic, ArcherSettings
 from agentgym.train.features.archer.replay_buffer import ReplayBuffer, Transition, transitions
@@ -240,15 +240,24 @@ def test_state_advantage_correlation_compares_with_returns_minus_the_states_mean
     assert _state_advantage_correlation(np.array([-0.2, 0.1, 9.0]), returns, groups) == pytest.approx(-1.0)
 
 
-def test_settings_come_from_archer_params_and_only_credit_archer_builds_it():
-    with pytest.raises(ValueError, match="capacity, critic_batch_size"):
-        ArcherCritic.check_config(TrainConfig(credit="archer", archer_params={"tua": 0.1}))
-    with pytest.raises(ValueError, match="v_target_action"):
-        ArcherCritic.check_config(TrainConfig(credit="archer", archer_params={"v_target_action": "greedy"}))
-    with pytest.raises(ValueError, match="tau"):
-        ArcherCritic.check_config(TrainConfig(credit="archer", archer_params={"tau": 0.0}))
+def _check(**settings):
+    config = make_config(**settings)
+    ArcherCritic.check_config(config, config.features["archer"])
+
+
+def test_settings_are_archer_keys_and_only_credit_archer_builds_it():
+    with pytest.raises(ValueError, match="did you mean 'archer_tau'"):
+        _check(credit="archer", archer_tua=0.1)
+    with pytest.raises(ValueError, match="archer_v_target_action"):
+        _check(credit="archer", archer_v_target_action="greedy")
+    with pytest.raises(ValueError, match="archer_tau"):
+        _check(credit="archer", archer_tau=0.0)
+    with pytest.raises(ValueError, match="archer_tau"):  # the old spelling still reaches the same check
+        _check(credit="archer", archer_params={"tau": 0.0})
+    assert make_config(archer_critic_lr=1e-3).features["archer"].critic_lr == 1e-3
     context = SetupContext(policy=None, model_path="unused", run_dir=Path("."), load_policy=lambda spec: None)
-    assert ArcherCritic.from_config(TrainConfig(credit="grpo"), context) is None
+    grpo = make_config(credit="grpo")
+    assert ArcherCritic.from_config(grpo, grpo.features["archer"], context) is None
     assert not ArcherCritic.data_parallel  # the trainer refuses it at world size > 1
     assert {f.name for f in dataclasses.fields(ArcherSettings)} >= {"gamma", "tau", "capacity", "warmup_iterations"}
 

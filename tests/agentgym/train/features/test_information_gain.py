@@ -10,11 +10,12 @@ import torch
 
 from agentgym.core.policy import SamplingParams
 from agentgym.core.types import Step, StepBatch, Trajectory
-from agentgym.rollout.collect import PromptConfig, collect
+from agentgym.rollout.collect import collect
+from agentgym.rollout.episode import EpisodeSettings
 from agentgym.rollout.pool import make_pool
 from agentgym.rollout.prompts import format_action
-from agentgym.train.config import TrainConfig
-from agentgym.train.features.igpo.feature import SUBMIT_TEMPLATE, BeliefSettings, InformationGain
+from agentgym.train.config import TrainConfig, make_config
+from agentgym.train.features.igpo.feature import SUBMIT_TEMPLATE, BeliefSettings, IGPOBelief
 from agentgym.train.loop import main
 from agentgym.util.metrics import read_metrics
 
@@ -36,7 +37,7 @@ def trajectories(policy):
     try:
         torch.manual_seed(0)
         trajs, _ = collect(pool, policy, [{"seed": 1}, {"seed": 2}], 2, SamplingParams(max_new_tokens=8),
-                           PromptConfig(), info_keys=("answer",))
+                           EpisodeSettings(), info_keys=("answer",))
     finally:
         pool.close()
     assert any(len(t.steps) > 1 for t in trajs)
@@ -69,7 +70,7 @@ def test_default_template_is_the_submit_action_the_expert_emits():
 
 
 def test_beliefs_are_the_geometric_mean_answer_probability(policy, trajectories):
-    feature = InformationGain(policy, BeliefSettings(), micro_batch_size=3)  # several uneven micro-batches
+    feature = IGPOBelief(policy, BeliefSettings(), micro_batch_size=3)  # several uneven micro-batches
     beliefs = feature.beliefs(trajectories)
     expected = [[_direct_belief(policy, s.prompt_ids, s.info["answer"]) for s in t.steps] for t in trajectories]
     assert beliefs.prompts_cut == 0
@@ -79,7 +80,7 @@ def test_beliefs_are_the_geometric_mean_answer_probability(policy, trajectories)
 
 
 def test_info_gain_column_is_the_next_belief_minus_this_one_and_zero_at_the_end(policy, trajectories):
-    feature = InformationGain(policy, BeliefSettings(), micro_batch_size=128)
+    feature = IGPOBelief(policy, BeliefSettings(), micro_batch_size=128)
     batch, metrics = feature.annotate(trajectories, StepBatch.from_trajectories(trajectories))
     beliefs = [[_direct_belief(policy, s.prompt_ids, s.info["answer"]) for s in t.steps] for t in trajectories]
     want, turns = [], []
@@ -103,7 +104,7 @@ def test_a_prompt_longer_than_the_context_is_cut_from_the_left_and_counted(polic
     prompt = [(7 * i) % 400 + 5 for i in range(limit + 50)]
     step = Step(group_id=0, traj_id=0, t=0, prompt=[], response="", action="", reward=0.0, state_key="s",
                 prompt_ids=prompt, info={"answer": answer})
-    feature = InformationGain(policy, BeliefSettings(), micro_batch_size=4)
+    feature = IGPOBelief(policy, BeliefSettings(), micro_batch_size=4)
     beliefs = feature.beliefs([Trajectory(0, 0, "t", steps=[step])])
     prefix = SUBMIT_TEMPLATE.split("{answer}")[0]
     head = policy.encode_response(prefix, add_eos=False)
@@ -119,23 +120,30 @@ def test_a_step_without_the_gold_answer_is_refused(policy):
     step = Step(group_id=0, traj_id=0, t=0, prompt=[], response="", action="", reward=0.0, state_key="s",
                 prompt_ids=[5, 6, 7], info={"answer": None})
     with pytest.raises(ValueError, match="SearchQA-v0"):
-        InformationGain(policy, BeliefSettings(), 4).beliefs([Trajectory(0, 0, "t", steps=[step])])
+        IGPOBelief(policy, BeliefSettings(), 4).beliefs([Trajectory(0, 0, "t", steps=[step])])
 
 
 def test_refuses_an_environment_without_a_gold_answer():
     with pytest.raises(ValueError, match=r"FrozenLake-v0 gives none.*SearchQA-v0 and agentgym/SQL-v0 provide it"):
-        InformationGain.check_config(TrainConfig(credit="igpo", env="agentgym/FrozenLake-v0"))
+        IGPOBelief.check_config(TrainConfig(credit="igpo", env="agentgym/FrozenLake-v0"), BeliefSettings())
 
 
 def test_settings_are_checked_and_the_feature_is_built_only_for_igpo():
-    with pytest.raises(ValueError, match="answer_template, escape"):
-        InformationGain.check_config(TrainConfig(credit="igpo", env=SEARCHQA, igpo_params={"templat": "x"}))
+    def check(**settings):
+        config = make_config(**settings)
+        IGPOBelief.check_config(config, config.features["igpo"])
+
+    with pytest.raises(ValueError, match="did you mean 'igpo_answer_template'"):
+        check(credit="igpo", env=SEARCHQA, igpo_answer_templat="x")
     with pytest.raises(ValueError, match="exactly once"):
-        InformationGain.check_config(TrainConfig(credit="igpo", env=SEARCHQA, igpo_params={"answer_template": "x"}))
+        check(credit="igpo", env=SEARCHQA, igpo_answer_template="x")
+    with pytest.raises(ValueError, match="exactly once"):  # the old spelling
+        check(credit="igpo", env=SEARCHQA, igpo_params={"answer_template": "x"})
     with pytest.raises(ValueError, match="only with credit=igpo"):
-        InformationGain.check_config(TrainConfig(credit="grpo", igpo_params={"escape": "none"}))
-    InformationGain.check_config(TrainConfig(credit="igpo", env=SQL))
-    assert InformationGain.from_config(TrainConfig(credit="grpo"), context=None) is None
+        check(credit="grpo", igpo_escape="none")
+    check(credit="igpo", env=SQL)
+    grpo = make_config(credit="grpo")
+    assert IGPOBelief.from_config(grpo, grpo.features["igpo"], context=None) is None
 
 
 def _expert_answer(env):
@@ -172,7 +180,7 @@ def test_the_gold_answer_never_reaches_a_prompt(env_id, monkeypatch):
     pool = make_pool(env_id, "train", 4, max_steps=6, backend="thread")
     try:
         trajs, _ = collect(pool, NoisyExpertPolicy(0.3, seed=0), [{"seed": 3}, {"seed": 4}], 2, SamplingParams(),
-                           PromptConfig(), info_keys=("answer",))
+                           EpisodeSettings(), info_keys=("answer",))
     finally:
         pool.close()
     steps = [s for t in trajs for s in t.steps]

@@ -37,7 +37,7 @@ class Recorder(TrainerFeature):
     restored: list = []
 
     @classmethod
-    def from_config(cls, config, context):
+    def from_config(cls, config, settings, context):
         return cls() if config.iterations > 0 else None
 
     def __init__(self):
@@ -108,13 +108,14 @@ def test_resuming_with_a_feature_the_checkpoint_lacks_is_an_error(micro_model, t
 
 def test_only_the_features_a_config_asks_for_are_built(micro_model, tmp_path):
     from agentgym.core.plugins import policy_from_spec
-    from agentgym.train.config import TrainConfig
+    from agentgym.train.config import TrainConfig, make_config
     from agentgym.train.features import SetupContext
 
     policy = policy_from_spec(micro_model)
     context = SetupContext(policy=policy, model_path=micro_model, run_dir=tmp_path, load_policy=policy_from_spec)
     assert [f.name for f in features.build(TrainConfig(kl_coef=0.0), context)] == []
-    built = features.build(TrainConfig(kl_coef=0.01, critic=True, epo_coef=0.001, shapers=["progress"]), context)
+    built = features.build(make_config(kl_coef=0.01, critic_enabled=True, epo_coef=0.001, shapers=["progress"]),
+                           context)
     assert [f.name for f in built] == ["reference", "critic", "epo", "progress"]
     assert all(not p.requires_grad for p in built[0].reference.model.parameters())
     assert isinstance(built[1].optimizer, torch.optim.AdamW)

@@ -17,7 +17,7 @@ class ReferenceModel(TrainerFeature):
         self.micro_batch_size = micro_batch_size
 
     @classmethod
-    def from_config(cls, config, context: SetupContext) -> ReferenceModel | None:
+    def from_config(cls, config, settings, context: SetupContext) -> ReferenceModel | None:
         if config.kl_coef <= 0:
             return None
         reference = context.load_policy(context.model_path).frozen_copy()
