@@ -13,15 +13,17 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
 
 from agentgym.train import losses
-from agentgym.train.config import UpdateSettings
 from agentgym.train.data_parallel import DataParallel
 from agentgym.train.distributed import sum_metrics
+
+if TYPE_CHECKING:  # the settings' class only annotates: the update reads their fields
+    from agentgym.train.config import UpdateSettings
 
 
 @dataclass

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-COUNTDOWN_SERVER = Path(__file__).resolve().parent / "openenv_bridge" / "countdown_server.py"
+COUNTDOWN_SERVER = Path(__file__).resolve().parent / "openenv" / "countdown_server.py"
 
 
 @pytest.fixture(scope="module")
