@@ -88,7 +88,7 @@ def test_too_many_failures_stop_the_run_after_a_checkpoint(micro_model, tmp_path
 
 def test_huge_observations_train_in_bounded_memory(micro_model, tmp_path):
     """200 KB observations: cut by the pool, prompts fitted by the guard; peak RSS stays under 2 GB."""
-    code = ("from agentgym.train import main; import sys; main(sys.argv[1:])")
+    code = ("from agentgym.train.loop import main; import sys; main(sys.argv[1:])")
     flags = ["--env", ENV, "--env-kwargs", "{observation_chars: 200000}", "--model", micro_model,
              "--run-dir", str(tmp_path / "run"), "--iterations", "2", "--num-groups", "4", "--group-size", "2",
              "--max-steps", "4",
