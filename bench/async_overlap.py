@@ -1,4 +1,4 @@
-"""Asynchronous rollouts against the synchronous loop, both on the ``server`` rollout engine.
+"""Asynchronous rollouts against the synchronous loop, both on the ``server`` generation engine.
 
 The project's policy server runs in a process of its own and the trainer in another. In the
 synchronous loop (``max_staleness=0``) each iteration samples, then updates, then pushes the new

@@ -5,7 +5,7 @@
 * ``OpenAIPolicy`` (``policies.openai_api``): any OpenAI-compatible endpoint, for evaluation.
 * ``ExpertPolicy``, ``RandomPolicy``, ``ReplayPolicy`` (``policies.scripted``).
 * ``policies.tiny``: the offline tiny model, ``default_model(env_id)``.
-* ``policies.engines``: the trainer's rollout engines (hf, vllm, server); ``policies.serve``: the HTTP server.
+* ``policies.engines``: the trainer's generation engines (hf, vllm, server); ``policies.serve``: the HTTP server.
 
 ``from_spec("expert" | "random" | "replay:F" | "openai:M@URL" | "vllm:P" | "tiny" | PATH)`` builds
 one from a string. Heavy backends are imported lazily, so ``import policies`` stays cheap.

@@ -5,7 +5,7 @@ per request, as vLLM takes them), ``GET /v1/models`` and ``GET /health``. Concur
 gathered into batches (up to ``max_batch`` or ``max_wait_s``) and answered by one batched
 ``generate`` call, like a minimal continuous-batching server.
 
-It is also the ``server`` rollout engine of training (``agentgym.inference``): ``POST
+It is also the ``server`` generation engine of training (``agentgym.inference``): ``POST
 /agentgym/weights`` takes a safetensors snapshot of the trained weights (full or LoRA adapter only,
 ``policies.weights``) with its policy version in the ``X-Agentgym-Policy-Version`` header and loads
 it between two batches, so no response mixes two versions; every response names the version that

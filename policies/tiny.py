@@ -20,21 +20,21 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from agentgym.rollout.episode import EpisodeSettings
 from agentgym.sft.data import collect_examples
-from agentgym.sft.trainer import SFTConfig, SFTSettings, run_sft
+from agentgym.sft.trainer import SFTConfig, run_sft
 from agentgym.util.paths import cache_dir, replace_dir
 
 DEFAULT_ENV = "agentgym/FrozenLake-v1"  # the main job's
-# The warm start of an environment's default model, where SFTSettings' defaults are not enough: on FrozenLake,
+# The warm start of an environment's default model, where SFTConfig's defaults are not enough: on FrozenLake,
 # 600 steps over 600 expert episodes (20-40 s on 2 cores) reach 0.85 (v1) and 0.73 (v0) valid_seen success
 # (docs/benchmarks.md, "The main job against hand-written baselines"); longer-prompt environments keep the
 # shorter default.
-WARM_STARTS: dict[str, SFTSettings] = {f"agentgym/FrozenLake-{v}": SFTSettings(episodes=600, steps=600)
+WARM_STARTS: dict[str, SFTConfig] = {f"agentgym/FrozenLake-{v}": SFTConfig(teacher_episodes=600, steps=600)
                                        for v in ("v0", "v1")}
 PAD, IM_START, IM_END = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
 ACTION_TOKENS = ("<action>", "</action>")  # whole tokens, so an action costs three response tokens
@@ -155,18 +155,19 @@ def count_parameters(model) -> int:
 
 
 # ---- the cached default model ---------------------------------------------------------------------
-def default_model(env_id: str = DEFAULT_ENV, cfg: TinyConfig | None = None, warm: SFTSettings | None = None,
+def default_model(env_id: str = DEFAULT_ENV, cfg: TinyConfig | None = None, warm: SFTConfig | None = None,
                   verbose: bool = False, env_kwargs: dict[str, Any] | None = None) -> Path:
     """Path of the SFT-warm-started tiny model for ``env_id``; built once, then read from the cache.
 
     ``env_kwargs`` reach every environment the build makes (e.g. ``{"num_tasks": 200}`` bounds how
     many TextWorld games the corpus and the SFT episodes generate)."""
-    cfg, warm = cfg or TinyConfig(), warm or WARM_STARTS.get(env_id, SFTSettings())
+    cfg, warm = cfg or TinyConfig(), warm or WARM_STARTS.get(env_id, SFTConfig())
     # the last item versions how models are built (6: prompts use the environment's prompt_history_len;
     # 7: the latest history line no longer repeats the current observation; 8: the warm start is an
-    # agentgym.sft.SFTSettings, whose warmup/epochs/weight_decay/max_grad_norm join the key; 9: sentence pieces);
+    # SFT recipe, whose warmup/epochs/weight_decay/max_grad_norm join the key (SFTConfig.recipe, under its 0.1
+    # names); 9: sentence pieces);
     # env_kwargs join the key only when given, so models built without them keep their folders
-    parts = [env_id, asdict(cfg), asdict(warm), 9, *([env_kwargs] if env_kwargs else [])]
+    parts = [env_id, asdict(cfg), warm.recipe(), 9, *([env_kwargs] if env_kwargs else [])]
     key = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
     slug = env_id.replace("/", "--").replace(":", "--")
     final = cache_dir("models") / f"{slug}-{key[:12]}"
@@ -185,7 +186,7 @@ def default_model(env_id: str = DEFAULT_ENV, cfg: TinyConfig | None = None, warm
     return final
 
 
-def _build_warm(out: Path, env_id: str, cfg: TinyConfig, warm: SFTSettings, verbose: bool,
+def _build_warm(out: Path, env_id: str, cfg: TinyConfig, warm: SFTConfig, verbose: bool,
                 env_kwargs: dict[str, Any]) -> None:
     build_tiny_model(out, env_id, cfg, env_kwargs)
     if verbose:
@@ -193,8 +194,7 @@ def _build_warm(out: Path, env_id: str, cfg: TinyConfig, warm: SFTSettings, verb
 
         console.phase("build", f"tokenizer (at most {cfg.vocab_size} pieces) trained on {cfg.corpus_episodes} episodes of "
                                f"{env_id}; a {cfg.num_layers}-layer, hidden-{cfg.hidden_size} model initialised")
-    run_sft(SFTConfig(**asdict(warm), env=env_id, model=str(out), out=str(out), verbose=verbose,
-                      env_kwargs=dict(env_kwargs)))
+    run_sft(replace(warm, env=env_id, model=str(out), out=str(out), verbose=verbose, env_kwargs=dict(env_kwargs)))
 
 
 def _complete(path: Path) -> bool:

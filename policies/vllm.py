@@ -77,7 +77,7 @@ class VLLMPolicy:
 
     def generate_ids(self, prompt_ids: list[list[int]], sampling: SamplingParams,
                      lora_request: Any = None) -> list[Generation]:
-        """Sample from already-tokenised prompts (the rollout engine's path), with a LoRA adapter if given."""
+        """Sample from already-tokenised prompts (the generation engine's path), with a LoRA adapter if given."""
         if not prompt_ids:
             return []
         requests = [{"prompt_token_ids": ids} for ids in prompt_ids]
@@ -147,7 +147,7 @@ def topk_entropy(logprobs: list[float]) -> float:
 
 
 def merged_snapshot(model) -> list[tuple[str, Any]]:
-    """CPU copies of ``merged_state(model)``, taken while the weights stand still (a rollout engine's snapshot)."""
+    """CPU copies of ``merged_state(model)``, taken while the weights stand still (a generation engine's snapshot)."""
     from policies.weights import full_tensor
 
     return [(name, full_tensor(tensor).detach().to("cpu", copy=True)) for name, tensor in merged_state(model)]

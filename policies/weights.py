@@ -1,4 +1,4 @@
-"""The trained weights as rollout engines receive them: one snapshot, full or adapter-only.
+"""The trained weights as generation engines receive them: one snapshot, full or adapter-only.
 
 A snapshot holds what an engine needs to reproduce the trained policy exactly: every tensor of
 a full model's state dict, or only the adapter tensors of a LoRA model (its base weights never

@@ -36,7 +36,7 @@ class Generation:
     logprobs: list[float] = field(default_factory=list)
     entropies: list[float] = field(default_factory=list)
     finish_reason: str = "stop"
-    policy_version: int | None = None  # updates the weights had seen when this was sampled (rollout engines set it)
+    policy_version: int | None = None  # updates the weights had seen when this was sampled (generation engines set it)
 
 
 @runtime_checkable

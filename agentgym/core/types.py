@@ -39,7 +39,7 @@ class Step:
     terminated: bool = False
     truncated: bool = False
     info: dict[str, Any] = field(default_factory=dict)
-    policy_version: int | None = None  # updates the sampling weights had seen (None: not a rollout engine's sample)
+    policy_version: int | None = None  # updates the sampling weights had seen (None: not a generation engine's sample)
     rollout_logprobs: list[float] | None = None  # the engine's own log-probs, kept when the trainer rescored the step
 
     @property

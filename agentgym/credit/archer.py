@@ -19,7 +19,7 @@ def archer(batch: StepBatch) -> np.ndarray:
     """The ArCHer critic's advantage per step, shape (len(batch),)."""
     if "archer_advantage" not in batch.extras:
         raise KeyError("archer needs the ArCHer feature's batch.extras['archer_advantage'] column: the trainer "
-                       "builds that feature with credit: archer (archer_params set it up); called on its own, put "
+                       "builds that feature with credit: archer (archer_* settings set it up); called on its own, put "
                        f"the advantages there (extras present: {sorted(batch.extras) or 'none'})")
     advantage = np.asarray(batch.extras["archer_advantage"], dtype=np.float64)
     if np.isnan(advantage).any():

@@ -1,4 +1,4 @@
-"""Asynchronous rollouts: the next batches are collected on the rollout engine while the trainer updates.
+"""Asynchronous rollouts: the next batches are collected on the generation engine while the trainer updates.
 
 One background thread collects batch i (the rollouts that update i trains on) as soon as the
 trainer has applied at least ``i - max_staleness`` updates, so with ``max_staleness = 1`` batch

@@ -1,4 +1,4 @@
-"""The rollout engine: where rollouts are generated, apart from the model the trainer updates.
+"""The generation engine: where rollouts are generated, apart from the model the trainer updates.
 
 The trainer always trains a transformers model (``TrainablePolicy``); rollouts are sampled by a
 ``RolloutEngine``, which is that model itself (``hf``), an in-process vLLM engine (``vllm``) or an

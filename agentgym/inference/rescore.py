@@ -1,7 +1,7 @@
 """Trainer rescoring: the trained model's own log-probs and entropies for steps an engine sampled.
 
 An engine's numbers are not the trainer's: a vLLM kernel, another dtype, top-k entropies, or
-weights one update old. Whenever the rollout engine is not the trained model itself, every step's
+weights one update old. Whenever the generation engine is not the trained model itself, every step's
 response is scored again, teacher-forced, by the trained model before credit assignment: its
 log-probs become the PPO "old" log-probs and its full-distribution entropies replace the engine's
 (EMPG and the entropy diagnostics always see the trainer's). The engine's log-probs are kept as

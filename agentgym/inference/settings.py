@@ -1,4 +1,4 @@
-"""The settings of the rollout engine, weight sync and asynchronous rollouts (docs/inference.md)."""
+"""The settings of the generation engine, weight sync and asynchronous rollouts (docs/inference.md)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -18,17 +19,21 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from agentgym.core import plugins
+from agentgym.core.model_settings import ModelTrainingSettings
 from agentgym.rollout.episode import EpisodeSettings
 from agentgym.sft.data import Example, collect_examples
 from agentgym.util import console
 from agentgym.util.cli_options import add_options
 
+SFT_LR = 3e-3  # what lr=None means for SFT
+DEPRECATED = {"episodes": "teacher_episodes", "batch_size": "examples_per_step"}  # renamed in 0.2
+
 
 @dataclass(kw_only=True)
 class SFTSettings:
-    """fine-tuning: the expert episodes and the optimiser (also the tiny model's warm start)"""
+    """fine-tuning: the teacher's episodes and the schedule (also the tiny model's warm start)"""
 
-    episodes: int = 300
+    teacher_episodes: int = 300
     """Teacher episodes on the train split whose steps become examples."""
     teacher: str = "expert"
     """Whose actions are imitated: expert (info['expert_action']) | heuristic (the environment's hand-written rule,
@@ -39,37 +44,36 @@ class SFTSettings:
     """Optimizer steps; None = `epochs` passes over the examples."""
     epochs: int = 1
     """Passes over the examples when steps is None."""
-    batch_size: int = 32
+    examples_per_step: int = 32
     """Examples per optimizer step."""
-    lr: float = 3e-3
-    """Peak AdamW learning rate (linear warm-up, then cosine decay to 10%)."""
     warmup: int = 10
-    """Warm-up steps."""
-    weight_decay: float = 0.0
-    """AdamW weight decay."""
-    max_grad_norm: float = 1.0
-    """Gradient-norm clip of each step."""
-    seed: int = 0
-    """Seeds torch, the episodes' reset seeds and the example order."""
+    """Warm-up steps (linear), then cosine decay to 10% of lr."""
 
 
 @dataclass(kw_only=True)
-class SFTConfig(EpisodeSettings, SFTSettings):
+class SFTConfig(EpisodeSettings, SFTSettings, ModelTrainingSettings):
     """what is fine-tuned, on which episodes, and where it is saved (the episode fields are the trainer's
     ``EpisodeSettings``: the examples show the very prompts RL will)"""
 
-    model: str | None = None
-    """Model folder to fine-tune; None = a freshly built (untrained) tiny model for `env`."""
     out: str = "runs/sft"
     """Folder the fine-tuned model is saved to."""
     verbose: bool = True
-    """Print the loss every 20 steps."""
+    """Show a progress bar and the first and last loss."""
 
     def __post_init__(self) -> None:
+        self.resolve_model_training(SFT_LR)
         self.check_episode_settings()
 
+    def recipe(self) -> dict[str, Any]:
+        """What decides the fine-tuned weights besides the environment and the model (the tiny model's
+        cache key), under the names the key has always used."""
+        return {"episodes": self.teacher_episodes, "teacher": self.teacher, "explore": self.explore,
+                "steps": self.steps, "epochs": self.epochs, "batch_size": self.examples_per_step, "lr": self.lr,
+                "warmup": self.warmup, "weight_decay": self.weight_decay, "max_grad_norm": self.max_grad_norm,
+                "seed": self.seed}
 
-def _lr_at(step: int, total: int, cfg: SFTSettings) -> float:
+
+def _lr_at(step: int, total: int, cfg: SFTConfig) -> float:
     """Linear warm-up then cosine decay to 10%."""
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
@@ -77,7 +81,7 @@ def _lr_at(step: int, total: int, cfg: SFTSettings) -> float:
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def train(policy, examples: list[Example], cfg: SFTSettings, verbose: bool = True) -> list[float]:
+def train(policy, examples: list[Example], cfg: SFTConfig, verbose: bool = True) -> list[float]:
     """Minimise the mean response-token NLL with AdamW; returns the loss of every step.
 
     ``verbose``: an ``sft`` progress bar with the running loss, then one ``[sft]`` line with the
@@ -87,7 +91,7 @@ def train(policy, examples: list[Example], cfg: SFTSettings, verbose: bool = Tru
     prompt_ids = policy.encode_prompts([e.messages for e in examples])
     response_ids = [policy.encode_response(e.response) for e in examples]
     rng = np.random.default_rng(cfg.seed)
-    total = cfg.steps or max(1, cfg.epochs * math.ceil(len(examples) / cfg.batch_size))
+    total = cfg.steps or max(1, cfg.epochs * math.ceil(len(examples) / cfg.examples_per_step))
     params = [p for p in policy.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
     order: list[int] = []
@@ -96,9 +100,9 @@ def train(policy, examples: list[Example], cfg: SFTSettings, verbose: bool = Tru
     start = time.perf_counter()
     bar = tqdm(range(total), desc="sft", disable=not verbose, dynamic_ncols=True)
     for step in bar:
-        if len(order) < cfg.batch_size:
+        if len(order) < cfg.examples_per_step:
             order += rng.permutation(len(examples)).tolist()
-        mb, order = order[:cfg.batch_size], order[cfg.batch_size:]
+        mb, order = order[:cfg.examples_per_step], order[cfg.examples_per_step:]
         for group in optimizer.param_groups:
             group["lr"] = _lr_at(step, total, cfg)
         logp, _, mask = policy.score([prompt_ids[i] for i in mb], [response_ids[i] for i in mb])
@@ -137,8 +141,9 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
 
     torch.manual_seed(cfg.seed)
     model_path = cfg.model or str(plugins.load(plugins.POLICIES, "build_model")(cfg.out, cfg.env))
-    policy = plugins.policy_from_spec(model_path, device="cpu" if not torch.cuda.is_available() else None)
-    examples = collect_examples(cfg, cfg.episodes, seed=cfg.seed, explore=cfg.explore, teacher=cfg.teacher,
+    policy = plugins.policy_from_spec(model_path, device="cpu" if not torch.cuda.is_available() else None,
+                                      dtype=cfg.model_dtype)
+    examples = collect_examples(cfg, cfg.teacher_episodes, seed=cfg.seed, explore=cfg.explore, teacher=cfg.teacher,
                                 progress=cfg.verbose)
     if not examples:
         raise ValueError(f"the {cfg.teacher!r} teacher gave no actions on {cfg.env}; SFT needs a teacher that acts "
@@ -155,7 +160,15 @@ def parse_args(argv: list[str] | None = None) -> SFTConfig:
     parser = argparse.ArgumentParser(prog="python -m agentgym.sft", description="Supervised fine-tuning of a policy on an "
                                      "environment's expert trajectories (the trainer's warm start).")
     add_options(parser, SFTConfig, grouped=True)
-    return SFTConfig(**vars(parser.parse_args(argv)))
+    for old, new in DEPRECATED.items():
+        add_options(parser, SFTConfig, only=(new,), rename={new: old}, hidden=True)
+    given = vars(parser.parse_args(argv))
+    for old, new in DEPRECATED.items():
+        if old in given:
+            print(f"warning: --{old.replace('_', '-')} is renamed --{new.replace('_', '-')}; the old name is read "
+                  "until the next release", file=sys.stderr)
+            given[new] = given.pop(old)
+    return SFTConfig(**given)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -34,7 +34,7 @@ class InfrastructureFailure(RuntimeError):
 
 
 def collect_batch(trainer: Trainer) -> tuple[list[Trajectory], RolloutStats]:
-    """num_groups tasks x group_size rollouts on the rollout engine, each group on one task and reset seed.
+    """num_groups tasks x group_size rollouts on the generation engine, each group on one task and reset seed.
 
     Every rank draws all the tasks (the samplers stay equal) and collects its block of the groups;
     group and trajectory ids are the batch's, so the gathered blocks are the single-process batch.
@@ -78,12 +78,12 @@ def rollout(trainer: Trainer) -> tuple[list[Trajectory], RolloutStats]:
 
 
 def rescore(trainer: Trainer, trajectories: list[Trajectory]) -> dict[str, float]:
-    """The trained model's log-probs and entropies for steps another engine sampled, each rank scoring
-    its block of the steps (``agentgym.inference.rescore``); nothing to do when the engine is the
-    trained model itself."""
+    """The trained model's log-probs and entropies for steps another engine sampled (or, with
+    ``recompute_old_logprobs``, for every batch), each rank scoring its block of the steps
+    (``agentgym.inference.rescore``); nothing to do when the engine is the trained model itself."""
     tick = time.perf_counter()
     metrics: dict[str, float] = {}
-    if trainer.engine.rescores:
+    if trainer.engine.rescores or trainer.config.recompute_old_logprobs:
         steps = [s for t in trajectories for s in t.steps if s.response_ids]
         scored = iter(sharded_map(trainer.dist, lambda block: metrics.update(
             rescore_steps(trainer.policy, block, trainer.config.micro_batch_size)), steps,

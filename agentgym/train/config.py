@@ -20,12 +20,14 @@ from typing import Any
 
 import yaml
 
+from agentgym.core.model_settings import ModelTrainingSettings
 from agentgym.inference.settings import InferenceSettings
 from agentgym.rollout.episode import EpisodeSettings
 from agentgym.rollout.pool.settings import PoolSettings
 from agentgym.util.cli_options import add_options, parse_mapping
 
 TRAIN_TEMPERATURE = 1.0  # what temperature=None means for training rollouts
+TRAIN_LR = 2e-4  # what lr=None means for the policy update
 # old key -> new key (or, for the retired *_params mappings, the feature whose {feature}_{field} keys they hold)
 DEPRECATED: dict[str, str] = {
     "critic": "critic_enabled", "value_clip": "critic_value_clip",
@@ -41,14 +43,8 @@ DEPRECATED_MAPPINGS: dict[str, str] = {"epo_params": "epo", "progress_params": "
 class RunSettings:
     """run: what is trained, where it is written, how long it runs"""
 
-    model: str | None = None
-    """Model folder or hub id to train; None = the offline tiny model for `env`, SFT-warm-started on its expert."""
-    model_dtype: str = "float32"
-    """Dtype of the trained weights (float32 | bfloat16 | float16); the reference model and optimizer follow it."""
     run_dir: str = "runs/default"
     """Folder for metrics, checkpoints, evaluation reports and the final policy."""
-    seed: int = 0
-    """Seeds Python, numpy and torch, the task sampler and the update's shuffling."""
     iterations: int = 120
     """Rollout-and-update iterations (the main job, FrozenLake-v1, needs about 120 to pass its baselines on
     valid_unseen; presets that want fewer set them)."""
@@ -81,7 +77,7 @@ class CreditSettings:
     """credit assignment: estimators, modifiers and shapers, looked up by name (agentgym.credit)"""
 
     credit: str = "gigpo"
-    """Advantage estimator: gigpo | grpo | rloo | hgpo | reinforce_pp | gae (needs critic=true) | igpo | archer."""
+    """Advantage estimator: gigpo | grpo | rloo | hgpo | reinforce_pp | gae (needs critic_enabled=true) | igpo | archer."""
     credit_params: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments of the estimator, e.g. '{gamma: 0.95, omega: 1.0}' (checked against its signature)."""
     modifiers: list[str] = field(default_factory=list)
@@ -103,10 +99,6 @@ class CreditSettings:
 class UpdateSettings:
     """update: the clipped policy-gradient update (agentgym.train.update reads these fields)"""
 
-    lr: float = 2e-4
-    """AdamW learning rate of the policy."""
-    weight_decay: float = 0.0
-    """AdamW weight decay of the policy."""
     ppo_epochs: int = 1
     """Passes over each iteration's samples."""
     mini_batch_size: int = 512
@@ -129,10 +121,9 @@ class UpdateSettings:
     """KL estimator of the penalty: k1 | k2 | abs | low_var_kl (k3, clamped)."""
     entropy_coef: float = 0.0
     """Weight of the token-entropy bonus."""
-    max_grad_norm: float = 1.0
-    """Gradient-norm clip of each optimizer step."""
     recompute_old_logprobs: bool = False
-    """Rescore rollouts with the current weights before the update instead of using the sampling log-probs."""
+    """Rescore every batch with the trained weights before credit (log-probs and entropies, as when another engine
+    sampled it) instead of using the sampling numbers."""
     tis_cap: float | None = None
     """Truncated importance sampling: weigh each token's loss by min(p_trainer / p_engine, tis_cap); None = off."""
 
@@ -184,7 +175,7 @@ class DistributedSettings:
 
 @dataclass(kw_only=True)
 class TrainConfig(OutputSettings, DistributedSettings, UpdateSettings, CreditSettings, InferenceSettings,
-                  PoolSettings, RolloutSettings, EpisodeSettings, RunSettings):
+                  PoolSettings, RolloutSettings, EpisodeSettings, ModelTrainingSettings, RunSettings):
     """Every setting of one training run; the single source of their defaults.
 
     The bases only group the fields (for ``--help`` and for the parts that read one group, such as
@@ -199,6 +190,7 @@ class TrainConfig(OutputSettings, DistributedSettings, UpdateSettings, CreditSet
     def __post_init__(self) -> None:
         if self.temperature is None:
             self.temperature = TRAIN_TEMPERATURE
+        self.resolve_model_training(TRAIN_LR)
         self.features = _feature_settings(self.features)
 
     def to_dict(self) -> dict[str, Any]:
@@ -252,6 +244,10 @@ def known_keys() -> list[str]:
 
     keys = sorted(_field_names())
     for name, cls in settings_classes().items():
+        clash = sorted({f"{name}_{f.name}" for f in dataclasses.fields(cls)} & set(keys))
+        if clash:
+            raise ValueError(f"trainer feature {name!r}: its settings {clash} would shadow settings of the same name; "
+                             "rename the feature or the fields")
         keys += [f"{name}_{f.name}" for f in dataclasses.fields(cls)]
     return keys
 

@@ -11,7 +11,7 @@ line up; gradients are all-reduced once per mini-batch, on its last micro-batch.
 ``strategy="fsdp"`` shards the trained model instead (FSDP2 ``fully_shard`` on every decoder layer,
 then the whole model): parameters, gradients and optimizer state are split over the ranks, and every
 forward pass of the model becomes a collective all ranks make together. The full weights then exist
-only when gathered (``full_state``: checkpoints, the rollout engine's copy).
+only when gathered (``full_state``: checkpoints, the generation engine's copy).
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ from agentgym.train.distributed import sharded_map
 from agentgym.train.held_out_checks import baseline_metrics, evaluate_now
 from agentgym.train.setup import check_config, check_world, setup
 from agentgym.train.trainer import Trainer, save_checkpoint
-from agentgym.train.update import UpdateSample, ppo_update, score_no_grad
+from agentgym.train.update import UpdateSample, ppo_update
 from agentgym.util import console
 from agentgym.util.metrics import read_metrics
 from agentgym.util.plots import plot_learning_curve
@@ -126,15 +126,11 @@ def _step_batch(trainer: Trainer, trajectories: list[Trajectory]) -> tuple[StepB
 
 
 def _update_samples(trainer: Trainer, steps, advantages: np.ndarray) -> list[UpdateSample]:
-    config = trainer.config
     samples = [UpdateSample(s.prompt_ids, s.response_ids, s.logprobs, float(a), traj_id=s.traj_id,
                             rollout_logprobs=s.rollout_logprobs)
                for s, a in zip(steps, advantages) if s.response_ids]
 
     def prepare(block: list[UpdateSample]) -> None:  # each rank its block; every rank gets all back
-        if config.recompute_old_logprobs and not trainer.engine.rescores:  # rescored steps hold these already
-            for sample, logprobs in zip(block, score_no_grad(trainer.policy, block, config.micro_batch_size)):
-                sample.old_logprobs = logprobs
         for feature in trainer.features:  # e.g. reference log-probs
             feature.prepare(block)
 

@@ -48,7 +48,7 @@ def ppo_policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantag
     arXiv 2502.01600): the bounds are symmetric in log space, so ``clip_low`` is not read.
 
     ``token_weights`` (B, T), constants, multiply each token's loss before aggregation: the truncated
-    importance weights min(pi_old / pi_engine, C) that correct for a rollout engine whose
+    importance weights min(pi_old / pi_engine, C) that correct for a generation engine whose
     probabilities differ from the trainer's (verl's TIS).
 
     ``dual_clip=c`` (c > 1, verl's clip_ratio_c, 3.0 there) also bounds the loss of negative-advantage

@@ -1,5 +1,5 @@
 """Building one training run (``setup``): check the config, join the data-parallel group, load the
-policy, build the features, pools and rollout engine, and resume from the latest checkpoint.
+policy, build the features, pools and generation engine, and resume from the latest checkpoint.
 
 Every name and ``*_params`` key is checked before anything is built, so a typo fails in a second,
 not after the model has loaded. Under ``torchrun`` every rank builds its own policy replica,
@@ -37,7 +37,6 @@ from agentgym.util.metrics import MetricsLogger, NullLogger
 from agentgym.util.params import check_choice, check_params
 
 EVAL_POOL_SIZE = 64
-MODEL_DTYPES = ("float32", "bfloat16", "float16")
 
 
 def check_config(config: TrainConfig) -> None:
@@ -56,7 +55,6 @@ def check_config(config: TrainConfig) -> None:
         check_choice(split, SPLITS, "summary_splits")
     check_choice(config.loss_agg, AGG_MODES, "loss_agg")
     check_choice(config.kl_kind, KL_KINDS, "kl_kind")
-    check_choice(config.model_dtype, MODEL_DTYPES, "model_dtype")
     check_choice(config.data_parallel, STRATEGIES, "data_parallel")
     config.check_pool_settings()
     config.check_inference_settings()
@@ -158,7 +156,7 @@ def _setup(config: TrainConfig, ctx: DistContext) -> Trainer:
     except BaseException:
         trainer.close()
         raise
-    console.phase("setup", f"rollout engine: {trainer.engine.backend}" + (
+    console.phase("setup", f"generation engine: {trainer.engine.backend}" + (
         f", asynchronous (max_staleness={config.max_staleness})" if config.max_staleness else "") + (
         ", on a full copy of the sharded weights (synced after each update)" if parallel.sharded else ""))
     if ctx.is_main:

@@ -36,7 +36,7 @@ class UpdateSample:
     advantage: float
     ref_logprobs: list[float] | None = None
     traj_id: int = 0  # EPO averages entropy per trajectory
-    rollout_logprobs: list[float] | None = None  # the rollout engine's, when the trainer rescored (TIS)
+    rollout_logprobs: list[float] | None = None  # the generation engine's, when the trainer rescored (TIS)
 
 
 class LossTerm(Protocol):

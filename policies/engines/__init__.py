@@ -1,4 +1,4 @@
-"""Rollout engines for training (``agentgym.inference``): ``hf``, ``vllm`` and ``server``.
+"""Generation engines for training (``agentgym.inference``): ``hf``, ``vllm`` and ``server``.
 
 ``make_engine`` is the ``rollout_engine`` entry point the trainer builds its engine through:
 

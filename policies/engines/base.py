@@ -1,4 +1,4 @@
-"""What every rollout engine shares: the trained policy's tokenizer and context guard, version stamps."""
+"""What every generation engine shares: the trained policy's tokenizer and context guard, version stamps."""
 
 from __future__ import annotations
 

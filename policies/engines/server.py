@@ -1,4 +1,4 @@
-"""The ``server`` rollout engine: rollouts on an OpenAI-compatible server, weights pushed after each update.
+"""The ``server`` generation engine: rollouts on an OpenAI-compatible server, weights pushed after each update.
 
 Prompts are tokenised here, by the trained policy, and sent as token ids to ``/v1/completions``
 (many per request), so the engine decodes exactly the ids the trainer will score; the answers must

@@ -1,4 +1,4 @@
-"""The ``hf`` rollout engines: the trained model itself, or a copy of it for asynchronous rollouts."""
+"""The ``hf`` generation engines: the trained model itself, or a copy of it for asynchronous rollouts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The ``vllm`` rollout engine: an in-process ``vllm.LLM`` that takes the trained weights after each update."""
+"""The ``vllm`` generation engine: an in-process ``vllm.LLM`` that takes the trained weights after each update."""
 
 from __future__ import annotations
 

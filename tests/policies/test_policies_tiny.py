@@ -6,7 +6,7 @@ import pytest
 
 from agentgym.rollout.episode import EpisodeSettings
 from agentgym.sft.data import collect_examples
-from agentgym.sft.trainer import SFTSettings
+from agentgym.sft.trainer import SFTConfig
 from policies import tiny
 from policies.tiny import TinyConfig, build_tiny_model, count_parameters
 
@@ -92,7 +92,7 @@ def test_default_model_builds_once_under_concurrency(tmp_path, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(tiny, "_build_warm", counting_build)
-    warm = SFTSettings(episodes=3, steps=2, batch_size=4)
+    warm = SFTConfig(teacher_episodes=3, steps=2, examples_per_step=4)
     paths = []
     threads = [threading.Thread(target=lambda: paths.append(tiny.default_model(cfg=SMALL, warm=warm)))
                for _ in range(2)]

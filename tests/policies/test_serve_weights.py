@@ -1,4 +1,4 @@
-"""policies.serve as a rollout engine: token-id completions, the weight route, policy versions."""
+"""policies.serve as a generation engine: token-id completions, the weight route, policy versions."""
 
 import httpx
 import pytest

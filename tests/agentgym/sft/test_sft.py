@@ -57,7 +57,7 @@ def test_loss_only_on_response_tokens_and_decreases(model_dir):
     with torch.no_grad():
         logp, _, mask = policy.score(prompt_ids, response_ids)
     assert mask.sum() == sum(len(r) for r in response_ids)
-    full_batch = SFTConfig(steps=12, batch_size=len(examples), lr=1e-2, warmup=2, verbose=False)
+    full_batch = SFTConfig(steps=12, examples_per_step=len(examples), lr=1e-2, warmup=2, verbose=False)
     losses = train(policy, examples, full_batch)
     assert len(losses) == 12
     assert losses[0] == pytest.approx(float(-(logp * mask).sum() / mask.sum()), abs=1e-4)
@@ -102,7 +102,7 @@ def test_environment_without_expert_is_refused(model_dir, tmp_path):
 
     agentgym.register("sfttest/NoExpert-v0", entry_point=NoExpert)
     with pytest.raises(ValueError, match="the .expert. teacher gave no actions on sfttest/NoExpert-v0"):
-        run_sft(SFTConfig(env="sfttest/NoExpert-v0", model=str(model_dir), out=str(tmp_path / "x"), episodes=2,
+        run_sft(SFTConfig(env="sfttest/NoExpert-v0", model=str(model_dir), out=str(tmp_path / "x"), teacher_episodes=2,
                           steps=1, verbose=False))
 
 

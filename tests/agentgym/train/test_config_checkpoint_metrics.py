@@ -31,7 +31,7 @@ def test_every_preset_loads():
 
 
 def test_every_built_in_environment_has_a_gigpo_preset():
-    """TextWorld-v0 plays the user's own game files, Synthetic-v0 is the rollout engine's test bed
+    """TextWorld-v0 plays the user's own game files, Synthetic-v0 is the generation engine's test bed
     (costs and faults on demand) and openenv/Remote-v0 plays whatever OpenEnv server it is pointed at,
     so none has a preset of its own."""
     from pathlib import Path

@@ -1,4 +1,4 @@
-"""Training on rollout engines: the project's server over HTTP (weight sync, versions, rescoring),
+"""Training on generation engines: the project's server over HTTP (weight sync, versions, rescoring),
 asynchronous rollouts, the in-process copy, and the errors of settings that cannot work."""
 
 import dataclasses
@@ -92,6 +92,20 @@ def test_in_process_copy_samples_asynchronously(micro_model, tmp_path):
     rows = read_metrics(tmp_path)
     assert [r["iteration"] for r in rows] == [1, 2]
     assert all(r["rollout/rescored_steps"] > 0 and r["rollout/staleness_max"] <= 1 for r in rows)
+
+
+def test_recompute_old_logprobs_rescores_the_trained_models_own_samples(micro_model, tmp_path):
+    """The batch source rescores every step with the trained weights: the sampling numbers are kept for
+    TIS, and on the model that sampled them they agree (one forward pass against token-by-token decoding)."""
+    trainer = train.setup(_config(micro_model, tmp_path, iterations=1, recompute_old_logprobs=True))
+    try:
+        trajectories, _, metrics = trainer.batches.next(trainer)
+        steps = [s for t in trajectories for s in t.steps if s.response_ids]
+        assert metrics["rollout/rescored_steps"] == len(steps) > 0
+        assert all(s.rollout_logprobs is not None and len(s.rollout_logprobs) == len(s.logprobs) for s in steps)
+        assert metrics["rollout/logprob_abs_diff"] <= 1e-4
+    finally:
+        trainer.close()
 
 
 def test_synchronous_hf_rollouts_are_the_trained_models_own(micro_model, tmp_path):

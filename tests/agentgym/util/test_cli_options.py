@@ -64,7 +64,8 @@ def test_options_parse_to_their_field_types_and_only_given_ones_override():
     assert config.modifiers == ["empg", "other"] and config.resume is True
     assert config.credit_params == {"gamma": 0.9} and config.dual_clip is None and config.lr == 1e-4
     assert config.group_size == TrainConfig().group_size
-    assert sft.parse_args(["--steps", "none", "--episodes", "5"]) == SFTConfig(steps=None, episodes=5)
+    assert sft.parse_args(["--steps", "none", "--teacher-episodes", "5"]) == SFTConfig(steps=None, teacher_episodes=5)
+    assert sft.parse_args([]).lr == 3e-3 and parse_args([]).lr == 2e-4  # lr=None: each command's own
     args = eval_cli.build_parser().parse_args(["--env", "agentgym/FrozenLake-v0", "--policy", "expert",
                                                "--pass-k", "1,3", "--seeds", "3", "--show-admissible", "false"])
     settings = eval_cli.settings_from_args(args)
@@ -74,3 +75,24 @@ def test_options_parse_to_their_field_types_and_only_given_ones_override():
 def test_unknown_config_keys_suggest_the_field():
     with pytest.raises(ValueError, match="did you mean 'progress_bar'"):
         apply_overrides(TrainConfig(), {"progres_bar": False})
+
+
+def test_renamed_options_keep_their_old_spelling_with_a_warning(capsys):
+    """0.2 renamed a few options; for one release the old names still work, and say what to write instead."""
+    config = parse_args(["--rollout-backend", "hf", "--env-backend", "thread", "--critic", "true",
+                         "--epo-params", "{kappa_r: 3.0}", "--epo-coef", "0.001"])
+    assert (config.engine, config.pool, config.features["critic"].enabled) == ("hf", "thread", True)
+    assert config.features["epo"].kappa_r == 3.0 and config.features["epo"].coef == 0.001
+    err = capsys.readouterr().err
+    assert "rollout_backend is renamed engine" in err and "env_backend is renamed pool" in err
+    assert "critic is renamed critic_enabled" in err and "set epo_kappa_r instead" in err
+    assert sft.parse_args(["--episodes", "7", "--batch-size", "4"]) == SFTConfig(teacher_episodes=7, examples_per_step=4)
+    assert "--episodes is renamed --teacher-episodes" in capsys.readouterr().err
+    preset = apply_overrides(TrainConfig(), {"archer_params": {"tau": 0.3}, "value_clip": 0.1})
+    assert preset.features["archer"].tau == 0.3 and preset.features["critic"].value_clip == 0.1
+
+
+def test_a_feature_key_that_would_shadow_a_field_is_refused():
+    """``{feature}_{field}`` keys live beside TrainConfig's own fields, so they must never collide."""
+    keys = known_keys()
+    assert len(keys) == len(set(keys))

@@ -1,4 +1,4 @@
-"""The server rollout engine against the project's server in a process of its own (real HTTP)."""
+"""The server generation engine against the project's server in a process of its own (real HTTP)."""
 
 import psutil
 import pytest

@@ -1,0 +1,42 @@
+"""What every command that trains a model shares: the starting model, its dtype, the seed and the
+optimizer (``ModelTrainingSettings``), declared once for RL (``TrainConfig``) and SFT (``SFTConfig``).
+
+The one default that differs on purpose, the learning rate, is ``None`` here and each command
+resolves it (RL updates a warm-started policy gently, SFT fits from scratch).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agentgym.util.params import check_choice
+
+MODEL_DTYPES = ("float32", "bfloat16", "float16")
+
+
+@dataclass(kw_only=True)
+class ModelTrainingSettings:
+    """model: the starting model, its dtype, the seed and the optimizer"""
+
+    model: str | None = None
+    """Model folder or hub id to start from; None = the offline tiny model for `env` (train: SFT-warm-started on
+    its expert, built once and cached; sft: freshly built, untrained)."""
+    model_dtype: str = "float32"
+    """Dtype of the trained weights (float32 | bfloat16 | float16); a reference model and the optimizer follow it."""
+    seed: int = 0
+    """Seeds Python, numpy and torch, the task sampler or the teacher's episodes, and the example/update order."""
+    lr: float | None = None
+    """Peak AdamW learning rate; None = the command's own (train 2e-4; sft 3e-3, with warm-up and cosine decay)."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    max_grad_norm: float = 1.0
+    """Gradient-norm clip of each optimizer step."""
+
+    def resolve_model_training(self, lr: float) -> None:
+        """Fill the command's own learning rate and check the choices (call from ``__post_init__``)."""
+        if self.lr is None:
+            self.lr = lr
+        check_choice(self.model_dtype, MODEL_DTYPES, "model_dtype")
+        if not self.lr > 0 or self.weight_decay < 0 or not self.max_grad_norm > 0:
+            raise ValueError(f"need lr > 0, weight_decay >= 0 and max_grad_norm > 0, got {self.lr}, "
+                             f"{self.weight_decay} and {self.max_grad_norm}")
