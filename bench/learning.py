@@ -66,7 +66,7 @@ def method_flags(method: str, env_id: str = "agentgym/FrozenLake-v1") -> list[st
     if head in RECIPES:
         flags = ["--config", str(recipe_preset(env_id, head))]
     elif head == "ppo":
-        flags = ["--credit", "gae", "--critic", "true"]
+        flags = ["--credit", "gae", "--critic-enabled", "true"]
     elif head in credit.ESTIMATORS:
         flags = ["--credit", head]
     else:

@@ -10,7 +10,7 @@ group                       entry point name -> value
 ==========================  =====================================================================
 ``agentgym.envs``           environment id (``agentgym/FrozenLake-v0``) -> ``module:EnvClass``
 ``agentgym.shapers``        reward shaper name -> ``module:function``
-``agentgym.train.features``       trainer feature name -> ``module:FeatureClass``
+``agentgym.features``       trainer feature name -> ``module:FeatureClass``
 ``agentgym.policies``       ``from_spec``, ``default_model``, ``build_model``, ``rollout_engine`` -> ``module:function``
 ==========================  =====================================================================
 """

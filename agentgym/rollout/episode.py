@@ -33,7 +33,8 @@ class EpisodeSettings:
     max_prompt_tokens: int | None = None
     """Longest prompt; longer ones are shortened by the context guard. None = model context - max_new_tokens."""
     temperature: float | None = None
-    """Sampling temperature; None = the command's own: 1.0 for training rollouts, 0 (greedy) for evaluation."""
+    """Sampling temperature; None = the command's own: 1.0 for training rollouts, 0 (greedy) for evaluation and a
+    model teacher in SFT."""
     top_p: float = 1.0
     """Nucleus sampling threshold (1 = off)."""
     max_new_tokens: int = 24

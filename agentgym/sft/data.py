@@ -49,7 +49,7 @@ class TeacherExplorer:
                  infos: list[dict[str, Any]] | None = None) -> list[Generation]:
         infos = infos or [{} for _ in prompts]
         out = []
-        for action, info in zip(teacher_actions(self.teacher, prompts, infos), infos):
+        for action, info in zip(teacher_actions(self.teacher, prompts, infos, sampling), infos):
             admissible = info.get("admissible_actions")
             if admissible and (action is None or self.rng.random() < self.explore):
                 action = str(admissible[int(self.rng.integers(len(admissible)))])
@@ -57,9 +57,18 @@ class TeacherExplorer:
         return out
 
 
-def teacher_actions(teacher: Any, prompts: list[Messages], infos: list[dict[str, Any]]) -> list[str | None]:
-    """The teacher's parsed action per prompt; None where it gave none."""
-    return [parse_action(g.text) for g in teacher.generate(prompts, SamplingParams(greedy=True), infos=infos)]
+def teacher_actions(teacher: Any, prompts: list[Messages], infos: list[dict[str, Any]],
+                    sampling: SamplingParams | None = None) -> list[str | None]:
+    """The teacher's parsed action per prompt (greedy unless ``sampling`` says otherwise); None where it gave none."""
+    sampling = sampling or SamplingParams(greedy=True, temperature=0.0)
+    return [parse_action(g.text) for g in teacher.generate(prompts, sampling, infos=infos)]
+
+
+def teacher_sampling(episode: EpisodeSettings) -> SamplingParams:
+    """How a model teacher decodes: the episode's response budget, greedy unless a temperature is set."""
+    temperature = episode.temperature or 0.0
+    return SamplingParams(temperature=temperature, top_p=episode.top_p, max_new_tokens=episode.max_new_tokens,
+                          greedy=temperature <= 0)
 
 
 def collect_examples(episode: EpisodeSettings, episodes: int, seed: int = 0, explore: float = 0.0,
@@ -74,15 +83,16 @@ def collect_examples(episode: EpisodeSettings, episodes: int, seed: int = 0, exp
     (collection on a slow engine, e.g. 1,000 ALFWorld episodes, takes minutes).
     """
     labeller = plugins.policy_from_spec(teacher, env_id=episode.env)
+    sampling = teacher_sampling(episode)
     policy = TeacherExplorer(labeller, explore, np.random.default_rng(seed))
     pool = make_pool(episode.env, split, 1, episode.env_kwargs, episode.max_steps, backend="thread")
     examples = []
     try:
         for k in tqdm(range(episodes), desc="teacher episodes", disable=not progress, dynamic_ncols=True):
-            trajectories, _ = collect(pool, policy, [{"seed": seed + k}], 1, SamplingParams(), episode,
+            trajectories, _ = collect(pool, policy, [{"seed": seed + k}], 1, sampling, episode,
                                       info_keys=policy.info_keys)
             steps = [s for traj in trajectories for s in traj.steps]
-            labels = teacher_actions(labeller, [s.prompt for s in steps], [s.info for s in steps])
+            labels = teacher_actions(labeller, [s.prompt for s in steps], [s.info for s in steps], sampling)
             examples.extend(Example(s.prompt, format_action(label)) for s, label in zip(steps, labels)
                             if label is not None)
     finally:

@@ -1,4 +1,4 @@
-"""Supervised fine-tuning on expert trajectories: ``python -m agentgym.sft --env ID --episodes N --out DIR``.
+"""Supervised fine-tuning on expert trajectories: ``python -m agentgym.sft --env ID --teacher-episodes N --out DIR``.
 
 The examples (``agentgym.sft.data``) use the very prompts the RL rollout shows; the target is the
 expert's formatted action plus EOS, and the loss covers response tokens only. Tasks come from the
@@ -26,6 +26,7 @@ from agentgym.util import console
 from agentgym.util.cli_options import add_options
 
 SFT_LR = 3e-3  # what lr=None means for SFT
+TEACHER_TEMPERATURE = 0.0  # what temperature=None means for SFT: a model teacher decodes greedily
 DEPRECATED = {"episodes": "teacher_episodes", "batch_size": "examples_per_step"}  # renamed in 0.2
 
 
@@ -52,8 +53,10 @@ class SFTSettings:
 
 @dataclass(kw_only=True)
 class SFTConfig(EpisodeSettings, SFTSettings, ModelTrainingSettings):
-    """what is fine-tuned, on which episodes, and where it is saved (the episode fields are the trainer's
-    ``EpisodeSettings``: the examples show the very prompts RL will)"""
+    """output: where the fine-tuned model is saved
+
+    The episode fields are the trainer's ``EpisodeSettings``, so the examples show the very prompts RL will.
+    """
 
     out: str = "runs/sft"
     """Folder the fine-tuned model is saved to."""
@@ -61,6 +64,8 @@ class SFTConfig(EpisodeSettings, SFTSettings, ModelTrainingSettings):
     """Show a progress bar and the first and last loss."""
 
     def __post_init__(self) -> None:
+        if self.temperature is None:
+            self.temperature = TEACHER_TEMPERATURE
         self.resolve_model_training(SFT_LR)
         self.check_episode_settings()
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from agentgym.core.policy import SamplingParams
 from agentgym.core.types import Trajectory
 from agentgym.inference.producer import RolloutProducer
 from agentgym.inference.rescore import rescore_steps
@@ -42,10 +41,8 @@ def collect_batch(trainer: Trainer) -> tuple[list[Trajectory], RolloutStats]:
     config = trainer.config
     seeds = trainer.task_rng.integers(0, 2**31 - 1, size=config.num_groups)
     block = group_block(trainer.dist, config.num_groups)
-    sampling = SamplingParams(temperature=config.temperature, top_p=config.top_p,
-                              max_new_tokens=config.max_new_tokens)
     resets = [{"seed": int(s)} for s in seeds[block.start:block.stop]]
-    trajectories, stats = collect(trainer.train_pool, trainer.engine, resets, config.group_size, sampling,
+    trajectories, stats = collect(trainer.train_pool, trainer.engine, resets, config.group_size, config.sampling(),
                                   config, episode_retries=config.episode_retries,
                                   info_keys=info_keys(trainer))
     if block.start:

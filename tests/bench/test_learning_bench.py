@@ -51,7 +51,7 @@ def test_recipes_run_from_their_environments_preset_and_estimators_by_name():
     preset = learning.method_flags("loop", "agentgym/SQL-v0")
     assert preset[0] == "--config" and Path(preset[1]).name == "sql_loop.yaml"
     assert learning.method_flags("gigpo+empg") == ["--credit", "gigpo", "--modifiers", "empg"]
-    assert learning.method_flags("ppo") == ["--credit", "gae", "--critic", "true"]
+    assert learning.method_flags("ppo") == ["--credit", "gae", "--critic-enabled", "true"]
     with pytest.raises(SystemExit, match="no configs/\\*_loop.yaml preset has env 'agentgym/Nowhere-v0'"):
         learning.method_flags("loop", "agentgym/Nowhere-v0")
     with pytest.raises(SystemExit, match="unknown credit estimator 'lop'"):

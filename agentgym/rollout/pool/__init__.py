@@ -3,7 +3,7 @@
 ``thread``: all environments in this process; ``process``: worker processes holding several each;
 ``ray``: the same worker as Ray actors, locally or on a cluster; ``remote``: sessions on OpenEnv servers
 (``python -m agentgym.serve_env``) on other hosts or in containers. ``make_pool`` picks the
-environment's own ``engine`` unless told otherwise.
+environment's own ``pool_backend`` unless told otherwise.
 """
 
 from __future__ import annotations

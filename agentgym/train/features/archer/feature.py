@@ -111,9 +111,7 @@ class ArcherCritic(TrainerFeature):
                                                  seed=config.seed, pooling=settings.pooling,
                                                  action_encoding=settings.action_encoding)
         critic.to(getattr(context.policy, "device", "cpu"))  # beside the policy (the encoder is the same size)
-        sampling = SamplingParams(temperature=config.temperature, top_p=config.top_p,
-                                  max_new_tokens=config.max_new_tokens)
-        return cls(critic, settings, context.policy, sampling, config.micro_batch_size, seed=config.seed)
+        return cls(critic, settings, context.policy, config.sampling(), config.micro_batch_size, seed=config.seed)
 
     # ---- trainer hooks --------------------------------------------------------------------------
     def annotate(self, trajectories, batch):

@@ -51,16 +51,17 @@ def critic_update(critic: Critic, optimizer: torch.optim.Optimizer, prompt_ids: 
 
     critic.train()
     optimizer.zero_grad(set_to_none=True)
-    total = 0.0
+    total, clip_frac = 0.0, 0.0
     for start in range(0, len(prompt_ids), micro_batch_size):
         end = start + micro_batch_size
         values = critic(prompt_ids[start:end])[:, None]  # (B, 1): one value per step
         old = torch.tensor(old_values[start:end], dtype=torch.float32, device=values.device)[:, None]
         target = torch.tensor(returns[start:end], dtype=torch.float32, device=values.device)[:, None]
-        loss, _ = losses.value_loss(values, old, target, torch.ones_like(values), clip=clip, agg="token-mean")
+        loss, terms = losses.value_loss(values, old, target, torch.ones_like(values), clip=clip, agg="token-mean")
         weight = len(values) / len(prompt_ids)
         (loss * weight).backward()
         total += float(loss.detach()) * weight
+        clip_frac += terms["loss/vf_clip_frac"] * weight
     grad_norm = torch.nn.utils.clip_grad_norm_(critic.parameters(), max_grad_norm)
     optimizer.step()
-    return {"loss/value": total, "loss/value_grad_norm": float(grad_norm)}
+    return {"loss/value": total, "loss/vf_clip_frac": clip_frac, "loss/value_grad_norm": float(grad_norm)}

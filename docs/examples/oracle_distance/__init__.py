@@ -1,0 +1,1 @@
+"""A trainer feature in a package of its own: docs/architecture.md, "Trainer features" (tests run it)."""
