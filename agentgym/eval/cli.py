@@ -20,9 +20,10 @@ import yaml
 from agentgym.core import plugins
 from agentgym.eval.compare import compare
 from agentgym.eval.runner import EvalSettings, make_plan, run_evaluation
-from agentgym.util.cli_options import add_options
+from agentgym.util.cli_options import add_options, add_renamed_options, rename_given
 
 PROMPT_FIELDS = ("history_len", "show_admissible", "max_new_tokens")  # taken from the policy's training run
+DEPRECATED = {"env_backend": "pool", "env_workers": "pool_workers"}  # renamed in 0.2
 EVAL_FIELDS = tuple(f.name for f in dataclasses.fields(EvalSettings))
 
 
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_options(p.add_argument_group("evaluation protocol (agentgym.eval.runner.EvalSettings)"), EvalSettings,
                 skip=("env",))
+    add_renamed_options(p, EvalSettings, DEPRECATED)
     return p
 
 
@@ -53,7 +55,7 @@ def run_config_near(spec: str) -> dict[str, Any]:
 
 def settings_from_args(args: argparse.Namespace) -> EvalSettings:
     """EvalSettings defaults, then the policy's training-run prompt settings, then the options given."""
-    given = {k: v for k, v in vars(args).items() if k in EVAL_FIELDS}  # options left out are absent
+    given = {k: v for k, v in rename_given(vars(args), DEPRECATED).items() if k in EVAL_FIELDS}  # left out: absent
     from_run = {k: v for k, v in run_config_near(args.policy).items() if k in PROMPT_FIELDS and k not in given}
     if from_run:
         print(f"prompt settings from the policy's training run: {from_run}", file=sys.stderr)

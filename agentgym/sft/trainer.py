@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +22,7 @@ from agentgym.core.model_settings import ModelTrainingSettings
 from agentgym.rollout.episode import EpisodeSettings
 from agentgym.sft.data import Example, collect_examples
 from agentgym.util import console
-from agentgym.util.cli_options import add_options
+from agentgym.util.cli_options import add_options, add_renamed_options, rename_given
 
 SFT_LR = 3e-3  # what lr=None means for SFT
 TEACHER_TEMPERATURE = 0.0  # what temperature=None means for SFT: a model teacher decodes greedily
@@ -165,15 +164,8 @@ def parse_args(argv: list[str] | None = None) -> SFTConfig:
     parser = argparse.ArgumentParser(prog="python -m agentgym.sft", description="Supervised fine-tuning of a policy on an "
                                      "environment's expert trajectories (the trainer's warm start).")
     add_options(parser, SFTConfig, grouped=True)
-    for old, new in DEPRECATED.items():
-        add_options(parser, SFTConfig, only=(new,), rename={new: old}, hidden=True)
-    given = vars(parser.parse_args(argv))
-    for old, new in DEPRECATED.items():
-        if old in given:
-            print(f"warning: --{old.replace('_', '-')} is renamed --{new.replace('_', '-')}; the old name is read "
-                  "until the next release", file=sys.stderr)
-            given[new] = given.pop(old)
-    return SFTConfig(**given)
+    add_renamed_options(parser, SFTConfig, DEPRECATED)
+    return SFTConfig(**rename_given(vars(parser.parse_args(argv)), DEPRECATED))
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from agentgym.core.model_settings import ModelTrainingSettings
 from agentgym.inference.settings import InferenceSettings
 from agentgym.rollout.episode import EpisodeSettings
 from agentgym.rollout.pool.settings import PoolSettings
-from agentgym.util.cli_options import add_options, parse_mapping
+from agentgym.util.cli_options import add_options, add_renamed_options, parse_mapping, rename_given
 
 TRAIN_TEMPERATURE = 1.0  # what temperature=None means for training rollouts
 TRAIN_LR = 2e-4  # what lr=None means for the policy update
@@ -255,14 +255,11 @@ def known_keys() -> list[str]:
 def translate_deprecated(overrides: dict[str, Any], warn: bool = True) -> dict[str, Any]:
     """Old spellings (``DEPRECATED``, ``DEPRECATED_MAPPINGS``) as today's keys, each with a warning."""
     out: dict[str, Any] = {}
+    renamed = {k: v for k, v in overrides.items() if k in DEPRECATED}
+    overrides = {**(rename_given(renamed, DEPRECATED) if warn else {DEPRECATED[k]: v for k, v in renamed.items()}),
+                 **{k: v for k, v in overrides.items() if k not in DEPRECATED}}
     for key, value in overrides.items():
-        if key in DEPRECATED:
-            new = DEPRECATED[key]
-            if warn:
-                print(f"warning: {key} is renamed {new} (--{new.replace('_', '-')}); the old name is read until "
-                      "the next release", file=sys.stderr)
-            out[new] = value
-        elif key in DEPRECATED_MAPPINGS:
+        if key in DEPRECATED_MAPPINGS:
             name = DEPRECATED_MAPPINGS[key]
             if not isinstance(value, dict):
                 raise ValueError(f"{key} must be a mapping of {name} settings, got {value!r}")
@@ -331,13 +328,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name, cls in settings_classes().items():
         title = (cls.__doc__ or name).strip().split("\n")[0]
         add_options(parser.add_argument_group(f"feature {title}"), cls, prefix=name)
-    hints = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
+    add_renamed_options(parser, TrainConfig, {old: new for old, new in DEPRECATED.items() if new in _field_names()})
     for old, new in DEPRECATED.items():
-        if new in hints:
-            add_options(parser, TrainConfig, only=(new,), rename={new: old}, hidden=True)
-        else:
+        if new not in _field_names():  # a feature's setting
             name, field_name = _feature_key(new)
-            add_options(parser, settings_classes()[name], only=(field_name,), rename={field_name: old}, hidden=True)
+            add_renamed_options(parser, settings_classes()[name], {old: field_name})
     for old in DEPRECATED_MAPPINGS:
         parser.add_argument("--" + old.replace("_", "-"), dest=old, type=parse_mapping, default=argparse.SUPPRESS,
                             help=argparse.SUPPRESS)

@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import inspect
 import json
+import sys
 import textwrap
 import types
 import typing
@@ -80,6 +81,25 @@ def add_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: 
                             default=argparse.SUPPRESS,
                             help=argparse.SUPPRESS if hidden else help_text.replace("``", "").replace("%", "%%"),
                             metavar=_metavar(hints[f.name]))
+
+
+def add_renamed_options(parser: argparse.ArgumentParser, cls: type, renamed: dict[str, str]) -> None:
+    """Hidden options under the old names of renamed fields (``{old: new}``), parsed as the new field."""
+    for old, new in renamed.items():
+        add_options(parser, cls, only=(new,), rename={new: old}, hidden=True)
+
+
+def rename_given(given: dict[str, Any], renamed: dict[str, str]) -> dict[str, Any]:
+    """``given`` with old names (``{old: new}``) replaced by the new ones, a warning for each that was used."""
+    out = {}
+    for key, value in given.items():
+        if key in renamed:
+            new = renamed[key]
+            print(f"warning: {key} is renamed {new} (--{new.replace('_', '-')}); the old name is read until the "
+                  "next release", file=sys.stderr)
+            key = new
+        out[key] = value
+    return out
 
 
 def _metavar(hint: Any) -> str:

@@ -87,7 +87,12 @@ def test_renamed_options_keep_their_old_spelling_with_a_warning(capsys):
     assert "rollout_backend is renamed engine" in err and "env_backend is renamed pool" in err
     assert "critic is renamed critic_enabled" in err and "set epo_kappa_r instead" in err
     assert sft.parse_args(["--episodes", "7", "--batch-size", "4"]) == SFTConfig(teacher_episodes=7, examples_per_step=4)
-    assert "--episodes is renamed --teacher-episodes" in capsys.readouterr().err
+    assert "episodes is renamed teacher_episodes (--teacher-episodes)" in capsys.readouterr().err
+    args = eval_cli.build_parser().parse_args(["--env", "agentgym/FrozenLake-v0", "--policy", "expert",
+                                               "--env-backend", "process", "--env-workers", "2"])
+    settings = eval_cli.settings_from_args(args)
+    assert (settings.pool, settings.pool_workers) == ("process", 2)
+    assert "env_workers is renamed pool_workers" in capsys.readouterr().err
     preset = apply_overrides(TrainConfig(), {"archer_params": {"tau": 0.3}, "value_clip": 0.1})
     assert preset.features["archer"].tau == 0.3 and preset.features["critic"].value_clip == 0.1
 

@@ -37,6 +37,13 @@ def _train(site: Path, *flags: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)
 
 
+def test_the_guide_shows_the_tested_package_verbatim():
+    """docs/architecture.md prints feature.py whole; what a reader copies is what these tests run."""
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in page.split("```python\n")[1:]]
+    assert (EXAMPLE / "feature.py").read_text() in blocks
+
+
 def test_the_guides_feature_shapes_by_the_oracle_distance(site, monkeypatch):
     monkeypatch.syspath_prepend(str(site))
     feature = importlib.import_module("oracle_distance.feature").OracleDistance(coef=0.1)
