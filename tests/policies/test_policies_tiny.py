@@ -128,10 +128,11 @@ def test_env_kwargs_reach_the_build_and_key_the_cache(tmp_path, monkeypatch):
 def test_corpus_uses_the_env_kwargs(monkeypatch):
     calls = []
 
-    def fake_collect(env_id, episodes, seed=0, explore=0.0, env_kwargs=None):
-        calls.append((episodes, explore, env_kwargs))
+    def fake_collect(episode, episodes, seed=0, explore=0.0):
+        calls.append((episode.env, episodes, explore, episode.env_kwargs))
         return []
 
     monkeypatch.setattr(tiny, "collect_examples", fake_collect)
     assert list(tiny.corpus_texts("agentgym/FrozenLake-v0", 4, env_kwargs={"num_tasks": 1})) == []
-    assert calls == [(2, 0.0, {"num_tasks": 1}), (2, 1.0, {"num_tasks": 1})]  # expert half, random half
+    lake = "agentgym/FrozenLake-v0"
+    assert calls == [(lake, 2, 0.0, {"num_tasks": 1}), (lake, 2, 1.0, {"num_tasks": 1})]  # expert half, random half
