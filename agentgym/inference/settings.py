@@ -12,7 +12,7 @@ ENGINES = ("hf", "vllm", "server")
 
 @dataclass(kw_only=True)
 class InferenceSettings:
-    """inference: where rollouts are generated, weight sync, asynchronous rollouts (docs/inference.md)"""
+    """engine: where rollouts are generated, weight sync, asynchronous rollouts (docs/inference.md)"""
 
     engine: str = "hf"
     """Generation engine of the rollouts: hf (transformers, in process) | vllm (in-process vLLM) | server

@@ -101,3 +101,15 @@ def test_a_feature_key_that_would_shadow_a_field_is_refused():
     """``{feature}_{field}`` keys live beside TrainConfig's own fields, so they must never collide."""
     keys = known_keys()
     assert len(keys) == len(set(keys))
+
+
+def test_the_architecture_page_counts_the_help_groups_right(capsys):
+    """docs/architecture.md once promised 6 option groups where --help showed 9: the page's count is checked."""
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[3] / "docs" / "architecture.md").read_text()
+    promised = int(re.search(r"--help` shows the options in (\d+) groups", page).group(1))
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    titles = [line for line in capsys.readouterr().out.splitlines() if re.match(r"^[a-z].*:$", line)]
+    assert len(titles) - 1 == promised, titles  # argparse's own "options:" group holds --help and --config
