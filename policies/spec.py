@@ -14,7 +14,9 @@ spec                               policy
 ``tiny`` / ``tiny:ENV_ID``         the SFT-warm-started offline tiny model (built and cached once)
 a folder                           ``HFPolicy``: a model folder, a saved policy, or a training
                                    checkpoint folder holding ``policy/``
-anything else                      ``HFPolicy.from_pretrained`` (a hub id from the local cache)
+a ``.gguf`` file                   ``HFPolicy`` on its materialised folder (``policies.pretrained``)
+anything else                      ``HFPolicy.from_pretrained``: a hub id from the hub or its cache, else
+                                   from an installed package (``policies.pretrained.PACKAGED``)
 =================================  ==========================================================
 
 Keyword arguments go to the policy's constructor.
@@ -24,6 +26,8 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+from policies.pretrained import resolve
 
 
 def from_spec(spec: str, **kw: Any):
@@ -58,7 +62,7 @@ def from_spec(spec: str, **kw: Any):
     if kind == "vllm" and rest:
         from policies.vllm import VLLMPolicy
 
-        return VLLMPolicy(policy_folder(rest), **kw)
+        return VLLMPolicy(resolve(policy_folder(rest)), **kw)
     if kind == "tiny":
         from policies.hf import HFPolicy
         from policies.tiny import DEFAULT_ENV, default_model
@@ -66,7 +70,7 @@ def from_spec(spec: str, **kw: Any):
         return HFPolicy.from_pretrained(default_model(rest or DEFAULT_ENV), **kw)
     from policies.hf import HFPolicy
 
-    return HFPolicy.from_pretrained(policy_folder(spec), **kw)
+    return HFPolicy.from_pretrained(resolve(policy_folder(spec)), **kw)
 
 
 def _openai(rest: str, **kw: Any):

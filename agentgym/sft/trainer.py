@@ -144,7 +144,8 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
     import torch
 
     torch.manual_seed(cfg.seed)
-    model_path = cfg.model or str(plugins.load(plugins.POLICIES, "build_model")(cfg.out, cfg.env))
+    model_path = (plugins.load(plugins.POLICIES, "resolve_model")(cfg.model) if cfg.model else
+                  str(plugins.load(plugins.POLICIES, "build_model")(cfg.out, cfg.env)))
     policy = plugins.policy_from_spec(model_path, device="cpu" if not torch.cuda.is_available() else None,
                                       dtype=cfg.model_dtype)
     examples = collect_examples(cfg, cfg.teacher_episodes, seed=cfg.seed, explore=cfg.explore, teacher=cfg.teacher,

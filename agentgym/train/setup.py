@@ -107,7 +107,9 @@ def _setup(config: TrainConfig, ctx: DistContext) -> Trainer:
     if config.model is None:
         console.phase("setup", f"model: the offline tiny model for {config.env} (tokenizer and SFT warm start on "
                                "expert episodes, built once, then cached)")
-    model_path = config.model or _main_first(ctx, lambda: _default_model(config.env, config.env_kwargs))
+    resolve = plugins.load(plugins.POLICIES, "resolve_model")  # hub ids offline, .gguf files: a model folder
+    model_path = (_main_first(ctx, lambda: resolve(config.model)) if config.model else
+                  _main_first(ctx, lambda: _default_model(config.env, config.env_kwargs)))
     start_spec = str(resume_from / "policy") if resume_from else model_path
     console.phase("setup", f"policy: {start_spec}" + (f" on {ctx.world_size} data-parallel ranks ({ctx.backend})"
                                                       if ctx.enabled else ""))
