@@ -57,7 +57,7 @@ def worker(args: argparse.Namespace) -> None:
     """One rank: the same fixed batch on every rank, ``repeats`` timed updates; rank 0 prints JSON."""
     import torch
 
-    from agentgym.train.config import UpdateSettings
+    from agentgym.train.config import TrainConfig
     from agentgym.train.data_parallel import DataParallel
     from agentgym.train.distributed import barrier, init_from_env, shutdown
     from agentgym.train.update import UpdateSample, ppo_update
@@ -72,7 +72,7 @@ def worker(args: argparse.Namespace) -> None:
                             torch.randint(3, vocab, (args.response_tokens,), generator=gen).tolist(),
                             [-1.0] * args.response_tokens, float(torch.randn(1, generator=gen)))
                for _ in range(args.samples)]
-    settings = UpdateSettings(mini_batch_size=args.mini_batch_size, micro_batch_size=args.micro_batch_size)
+    settings = TrainConfig(mini_batch_size=args.mini_batch_size, micro_batch_size=args.micro_batch_size)
     optimizer = torch.optim.AdamW(parallel.parameters(), lr=1e-5)
     times = []
     for repeat in range(args.repeats + 1):

@@ -22,8 +22,8 @@ from agentgym.train import losses
 from agentgym.train.data_parallel import DataParallel
 from agentgym.train.distributed import sum_metrics
 
-if TYPE_CHECKING:  # the settings' class only annotates: the update reads their fields
-    from agentgym.train.config import UpdateSettings
+if TYPE_CHECKING:  # annotation only: the update reads UpdateSettings fields and max_grad_norm
+    from agentgym.train.config import TrainConfig
 
 
 @dataclass
@@ -73,7 +73,7 @@ def _length(sample: UpdateSample) -> int:
     return len(sample.prompt_ids) + len(sample.response_ids)
 
 
-def ppo_update(policy, optimizer: torch.optim.Optimizer, samples: list[UpdateSample], settings: UpdateSettings,
+def ppo_update(policy, optimizer: torch.optim.Optimizer, samples: list[UpdateSample], settings: TrainConfig,
                generator: torch.Generator, loss_terms: Sequence[LossTerm] = (),
                iteration: int = 0, parallel: DataParallel | None = None) -> dict[str, float]:
     """Run ``ppo_epochs`` passes over ``samples``; returns mean loss metrics and the gradient norm.
@@ -99,7 +99,7 @@ def ppo_update(policy, optimizer: torch.optim.Optimizer, samples: list[UpdateSam
     return {key: float(np.mean(values)) for key, values in totals.items()}
 
 
-def _mini_batch_step(parallel: DataParallel, optimizer, mini: list[UpdateSample], settings: UpdateSettings,
+def _mini_batch_step(parallel: DataParallel, optimizer, mini: list[UpdateSample], settings: TrainConfig,
                      loss_terms: Sequence[LossTerm], iteration: int) -> dict[str, float]:
     optimizer.zero_grad(set_to_none=True)
     total_tokens = sum(len(s.response_ids) for s in mini)  # of the global mini-batch: every rank knows it
@@ -146,7 +146,7 @@ def _tis_weights(micro: list[UpdateSample], old: torch.Tensor, mask: torch.Tenso
     return torch.exp((old - behaviour).clamp(-20.0, 20.0)).clamp(max=cap) * mask
 
 
-def _micro_batch_loss(policy, micro: list[UpdateSample], settings: UpdateSettings, need_entropy: bool = False):
+def _micro_batch_loss(policy, micro: list[UpdateSample], settings: TrainConfig, need_entropy: bool = False):
     want_entropy = settings.entropy_coef != 0.0 or need_entropy
     logprobs, entropies, mask = policy.score([s.prompt_ids for s in micro], [s.response_ids for s in micro],
                                              with_entropy=want_entropy)  # each (B, T)

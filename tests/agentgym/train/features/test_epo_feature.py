@@ -5,7 +5,7 @@ import copy
 import pytest
 import torch
 
-from agentgym.train.config import UpdateSettings
+from agentgym.train.config import TrainConfig
 from agentgym.train.features.epo.feature import EPOLoss
 from agentgym.train.features.epo.regularizer import EPORegularizer
 from agentgym.train.update import UpdateSample, ppo_update, score_no_grad
@@ -40,7 +40,7 @@ def _update(policy, samples, micro_batch_size):
     regularizer = EPORegularizer(coef=0.01, kappa_l=0.5, kappa_r=1.5, total_iterations=4)
     regularizer._history_sum, regularizer._history_count = 3.0, 1  # a reference entropy, so smoothing is on
     optimizer = torch.optim.SGD(policy.model.parameters(), lr=0.1)
-    settings = UpdateSettings(mini_batch_size=6, micro_batch_size=micro_batch_size, kl_coef=0.0)
+    settings = TrainConfig(mini_batch_size=6, micro_batch_size=micro_batch_size, kl_coef=0.0)
     metrics = ppo_update(policy, optimizer, samples, settings, torch.Generator().manual_seed(1),
                          [EPOLoss(regularizer)], iteration=1)
     return policy, metrics
