@@ -1,19 +1,19 @@
 """``python -m agentgym.train``: the one rollout-and-update loop every credit-assignment method shares.
 
-Read top to bottom: setup (``agentgym.train.setup``), then per iteration rollout -> shape ->
-credit -> update -> weight sync -> evaluate -> log -> checkpoint. Rollouts come from a rollout
-engine (``agentgym.inference``: the trained model itself, vLLM, or a server) through the run's
-batch source (``agentgym.train.batches``: synchronous, or with ``max_staleness > 0`` sampled in the
-background while the previous batch trains); the loop never asks which. Algorithms are looked up by name in ``agentgym.credit``, and optional parts (reference
-model, critic, EPO, progress attribution) are trainer features (``agentgym.train.features``) called
-through one set of hooks, and the batch filters (dynamic sampling, LOOP's) are pure functions in
-``agentgym.credit.filters``: this file never branches on an algorithm, a feature or a mode. Defaults
-(``TrainConfig``) run on a laptop CPU: the offline tiny model, SFT-warm-started on FrozenLake,
-trained with GiGPO. Beside it: the run's state and checkpoint (``agentgym.train.trainer``), where each
-batch comes from and how weights go back (``agentgym.train.batches``), the held-out checks
-(``agentgym.train.held_out_checks``). Under ``torchrun`` every rank runs this same loop on its block of the
-groups and its rows of each mini-batch (``agentgym.train.distributed``, ``agentgym.train.data_parallel``);
-rank 0 alone evaluates, logs and checkpoints.
+Read top to bottom: setup (``agentgym.train.setup``), then per iteration batch -> shape -> credit ->
+update -> weight sync -> evaluate -> log -> checkpoint. Each batch comes from the run's batch source
+(``agentgym.train.batches``): sampled now on the generation engine (``agentgym.inference``: the trained
+model itself, vLLM, or a server), or with ``max_staleness > 0`` in the background while the previous
+batch trains; the loop never asks which. Algorithms are looked up by name in ``agentgym.credit``,
+optional parts (reference model, critic, EPO, ArCHer, IGPO, progress attribution) are trainer features
+(``agentgym.train.features``) called through one set of hooks, and the batch filters (dynamic sampling,
+LOOP's) are pure functions (``agentgym.credit.filters``): this file never branches on an algorithm, a
+feature or a mode. Defaults (``TrainConfig``) run on a laptop CPU: the offline tiny model,
+SFT-warm-started on FrozenLake, trained with GiGPO. Beside it: the run's state and checkpoint
+(``agentgym.train.trainer``), the held-out checks (``agentgym.train.held_out_checks``). Under
+``torchrun`` every rank runs this same loop on its block of the groups and its rows of each mini-batch
+(``agentgym.train.distributed``, ``agentgym.train.data_parallel``); rank 0 alone evaluates, logs and
+checkpoints.
 """
 
 from __future__ import annotations
@@ -33,10 +33,7 @@ from agentgym.credit.penalty import check_reads_step_penalty
 from agentgym.eval.held_out import summarise
 from agentgym.rollout.collect import RolloutStats
 from agentgym.train import run_folder
-from agentgym.train.batches import (
-    InfrastructureFailure,
-    rollout,
-)
+from agentgym.train.batches import InfrastructureFailure, rollout
 from agentgym.train.config import TrainConfig, parse_args
 from agentgym.train.distributed import sharded_map
 from agentgym.train.held_out_checks import baseline_metrics, evaluate_now

@@ -56,6 +56,7 @@ def check_config(config: TrainConfig) -> None:
     check_choice(config.loss_agg, AGG_MODES, "loss_agg")
     check_choice(config.kl_kind, KL_KINDS, "kl_kind")
     check_choice(config.data_parallel, STRATEGIES, "data_parallel")
+    config.check_episode_settings()
     config.check_pool_settings()
     config.check_inference_settings()
     if config.tis_cap is not None and config.tis_cap < 1:
