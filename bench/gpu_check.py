@@ -4,7 +4,7 @@ No weights can be downloaded on the GPU machines either, so the model is built h
 model's tokenizer trained on the environment's prompts, and a random-init decoder with
 Qwen2-0.5B's shape (hidden 896, 24 layers, 14 heads of 64, 2 KV heads, MLP 4864, 151936 vocabulary
 rows, tied embeddings; no qkv bias). Two training iterations run through the trainer's own loop
-(``setup``, ``next_batch``, ``train_on_batch``, transformers backend), and each prints rollout
+(``setup``, the run's batch source, ``train_on_batch``, transformers backend), and each prints rollout
 tokens/s (response tokens over the time inside generation), update tokens/s (prompt and response
 tokens of the update's samples over its time) and the peak GPU memory. ``bench/gpu_check.sh`` runs it.
 """
@@ -58,7 +58,6 @@ def main(argv=None) -> None:
     args = parse(argv)
     import torch
 
-    from agentgym.train.batches import next_batch
     from agentgym.train.config import TrainConfig
     from agentgym.train.loop import train_on_batch
     from agentgym.train.setup import setup
@@ -84,7 +83,7 @@ def main(argv=None) -> None:
             for _ in range(args.iterations):
                 if gpu:
                     torch.cuda.reset_peak_memory_stats()
-                trajectories, stats, engine_metrics = next_batch(trainer)
+                trajectories, stats, engine_metrics = trainer.batches.next(trainer)
                 steps = [s for t in trajectories for s in t.steps]
                 metrics = train_on_batch(trainer, trajectories, stats, engine_metrics)
                 trainer.iteration += 1

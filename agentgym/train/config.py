@@ -255,10 +255,7 @@ def known_keys() -> list[str]:
 def translate_deprecated(overrides: dict[str, Any], warn: bool = True) -> dict[str, Any]:
     """Old spellings (``DEPRECATED``, ``DEPRECATED_MAPPINGS``) as today's keys, each with a warning."""
     out: dict[str, Any] = {}
-    renamed = {k: v for k, v in overrides.items() if k in DEPRECATED}
-    overrides = {**(rename_given(renamed, DEPRECATED) if warn else {DEPRECATED[k]: v for k, v in renamed.items()}),
-                 **{k: v for k, v in overrides.items() if k not in DEPRECATED}}
-    for key, value in overrides.items():
+    for key, value in rename_given(overrides, DEPRECATED, warn).items():
         if key in DEPRECATED_MAPPINGS:
             name = DEPRECATED_MAPPINGS[key]
             if not isinstance(value, dict):

@@ -89,14 +89,15 @@ def add_renamed_options(parser: argparse.ArgumentParser, cls: type, renamed: dic
         add_options(parser, cls, only=(new,), rename={new: old}, hidden=True)
 
 
-def rename_given(given: dict[str, Any], renamed: dict[str, str]) -> dict[str, Any]:
+def rename_given(given: dict[str, Any], renamed: dict[str, str], warn: bool = True) -> dict[str, Any]:
     """``given`` with old names (``{old: new}``) replaced by the new ones, a warning for each that was used."""
     out = {}
     for key, value in given.items():
         if key in renamed:
             new = renamed[key]
-            print(f"warning: {key} is renamed {new} (--{new.replace('_', '-')}); the old name is read until the "
-                  "next release", file=sys.stderr)
+            if warn:
+                print(f"warning: {key} is renamed {new} (--{new.replace('_', '-')}); the old name is read until "
+                      "the next release", file=sys.stderr)
             key = new
         out[key] = value
     return out
