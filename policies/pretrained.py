@@ -63,12 +63,12 @@ def packaged_file(hub_id: str) -> Path | None:
         return None
     distribution, filename = PACKAGED[hub_id]
     try:
-        files = importlib.metadata.distribution(distribution).files or []
+        dist = importlib.metadata.distribution(distribution)
     except importlib.metadata.PackageNotFoundError:
         return None
-    for file in files:
+    for file in dist.files or []:
         if file.name == filename:
-            located = Path(str(importlib.metadata.distribution(distribution).locate_file(file)))
+            located = Path(str(dist.locate_file(file)))
             return located if located.is_file() else None
     return None
 

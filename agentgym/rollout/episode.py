@@ -53,12 +53,14 @@ class EpisodeSettings:
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
 
-    def sampling(self, seed: int | None = None) -> SamplingParams:
-        """The sampling of one ``generate`` call (``temperature`` 0 = greedy); resolve ``None`` first."""
-        if self.temperature is None:
+    def sampling(self, seed: int | None = None, unset_temperature: float | None = None) -> SamplingParams:
+        """The sampling of one ``generate`` call (``temperature`` 0 = greedy); a ``None`` temperature takes
+        ``unset_temperature`` (the caller's own meaning of it), and with neither it is an error."""
+        temperature = self.temperature if self.temperature is not None else unset_temperature
+        if temperature is None:
             raise ValueError("temperature is None: the command resolves it before sampling")
-        return SamplingParams(temperature=self.temperature, top_p=self.top_p, max_new_tokens=self.max_new_tokens,
-                              seed=seed, greedy=self.temperature <= 0)
+        return SamplingParams(temperature=temperature, top_p=self.top_p, max_new_tokens=self.max_new_tokens,
+                              seed=seed, greedy=temperature <= 0)
 
     def episode_fields(self) -> dict[str, Any]:
         """This object's episode settings alone (to build another command's settings from a run's)."""

@@ -26,6 +26,7 @@ from agentgym.rollout.episode import EpisodeSettings
 from agentgym.rollout.pool import make_pool
 from agentgym.rollout.prompts import format_action, parse_action
 
+TEACHER_TEMPERATURE = 0.0  # what temperature=None means for SFT: a model teacher decodes greedily
 NO_ACTION = "(no action)"  # what the explorer says where there is neither an expert nor an admissible list
 
 
@@ -64,13 +65,6 @@ def teacher_actions(teacher: Any, prompts: list[Messages], infos: list[dict[str,
     return [parse_action(g.text) for g in teacher.generate(prompts, sampling, infos=infos)]
 
 
-def teacher_sampling(episode: EpisodeSettings) -> SamplingParams:
-    """How a model teacher decodes: the episode's response budget, greedy unless a temperature is set."""
-    temperature = episode.temperature or 0.0
-    return SamplingParams(temperature=temperature, top_p=episode.top_p, max_new_tokens=episode.max_new_tokens,
-                          greedy=temperature <= 0)
-
-
 def collect_examples(episode: EpisodeSettings, episodes: int, seed: int = 0, explore: float = 0.0,
                      split: str = "train", teacher: str = "expert", progress: bool = False) -> list[Example]:
     """(prompt, teacher response) for every step of ``episodes`` episodes of ``episode.env`` where the teacher
@@ -83,7 +77,7 @@ def collect_examples(episode: EpisodeSettings, episodes: int, seed: int = 0, exp
     (collection on a slow engine, e.g. 1,000 ALFWorld episodes, takes minutes).
     """
     labeller = plugins.policy_from_spec(teacher, env_id=episode.env)
-    sampling = teacher_sampling(episode)
+    sampling = episode.sampling(unset_temperature=TEACHER_TEMPERATURE)  # a model teacher: the episode's budget
     policy = TeacherExplorer(labeller, explore, np.random.default_rng(seed))
     pool = make_pool(episode.env, split, 1, episode.env_kwargs, episode.max_steps, backend="thread")
     examples = []

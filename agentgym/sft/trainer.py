@@ -20,12 +20,11 @@ from tqdm.auto import tqdm
 from agentgym.core import plugins
 from agentgym.core.model_settings import ModelTrainingSettings
 from agentgym.rollout.episode import EpisodeSettings
-from agentgym.sft.data import Example, collect_examples
+from agentgym.sft.data import TEACHER_TEMPERATURE, Example, collect_examples
 from agentgym.util import console
 from agentgym.util.cli_options import add_options, add_renamed_options, rename_given
 
 SFT_LR = 3e-3  # what lr=None means for SFT
-TEACHER_TEMPERATURE = 0.0  # what temperature=None means for SFT: a model teacher decodes greedily
 DEPRECATED = {"episodes": "teacher_episodes", "batch_size": "examples_per_step"}  # renamed in 0.2
 
 
