@@ -30,7 +30,7 @@ from policies.chat_template import check_prefix_stability, encode_prompt, encode
 from policies.decoding import StopStrings, decode, token_entropy
 
 POLICY_FILE = "agentgym_policy.json"
-DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+DTYPES = {"auto": "auto", "float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
           "float16": torch.float16, "fp16": torch.float16}
 DEFAULT_LORA = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.0, "target_modules": "all-linear"}
 
@@ -57,7 +57,8 @@ class HFPolicy:
                         attn_implementation: str | None = None, **kwargs: Any) -> HFPolicy:
         """Load a model folder, hub id (from the local HF cache), or a saved LoRA policy.
 
-        ``lora``: True or a peft ``LoraConfig`` dict wraps the model in fresh adapters.
+        ``lora``: True or a peft ``LoraConfig`` dict wraps the model in fresh adapters. ``dtype="auto"``: the
+        dtype the folder was saved in.
         """
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -187,6 +188,17 @@ class HFPolicy:
         meta = {"kind": "hf", "lora": self.is_lora, "dtype": str(next(self.model.parameters()).dtype),
                 "source": self.source}
         (path / POLICY_FILE).write_text(json.dumps(meta, indent=2))
+
+    def save_merged(self, path: str | os.PathLike) -> None:
+        """A plain model folder with any LoRA adapters folded into the base weights (in the base's dtype).
+
+        An SFT warm start is saved this way, so RL's fresh adapters sit on the fine-tuned weights and the
+        KL reference (the base with the adapters off) is the SFT model, not the model before it.
+        Under LoRA the adapters are merged in place: the policy is a plain model afterwards.
+        """
+        if self.is_lora:
+            self.model = self.model.merge_and_unload()
+        self.save(path)
 
     def frozen_copy(self) -> HFPolicy:
         """A frozen reference policy for the KL term.

@@ -19,7 +19,8 @@ anything else                      ``HFPolicy.from_pretrained``: a hub id from t
                                    from an installed package (``policies.pretrained.PACKAGED``)
 =================================  ==========================================================
 
-Keyword arguments go to the policy's constructor.
+Keyword arguments go to the policy's constructor; ``dtype``, ``lora`` and ``device`` only to model-backed
+ones (so one call site can load any spec).
 """
 
 from __future__ import annotations
@@ -29,9 +30,13 @@ from typing import Any
 
 from policies.pretrained import resolve
 
+MODEL_ONLY = ("dtype", "lora", "device")  # keywords only model-backed policies take; scripted ones ignore them
+
 
 def from_spec(spec: str, **kw: Any):
     kind, _, rest = spec.partition(":")
+    model_kw = {k: kw.pop(k) for k in MODEL_ONLY if k in kw}
+    model_kw = {k: v for k, v in model_kw.items() if v is not None}
     if spec == "expert":
         from policies.scripted import ExpertPolicy
 
@@ -62,15 +67,15 @@ def from_spec(spec: str, **kw: Any):
     if kind == "vllm" and rest:
         from policies.vllm import VLLMPolicy
 
-        return VLLMPolicy(resolve(policy_folder(rest)), **kw)
+        return VLLMPolicy(resolve(policy_folder(rest)), **{k: v for k, v in model_kw.items() if k == "dtype"}, **kw)
     if kind == "tiny":
         from policies.hf import HFPolicy
         from policies.tiny import DEFAULT_ENV, default_model
 
-        return HFPolicy.from_pretrained(default_model(rest or DEFAULT_ENV), **kw)
+        return HFPolicy.from_pretrained(default_model(rest or DEFAULT_ENV), **model_kw, **kw)
     from policies.hf import HFPolicy
 
-    return HFPolicy.from_pretrained(resolve(policy_folder(spec)), **kw)
+    return HFPolicy.from_pretrained(resolve(policy_folder(spec)), **model_kw, **kw)
 
 
 def _openai(rest: str, **kw: Any):

@@ -57,6 +57,8 @@ class TextEnv(gymnasium.Env[str, str]):
     ``state_info``; they may set ``has_expert`` / ``has_admissible_actions`` for the env table, and
     ``prompt_history_len``: how many past steps a prompt should show by default (0 for a fully
     observed environment, whose observation already holds everything a decision needs),
+    ``prompt_intro``: one or two sentences on what the agent is and does here, opening the system
+    prompt of the ``instruct`` prompt style (agentgym.rollout.prompts),
     ``max_observation_chars``: the longest observation the env pool passes on uncut, and
     ``pool_backend``: the env-pool backend a run uses unless it says otherwise (``process`` for
     engines that step under a process-wide lock, ``thread`` for cheap or I/O-bound ones), and
@@ -69,6 +71,7 @@ class TextEnv(gymnasium.Env[str, str]):
     has_admissible_actions = True
     default_max_steps = 50
     prompt_history_len = 2
+    prompt_intro = ""
     max_observation_chars = DEFAULT_MAX_OBSERVATION_CHARS
     pool_backend = "thread"
     concurrent_steps = True

@@ -22,7 +22,7 @@ from agentgym.eval.compare import compare
 from agentgym.eval.runner import EvalSettings, make_plan, run_evaluation
 from agentgym.util.cli_options import add_options, add_renamed_options, rename_given
 
-PROMPT_FIELDS = ("history_len", "show_admissible", "max_new_tokens")  # taken from the policy's training run
+PROMPT_FIELDS = ("history_len", "show_admissible", "max_new_tokens", "prompt_style")  # taken from the policy's training run
 DEPRECATED = {"env_backend": "pool", "env_workers": "pool_workers"}  # renamed in 0.2
 EVAL_FIELDS = tuple(f.name for f in dataclasses.fields(EvalSettings))
 
@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="complete an interrupted evaluation in --out")
     p.add_argument("--overwrite", action="store_true", help="discard episodes already in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"),
+                   help="dtype of a model policy's weights: auto = as the folder was saved (a bfloat16 fine-tune "
+                        "stays bfloat16, about twice as fast as float32 on a CPU with bf16 support)")
     add_options(p.add_argument_group("evaluation protocol (agentgym.eval.runner.EvalSettings)"), EvalSettings,
                 skip=("env",))
     add_renamed_options(p, EvalSettings, DEPRECATED)
@@ -71,9 +74,9 @@ def default_out(settings: EvalSettings, policy_spec: str) -> Path:
     return Path("runs") / "eval" / slug
 
 
-def load_policy(spec: str, env_id: str | None = None):
+def load_policy(spec: str, env_id: str | None = None, dtype: str | None = None):
     try:
-        return plugins.policy_from_spec(spec, env_id=env_id)
+        return plugins.policy_from_spec(spec, env_id=env_id, dtype=dtype)
     except plugins.PluginNotFound as exc:
         raise SystemExit(f"no policy factory is installed ({exc}); cannot resolve --policy {spec!r}") from exc
     except Exception as exc:
@@ -99,7 +102,7 @@ def evaluate_main(argv: list[str]) -> int:
     except (TypeError, ValueError) as exc:
         raise SystemExit(f"cannot evaluate {settings.env} (split {settings.split}, env kwargs "
                          f"{settings.env_kwargs_with_limit()}): {type(exc).__name__}: {exc}") from exc
-    policy = load_policy(args.policy, settings.env)
+    policy = load_policy(args.policy, settings.env, args.dtype)
     try:
         report = run_evaluation(policy, settings, out, policy_spec=args.policy, resume=args.resume,
                                 overwrite=args.overwrite, progress=not args.quiet)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agentgym.core.policy import Policy, SamplingParams
+from agentgym.core.policy import Policy
 from agentgym.core.types import Trajectory
 from agentgym.rollout.collect import collect
 from agentgym.rollout.episode import EpisodeSettings
@@ -54,7 +54,8 @@ def evaluate(policy: Policy, pool: EnvPool, split: str, episodes: int | None = N
     if episodes is not None:
         task_ids = task_ids[:episodes]
     episode = episode or EpisodeSettings()
-    sampling = SamplingParams(greedy=True, temperature=0.0, max_new_tokens=episode.max_new_tokens)
+    sampling = episode.sampling(unset_temperature=0.0)
+    sampling.greedy, sampling.temperature = True, 0.0  # held-out checks decode greedily whatever the run samples at
     result = EvalResult(split=split, task_ids=task_ids)
     for start in range(0, len(task_ids), len(pool)):
         chunk = task_ids[start:start + len(pool)]

@@ -108,7 +108,7 @@ def collect(pool: EnvPool, policy: Policy, group_resets: list[dict[str, Any]], g
     if n > len(pool):
         raise ValueError(f"{n} rollouts need {n} environments; the pool has {len(pool)}")
     keys = tuple(dict.fromkeys((*getattr(policy, "info_keys", ()), *info_keys)))
-    guard = guard_for(policy, episode.max_prompt_tokens, sampling.max_new_tokens)
+    guard = guard_for(policy, episode.max_prompt_tokens, sampling.max_new_tokens, episode.prompt_format(pool.env_id))
     stats = RolloutStats(episodes=n)
     start, restarts_before = time.perf_counter(), pool.worker_restarts
     episodes = [_Episode(env_index=i, reset=group_resets[i // group_size],

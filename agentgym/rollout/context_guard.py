@@ -14,10 +14,10 @@ cannot fit even then (the system prompt alone is too long) is an error, never a 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agentgym.core.types import Messages
-from agentgym.rollout.prompts import HistoryItem, build_messages
+from agentgym.rollout.prompts import HistoryItem, PromptFormat
 from agentgym.util.text_cut import cut_middle
 
 TokenCounter = Callable[[list[Messages]], list[int]]
@@ -31,20 +31,21 @@ class ContextGuard:
     max_prompt_tokens: int | None
     count: TokenCounter | None = None
     overhead_tokens: int = 0  # tokens of the chat template around empty messages (an upper-bound shortcut)
+    prompt: PromptFormat = field(default_factory=PromptFormat)  # the style every prompt is written in
 
     def build(self, task: str | None, observation: str, history: Sequence[HistoryItem],
               admissible: Sequence[str] | None, history_len: int) -> tuple[Messages, bool]:
         """(messages, whether they had to be shortened)."""
-        messages = build_messages(task, observation, history, admissible, history_len)
+        messages = self.prompt.build(task, observation, history, admissible, history_len)
         if self.max_prompt_tokens is None or self.count is None or self._surely_fits(messages):
             return messages, False
         if self._fits(messages):
             return messages, False
         shown = min(history_len, len(history))
-        bare = build_messages(task, observation, history, admissible, 0)
+        bare = self.prompt.build(task, observation, history, admissible, 0)
         if shown and self._fits(bare):  # 1. fewer history steps (when dropping them all is enough)
             for shorter in range(shown - 1, 0, -1):
-                messages = build_messages(task, observation, history, admissible, shorter)
+                messages = self.prompt.build(task, observation, history, admissible, shorter)
                 if self._fits(messages):
                     return messages, True
             return bare, True  # measured above
@@ -59,7 +60,7 @@ class ContextGuard:
                     task = cut_middle(task, limit)
                 else:
                     observation = cut_middle(observation, limit)
-                messages = build_messages(task, observation, history, admissible, 0)
+                messages = self.prompt.build(task, observation, history, admissible, 0)
                 if self._fits(messages):
                     return messages, True
         raise ValueError(f"a prompt cannot be fitted into max_prompt_tokens={self.max_prompt_tokens} even with its "
@@ -83,7 +84,8 @@ class ContextGuard:
         return min(int(0.95 * (text_chars - over_chars)), int(0.9 * text_chars))
 
 
-def guard_for(policy: object, max_prompt_tokens: int | None, max_new_tokens: int) -> ContextGuard:
+def guard_for(policy: object, max_prompt_tokens: int | None, max_new_tokens: int,
+              prompt: PromptFormat | None = None) -> ContextGuard:
     """The guard of a policy: it measures with ``policy.count_prompt_tokens``; the limit defaults to
     ``policy.context_length - max_new_tokens`` (so the response always has its budget)."""
     count = getattr(policy, "count_prompt_tokens", None)
@@ -92,8 +94,9 @@ def guard_for(policy: object, max_prompt_tokens: int | None, max_new_tokens: int
         max_prompt_tokens = None if context is None else int(context) - int(max_new_tokens)
     if max_prompt_tokens is not None and max_prompt_tokens < 1:
         raise ValueError(f"max_prompt_tokens must be >= 1 (context minus max_new_tokens), got {max_prompt_tokens}")
+    prompt = prompt or PromptFormat()
     overhead = 0
     if count is not None and max_prompt_tokens is not None:
-        empty = build_messages(None, "", ())
+        empty = prompt.build(None, "", ())
         overhead = count([empty])[0] + 8 * len(empty)  # slack for tokenizers that add a word-start piece
-    return ContextGuard(max_prompt_tokens, count, overhead)
+    return ContextGuard(max_prompt_tokens, count, overhead, prompt)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from agentgym.core.policy import SamplingParams
+from agentgym.rollout.prompts import PROMPT_STYLES, PromptFormat, prompt_format
 
 
 @dataclass(kw_only=True)
@@ -30,6 +31,10 @@ class EpisodeSettings:
     """Past (action, observation) pairs in each prompt; None = the environment's prompt_history_len."""
     show_admissible: bool = True
     """List the admissible actions in each prompt (where the environment gives them)."""
+    prompt_style: str = "compact"
+    """compact (a one-line system prompt, for models trained from scratch) | instruct (for pretrained instruct
+    models: the environment's introduction, steps taken, <think> then <action>, generation stopped at </action>;
+    give it a larger max_new_tokens)."""
     max_prompt_tokens: int | None = None
     """Longest prompt; longer ones are shortened by the context guard. None = model context - max_new_tokens."""
     temperature: float | None = None
@@ -52,6 +57,12 @@ class EpisodeSettings:
             raise ValueError(f"temperature must be >= 0 (0 = greedy), got {self.temperature}")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.prompt_style not in PROMPT_STYLES:
+            raise ValueError(f"prompt_style must be one of {PROMPT_STYLES}, got {self.prompt_style!r}")
+
+    def prompt_format(self, env_id: str | None = None) -> PromptFormat:
+        """How this episode's prompts are written (``env_id``: the environment actually played, default ``env``)."""
+        return prompt_format(env_id or self.env, self.prompt_style)
 
     def sampling(self, seed: int | None = None, unset_temperature: float | None = None) -> SamplingParams:
         """The sampling of one ``generate`` call (``temperature`` 0 = greedy); a ``None`` temperature takes
@@ -60,7 +71,7 @@ class EpisodeSettings:
         if temperature is None:
             raise ValueError("temperature is None: the command resolves it before sampling")
         return SamplingParams(temperature=temperature, top_p=self.top_p, max_new_tokens=self.max_new_tokens,
-                              seed=seed, greedy=temperature <= 0)
+                              seed=seed, greedy=temperature <= 0, stop=self.prompt_format().stop)
 
     def episode_fields(self) -> dict[str, Any]:
         """This object's episode settings alone (to build another command's settings from a run's)."""

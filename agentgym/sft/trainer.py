@@ -146,7 +146,7 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
     model_path = (plugins.load(plugins.POLICIES, "resolve_model")(cfg.model) if cfg.model else
                   str(plugins.load(plugins.POLICIES, "build_model")(cfg.out, cfg.env)))
     policy = plugins.policy_from_spec(model_path, device="cpu" if not torch.cuda.is_available() else None,
-                                      dtype=cfg.model_dtype)
+                                      dtype=cfg.model_dtype, lora=cfg.lora())
     examples = collect_examples(cfg, cfg.teacher_episodes, seed=cfg.seed, explore=cfg.explore, teacher=cfg.teacher,
                                 progress=cfg.verbose)
     if not examples:
@@ -156,7 +156,7 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
         console.phase("sft", f"warm start of {model_path} on {len(examples)} {cfg.teacher} steps of {cfg.env} "
                              "(train split)")
     losses = train(policy, examples, cfg, verbose=cfg.verbose)
-    policy.save(cfg.out)
+    policy.save_merged(cfg.out)  # under LoRA: a plain folder, the base of RL's own adapters and KL reference
     return {"examples": len(examples), "steps": len(losses), "first_loss": losses[0], "final_loss": losses[-1]}
 
 

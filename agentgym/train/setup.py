@@ -115,7 +115,7 @@ def _setup(config: TrainConfig, ctx: DistContext) -> Trainer:
     console.phase("setup", f"policy: {start_spec}" + (f" on {ctx.world_size} data-parallel ranks ({ctx.backend})"
                                                       if ctx.enabled else ""))
     load_policy = functools.partial(plugins.policy_from_spec, dtype=config.model_dtype)
-    policy = load_policy(start_spec)
+    policy = load_policy(start_spec, lora=config.lora())  # a checkpoint's adapter folder keeps its adapters
     parallel = DataParallel(policy, ctx, config.data_parallel)  # DDP: every replica starts from rank 0's weights
     optimizer = torch.optim.AdamW([p for p in policy.model.parameters() if p.requires_grad],
                                   lr=config.lr, weight_decay=config.weight_decay)

@@ -78,6 +78,10 @@ class ALFWorldEnv(TextEnv):
     * v0: initial version.
     """
 
+    prompt_intro = (
+        "You are a household robot in a simulated home (ALFWorld): you go to furniture and appliances and "
+        "take, put, open, heat, cool, clean or examine objects to complete a household task."
+    )
     pool_backend = "process"  # the engine steps under textworld's process-wide lock: one core per process
     concurrent_steps = False  # so a pool worker steps them on one thread, not many waiting for the lock
 

@@ -77,6 +77,7 @@ class SyntheticEnv(TextEnv):
 
     has_expert = True
     prompt_history_len = 0
+    prompt_intro = "You walk through a corridor of rooms; saying the word written on a door opens it."
 
     def __init__(self, split: str = "train", max_steps: int | None = None, length: int = 5,
                  step_cpu_s: float = 0.0, step_sleep_s: float = 0.0, observation_chars: int = 0,

@@ -53,6 +53,10 @@ class TextWorldEnv(TextEnv):
     """Base of every TextWorld environment; subclasses implement ``task_ids``, ``game_file`` and
     ``task_type_of``."""
 
+    prompt_intro = (
+        "You are the player of a text adventure game: you move between rooms and take, open, use and put "
+        "objects until the goal of the game is reached."
+    )
     default_max_steps = 50
     pool_backend = "process"  # textworld steps under one process-wide lock (lock.py): one core per process
     concurrent_steps = False  # so a pool worker steps them on one thread, not many waiting for the lock

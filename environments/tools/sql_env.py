@@ -74,6 +74,10 @@ class SQLEnv(ToolEnv):
     * v0: initial version.
     """
 
+    prompt_intro = (
+        "You answer a question about a SQLite database: you explore its schema and run read-only SQL queries "
+        "through tools, then submit the answer with the submit_answer tool."
+    )
     answer_hint = "a value, or a comma-separated list"
 
     def __init__(self, split: str = "train", max_steps: int | None = None, num_tasks: int | None = None,

@@ -42,6 +42,10 @@ class ToolEnv(TextEnv):
     has_admissible_actions = False
     default_max_steps = 20
     answer_hint = "a short text"
+    prompt_intro = (
+        "You solve the task by calling tools, one call per step, reading each result, and end by submitting "
+        "your answer with the submit_answer tool."
+    )
 
     def __init__(self, split: str = "train", max_steps: int | None = None, render_mode: str | None = None):
         super().__init__(split=split, max_steps=max_steps, render_mode=render_mode)

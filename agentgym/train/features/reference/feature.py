@@ -7,7 +7,8 @@ from agentgym.train.update import score_no_grad
 
 
 class ReferenceModel(TrainerFeature):
-    """Built when ``kl_coef > 0``: a frozen copy of the starting model scores each sample's response."""
+    """Built when ``kl_coef > 0``: a frozen copy of the starting model scores each sample's response (under LoRA,
+    the policy's own base with its adapters switched off)."""
 
     name = "reference"
     data_parallel = True  # each rank scores its block of the samples
@@ -20,7 +21,10 @@ class ReferenceModel(TrainerFeature):
     def from_config(cls, config, settings, context: SetupContext) -> ReferenceModel | None:
         if config.kl_coef <= 0:
             return None
-        reference = context.load_policy(context.model_path).frozen_copy()
+        if getattr(context.policy, "is_lora", False):  # the base under the adapters is the starting model: no copy
+            reference = context.policy.frozen_copy()
+        else:  # the starting weights, also on resume (the policy has moved on from them by then)
+            reference = context.load_policy(context.model_path).frozen_copy()
         if context.shard is not None:  # the policy is sharded (fsdp): so is its reference, scored in lockstep
             context.shard(reference.model)
         return cls(reference, config.micro_batch_size)
