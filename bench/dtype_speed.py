@@ -24,19 +24,11 @@ import torch
 from agentgym.core.policy import SamplingParams
 from agentgym.rollout.episode import EpisodeSettings
 from agentgym.sft.data import collect_examples
+from policies.cpu_bf16 import cpu_bf16_flags
 from policies.hf import HFPolicy
 from policies.pretrained import resolve
 
 DTYPES = ("float32", "bfloat16")
-
-
-def cpu_bf16_flags() -> list[str]:
-    """The CPU's bf16-related feature flags (empty where /proc/cpuinfo does not say)."""
-    try:
-        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
-    except (OSError, StopIteration):
-        return []
-    return sorted(f for f in flags.split() if f in ("amx_bf16", "amx_tile", "avx512_bf16"))
 
 
 def timed(fn) -> float:

@@ -27,6 +27,7 @@ from agentgym.core.policy import Generation, SamplingParams
 from agentgym.core.types import Messages
 from agentgym.util.padding import left_pad, positions
 from policies.chat_template import check_prefix_stability, encode_prompt, encode_text
+from policies.cpu_bf16 import warn_if_bf16_is_emulated
 from policies.decoding import StopStrings, decode, token_entropy
 
 POLICY_FILE = "agentgym_policy.json"
@@ -69,6 +70,8 @@ class HFPolicy:
         base_path = json.loads(adapter.read_text())["base_model_name_or_path"] if adapter.exists() else path
         extra = {"attn_implementation": attn_implementation} if attn_implementation else {}
         model = AutoModelForCausalLM.from_pretrained(base_path, dtype=dtype, **extra).to(device)
+        if str(device).startswith("cpu") and next(model.parameters()).dtype == torch.bfloat16:
+            warn_if_bf16_is_emulated(int(getattr(model.config, "hidden_size", 1024) or 1024))
         tokenizer = AutoTokenizer.from_pretrained(path)
         if adapter.exists():
             from peft import PeftModel

@@ -127,3 +127,34 @@ def test_a_heuristic_teacher_labels_every_step_with_its_own_rule():
     assert len(examples) > 6  # several steps per episode
     for example in examples:  # the label is the rule applied to the very prompt the policy is shown
         assert example.response == f"<action>{frozenlake.act(PromptView.of(example.messages))}</action>"
+
+
+def test_lora_sft_saves_its_adapters_merged_into_a_plain_folder(model_dir, tmp_path):
+    """--lora-rank: the saved folder is a plain model (adapters folded in) that
+    reproduces the fine-tuned policy's scores, so RL's adapters and KL reference sit on the fine-tuned weights."""
+    from agentgym.sft.trainer import run_sft
+
+    cfg = SFTConfig(env=ENV, model=str(model_dir), out=str(tmp_path / "sft"), teacher_episodes=3, steps=3,
+                    examples_per_step=4, lr=1e-2, warmup=1, lora_rank=4, verbose=False)
+    assert cfg.lora() == {"r": 4, "lora_alpha": 8}
+    base = HFPolicy.from_pretrained(model_dir, device="cpu")
+    run_sft(cfg)
+    saved = tmp_path / "sft"
+    assert (saved / "config.json").exists() and not (saved / "adapter_config.json").exists()
+    merged = HFPolicy.from_pretrained(saved, device="cpu")
+    assert not merged.is_lora
+    examples = collect_examples(EpisodeSettings(env=ENV), 2, seed=3)
+    prompt_ids = merged.encode_prompts([e.messages for e in examples])
+    response_ids = [merged.encode_response(e.response) for e in examples]
+    with torch.no_grad():
+        before, _, mask = base.score(prompt_ids, response_ids)
+        after, _, _ = merged.score(prompt_ids, response_ids)
+    assert float(((after - before) * mask).sum()) > 0.1  # the fine-tuning is in the saved weights
+
+
+def test_lora_settings_are_checked():
+    with pytest.raises(ValueError, match="lora_rank >= 0"):
+        SFTConfig(lora_rank=-1)
+    with pytest.raises(ValueError, match="lora_alpha > 0"):
+        SFTConfig(lora_rank=8, lora_alpha=0.0)
+    assert SFTConfig().lora() is None and SFTConfig(lora_rank=8, lora_alpha=4.0).lora() == {"r": 8, "lora_alpha": 4.0}
