@@ -34,7 +34,8 @@ class ModelTrainingSettings:
     lora_rank: int = 0
     """Rank of LoRA adapters on every linear layer; 0 = full fine-tune. The adapters train in float32 on a frozen
     base of model_dtype (bfloat16 base, float32 adapters: fast on a CPU with bf16 support, and no update lost to
-    bf16 rounding); the KL reference is the base itself, no copy. A saved adapter folder as `model` trains on."""
+    bf16 rounding); the KL reference is the base itself, no copy. A saved adapter folder as `model` keeps training its
+    adapters (its KL reference is then the base under them: SFT saves its adapters merged instead)."""
     lora_alpha: float | None = None
     """LoRA scaling numerator (the adapter's output is scaled by lora_alpha / lora_rank); None = 2 x lora_rank."""
 

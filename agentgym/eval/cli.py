@@ -22,7 +22,8 @@ from agentgym.eval.compare import compare
 from agentgym.eval.runner import EvalSettings, make_plan, run_evaluation
 from agentgym.util.cli_options import add_options, add_renamed_options, rename_given
 
-PROMPT_FIELDS = ("history_len", "show_admissible", "max_new_tokens", "prompt_style")  # taken from the policy's training run
+# taken from the policy's training run
+PROMPT_FIELDS = ("history_len", "show_admissible", "max_new_tokens", "prompt_style")
 DEPRECATED = {"env_backend": "pool", "env_workers": "pool_workers"}  # renamed in 0.2
 EVAL_FIELDS = tuple(f.name for f in dataclasses.fields(EvalSettings))
 

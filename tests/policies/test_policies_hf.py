@@ -208,3 +208,23 @@ def test_template_that_rewrites_history_is_refused(policy):
     finally:
         tokenizer.chat_template = original
     check_prefix_stability(tokenizer)
+
+
+def test_lora_on_a_bfloat16_base_trains_float32_adapters_and_merges(model_dir, tmp_path):
+    """The CPU recipe: a frozen bf16 base, adapters in float32 (an AdamW step of 1e-5 is not lost to bf16 rounding)."""
+    pol = HFPolicy.from_pretrained(model_dir, device="cpu", dtype="bf16", lora={"r": 4, "lora_alpha": 8})
+    dtypes = {(p.requires_grad, p.dtype) for p in pol.model.parameters()}
+    assert dtypes == {(True, torch.float32), (False, torch.bfloat16)}
+    with torch.no_grad():
+        for name, p in pol.model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)
+    ids, resp = pol.encode_prompts(PROMPTS), [pol.encode_response("<action>south</action>")] * 3
+    with torch.no_grad():
+        adapted = pol.score(ids, resp)[0]
+    pol.save_merged(tmp_path / "merged")
+    assert not pol.is_lora and not (tmp_path / "merged" / "adapter_config.json").exists()
+    merged = HFPolicy.from_pretrained(tmp_path / "merged", device="cpu", dtype="auto")
+    assert next(merged.model.parameters()).dtype == torch.bfloat16  # auto: as saved
+    with torch.no_grad():  # the same policy, up to the bf16 rounding of the merged weights
+        torch.testing.assert_close(merged.score(ids, resp)[0], adapted, atol=0.1, rtol=0.05)

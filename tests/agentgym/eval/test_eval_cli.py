@@ -25,7 +25,7 @@ class Expert:
 
 
 def test_cli_runs_and_resumes_with_a_scripted_policy(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "load_policy", lambda spec, env_id=None: Expert())
+    monkeypatch.setattr(cli, "load_policy", lambda spec, env_id=None, dtype=None: Expert())
     argv = ["--env", ENV, "--split", "valid_unseen", "--policy", "expert", "--episodes", "4", "--seeds", "2",
             "--pass-k", "1,2", "--out", str(tmp_path), "--quiet", "--pool-workers", "1"]
     assert cli.main(argv) == 0
@@ -97,7 +97,7 @@ class SlowExpert:
         time.sleep(0.02 if SlowExpert.calls <= 12 or "--resume" in sys.argv else 0.5)
         return [Generation(text=format_action(i["expert_action"])) for i in infos]
 
-cli.load_policy = lambda spec, env_id=None: SlowExpert()
+cli.load_policy = lambda spec, env_id=None, dtype=None: SlowExpert()
 sys.exit(cli.main(sys.argv[1:]))
 """
 

@@ -1,0 +1,171 @@
+"""SmolLM2-135M-Instruct after SFT + RL against its SFT start, GiGPO against GRPO paired by seed, on a CPU.
+
+The whole experiment, skipping what is already done (so a cut-off session reruns the same command):
+
+1. the SFT warm start (``python -m agentgym.sft`` with LoRA on a bfloat16 base, saved merged) into ``--sft``;
+2. one RL run per method and seed from it (``configs/smollm2_frozenlake_gigpo.yaml``; a started run resumes),
+   ``--jobs`` at a time, each on cores/jobs threads; the peak RSS of every run is read from the kernel;
+3. a greedy evaluation of the SFT start and every final policy on the first ``--tasks`` tasks of ``--split``;
+4. the table: final success per seed, its mean with a 95% t-interval over seeds, the paired difference to the
+   SFT start and GiGPO - GRPO (two-level bootstrap over seeds and tasks, agentgym.eval.stats), and the credit
+   diagnostics of the runs (metrics.jsonl, averaged over iterations).
+
+    python bench/smollm2_learning.py                          # 2 methods x 3 seeds, about 2 h on 2 cores
+    python bench/smollm2_learning.py --seeds 0 --iterations 2 --tasks 20     # a short check
+
+Writes ``--root``/summary_<split>.md and summary_<split>.json; evaluations go to ``--root``/eval/<split>/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from agentgym.eval.stats import paired_bootstrap_interval
+
+MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+CONFIG = "configs/smollm2_frozenlake_gigpo.yaml"
+ENV = "agentgym/FrozenLake-v1"
+SFT_FLAGS = ["--model-dtype", "bfloat16", "--lora-rank", "16", "--teacher-episodes", "120", "--steps", "60",
+             "--examples-per-step", "16", "--lr", "5e-4", "--warmup", "5"]
+METHOD_FLAGS = {"gigpo": [], "grpo": ["--credit", "grpo", "--credit-params", "{}"]}
+DIAGNOSTICS = ("rollout/success_rate", "rollout/zero_variance_group_frac", "credit/adv_std", "credit/step_adv_abs_mean",
+               "credit/step_group_mean_size", "credit/step_in_singleton_frac", "loss/kl")
+
+
+def run_logged(cmd: list[str], log: Path, threads: int) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    print("$", " ".join(cmd), f"> {log}", flush=True)
+    return subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
+
+
+def wait_all(procs: list[tuple[str, subprocess.Popen]]) -> dict[str, float]:
+    """Wait for the processes; peak RSS in GB of each, from the kernel's rusage (ru_maxrss, KiB on Linux)."""
+    peaks = {}
+    for name, proc in procs:
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            raise SystemExit(f"{name} failed (exit {proc.returncode}); see its log")
+        peaks[name] = usage.ru_maxrss / 1024 ** 2
+    return peaks
+
+
+def eval_report(policy: str, out: Path, args: argparse.Namespace) -> dict:
+    report = out / "report.json"
+    if not (report.exists() and json.loads(report.read_text()).get("complete")):
+        cmd = [sys.executable, "-m", "agentgym.eval", "--env", ENV, "--split", args.split, "--policy", policy,
+               "--episodes", str(args.tasks), "--out", str(out), "--quiet", "--overwrite"]
+        print("$", " ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    successes = {}
+    for line in (out / "episodes.jsonl").read_text().splitlines():
+        if line.strip():
+            record = json.loads(line)
+            successes[record["task_id"]] = float(record["success"])
+    return successes
+
+
+def t_interval(values: list[float]) -> tuple[float, float]:
+    """(mean, half-width of the 95% t-interval over seeds); one value: half-width nan."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return float(values.mean()), float("nan")
+    return float(values.mean()), float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
+
+
+def diagnostics(run_dir: Path) -> dict[str, float]:
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if r.get("iteration", 1) >= 1 and "credit/adv_std" in r]
+    out = {key: float(np.mean([r[key] for r in rows if key in r])) for key in DIAGNOSTICS
+           if any(key in r for r in rows)}
+    out["iterations"] = len(rows)
+    out["update_s"] = float(np.mean([r["time/update_s"] for r in rows]))
+    out["rollout_s"] = float(np.mean([r["time/rollout_s"] for r in rows]))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", type=Path, default=Path("runs/smollm2"), help="folder of the runs and evaluations")
+    parser.add_argument("--sft", type=Path, default=Path("runs/smollm2_sft"), help="the SFT warm start's folder")
+    parser.add_argument("--methods", default="gigpo,grpo", help=f"comma-separated, of {sorted(METHOD_FLAGS)}")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated RL seeds (the SFT start is shared)")
+    parser.add_argument("--iterations", type=int, default=None, help="RL iterations; None = the preset's")
+    parser.add_argument("--split", default="valid_unseen", help="held-out split of the final evaluation")
+    parser.add_argument("--tasks", type=int, default=100, help="first N tasks of the split")
+    parser.add_argument("--jobs", type=int, default=2, help="training runs at once")
+    args = parser.parse_args()
+    methods, seeds = args.methods.split(","), [int(s) for s in args.seeds.split(",")]
+    args.root.mkdir(parents=True, exist_ok=True)
+    threads = max(1, (os.cpu_count() or 2) // args.jobs)
+    peaks: dict[str, float] = {}
+    if not (args.sft / "config.json").exists():
+        cmd = [sys.executable, "-m", "agentgym.sft", "--model", MODEL, *SFT_FLAGS, "--out", str(args.sft)]
+        peaks.update(wait_all([("sft", run_logged(cmd, args.root / "sft.log", os.cpu_count() or 2))]))
+    todo = [(m, s) for m in methods for s in seeds if not (args.root / f"{m}_s{s}" / "final_policy").exists()]
+    start = time.perf_counter()
+    for i in range(0, len(todo), args.jobs):
+        procs = []
+        for method, seed in todo[i:i + args.jobs]:
+            run_dir = args.root / f"{method}_s{seed}"
+            cmd = [sys.executable, "-m", "agentgym.train", "--config", CONFIG, *METHOD_FLAGS[method], "--model",
+                   str(args.sft), "--seed", str(seed), "--run-dir", str(run_dir), "--progress-bar", "false"]
+            if args.iterations:
+                cmd += ["--iterations", str(args.iterations)]
+            if (run_dir / "checkpoints").exists():
+                cmd += ["--resume", "true"]
+            procs.append((run_dir.name, run_logged(cmd, args.root / f"{run_dir.name}.log", threads)))
+        peaks.update(wait_all(procs))
+    train_s = time.perf_counter() - start
+    evals = args.root / "eval" / args.split
+    sft = eval_report(str(args.sft), evals / "sft", args)
+    tasks = sorted(sft)
+    finals = {m: {s: eval_report(str(args.root / f"{m}_s{s}" / "final_policy"), evals / f"{m}_s{s}", args)
+                  for s in seeds} for m in methods}
+    lines = [f"# SmolLM2-135M-Instruct: SFT start vs SFT + RL on {ENV} ({args.split}, first {args.tasks} tasks, "
+             "greedy)",
+             "", f"SFT start: success {np.mean([sft[t] for t in tasks]):.3f}", "",
+             "| method | per seed | mean ± 95% t-interval | RL - SFT (paired bootstrap, 95%) |", "|---|---|---|---|"]
+    summary = {"sft": float(np.mean([sft[t] for t in tasks])), "methods": {}, "peak_rss_gb": peaks,
+               "train_wall_s_this_call": train_s, "load_average": os.getloadavg()[0]}
+    for m in methods:
+        per_seed = [float(np.mean([finals[m][s][t] for t in tasks])) for s in seeds]
+        mean, half = t_interval(per_seed)
+        diff = paired_bootstrap_interval([[finals[m][s][t] - sft[t] for t in tasks] for s in seeds])
+        summary["methods"][m] = {"per_seed": per_seed, "mean": mean, "t_half": half, "minus_sft": diff,
+                                 "diagnostics": {s: diagnostics(args.root / f"{m}_s{s}") for s in seeds}}
+        lines.append(f"| {m} | {', '.join(f'{v:.2f}' for v in per_seed)} | {mean:.3f} ± {half:.3f} | "
+                     f"{diff[0]:+.3f} [{diff[1]:+.3f}, {diff[2]:+.3f}] |")
+    if len(methods) == 2:
+        a, b = methods
+        diff = paired_bootstrap_interval([[finals[a][s][t] - finals[b][s][t] for t in tasks] for s in seeds])
+        summary[f"{a}_minus_{b}"] = diff
+        lines += ["", f"{a} - {b}, paired by seed and task: {diff[0]:+.3f} [{diff[1]:+.3f}, {diff[2]:+.3f}]"]
+    lines += ["", "| run | iterations | " + " | ".join(DIAGNOSTICS) + " | update s/it | rollout s/it |",
+              "|---|---|" + "---|" * (len(DIAGNOSTICS) + 2)]
+    for m in methods:
+        for s in seeds:
+            d = summary["methods"][m]["diagnostics"][s]
+            lines.append(f"| {m}_s{s} | {d['iterations']} | " + " | ".join(f"{d.get(k, float('nan')):.3f}"
+                                                                           for k in DIAGNOSTICS)
+                         + f" | {d['update_s']:.0f} | {d['rollout_s']:.0f} |")
+    if peaks:
+        lines += ["", "peak RSS (GB) of the processes run by this call: "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in peaks.items())]
+    text = "\n".join(lines)
+    print(text)
+    (args.root / f"summary_{args.split}.md").write_text(text + "\n")
+    (args.root / f"summary_{args.split}.json").write_text(json.dumps(summary, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
