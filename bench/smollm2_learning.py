@@ -11,9 +11,10 @@ The whole experiment, skipping what is already done (so a cut-off session reruns
    diagnostics of the runs (metrics.jsonl, averaged over iterations).
 
     python bench/smollm2_learning.py                          # 2 methods x 3 seeds, about 2 h on 2 cores
-    python bench/smollm2_learning.py --seeds 0 --iterations 2 --tasks 20     # a short check
+    python bench/smollm2_learning.py --iterations 16          # the same runs, extended by 8 iterations
+    python bench/smollm2_learning.py --seeds 0 --tasks 20 --root runs/smollm2_check     # a short check
 
-Writes ``--root``/summary_<split>.md and summary_<split>.json; evaluations go to ``--root``/eval/<split>/.
+Writes ``--root``/summary_<split>_iter<N>.md and .json; evaluations go to ``--root``/eval/<split>/iter<N>/.
 """
 
 from __future__ import annotations
@@ -82,6 +83,14 @@ def t_interval(values: list[float]) -> tuple[float, float]:
     return float(values.mean()), float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
 
 
+def iterations_done(run_dir: Path) -> int:
+    """The last iteration of a finished run (0 when it has no final policy yet)."""
+    if not (run_dir / "final_policy").exists():
+        return 0
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    return max((int(r.get("iteration", 0)) for r in rows), default=0)
+
+
 def diagnostics(run_dir: Path) -> dict[str, float]:
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
     rows = [r for r in rows if r.get("iteration", 1) >= 1 and "credit/adv_std" in r]
@@ -99,7 +108,8 @@ def main() -> None:
     parser.add_argument("--sft", type=Path, default=Path("runs/smollm2_sft"), help="the SFT warm start's folder")
     parser.add_argument("--methods", default="gigpo,grpo", help=f"comma-separated, of {sorted(METHOD_FLAGS)}")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated RL seeds (the SFT start is shared)")
-    parser.add_argument("--iterations", type=int, default=None, help="RL iterations; None = the preset's")
+    parser.add_argument("--iterations", type=int, default=8, help="RL iterations (the preset's 8); more extends "
+                        "finished runs from their last checkpoint")
     parser.add_argument("--split", default="valid_unseen", help="held-out split of the final evaluation")
     parser.add_argument("--tasks", type=int, default=100, help="first N tasks of the split")
     parser.add_argument("--jobs", type=int, default=2, help="training runs at once")
@@ -111,7 +121,7 @@ def main() -> None:
     if not (args.sft / "config.json").exists():
         cmd = [sys.executable, "-m", "agentgym.sft", "--model", MODEL, *SFT_FLAGS, "--out", str(args.sft)]
         peaks.update(wait_all([("sft", run_logged(cmd, args.root / "sft.log", os.cpu_count() or 2))]))
-    todo = [(m, s) for m in methods for s in seeds if not (args.root / f"{m}_s{s}" / "final_policy").exists()]
+    todo = [(m, s) for m in methods for s in seeds if iterations_done(args.root / f"{m}_s{s}") < args.iterations]
     start = time.perf_counter()
     for i in range(0, len(todo), args.jobs):
         procs = []
@@ -119,14 +129,13 @@ def main() -> None:
             run_dir = args.root / f"{method}_s{seed}"
             cmd = [sys.executable, "-m", "agentgym.train", "--config", CONFIG, *METHOD_FLAGS[method], "--model",
                    str(args.sft), "--seed", str(seed), "--run-dir", str(run_dir), "--progress-bar", "false"]
-            if args.iterations:
-                cmd += ["--iterations", str(args.iterations)]
-            if (run_dir / "checkpoints").exists():
-                cmd += ["--resume", "true"]
+            cmd += ["--iterations", str(args.iterations)]
+            if (run_dir / "checkpoints").exists():  # cut off, or extended to more iterations: go on from there
+                cmd += ["--resume", "true", "--micro-batch-size", "8"]  # runs saved with 32 peak near 10 GB
             procs.append((run_dir.name, run_logged(cmd, args.root / f"{run_dir.name}.log", threads)))
         peaks.update(wait_all(procs))
     train_s = time.perf_counter() - start
-    evals = args.root / "eval" / args.split
+    evals = args.root / "eval" / args.split / f"iter{args.iterations}"
     sft = eval_report(str(args.sft), evals / "sft", args)
     tasks = sorted(sft)
     finals = {m: {s: eval_report(str(args.root / f"{m}_s{s}" / "final_policy"), evals / f"{m}_s{s}", args)
@@ -163,8 +172,9 @@ def main() -> None:
                   + ", ".join(f"{k} {v:.2f}" for k, v in peaks.items())]
     text = "\n".join(lines)
     print(text)
-    (args.root / f"summary_{args.split}.md").write_text(text + "\n")
-    (args.root / f"summary_{args.split}.json").write_text(json.dumps(summary, indent=2, default=str))
+    (args.root / f"summary_{args.split}_iter{args.iterations}.md").write_text(text + "\n")
+    (args.root / f"summary_{args.split}_iter{args.iterations}.json").write_text(json.dumps(summary, indent=2,
+                                                                                         default=str))
 
 
 if __name__ == "__main__":
