@@ -127,6 +127,10 @@ def _convert(gguf_file: Path, out: Path) -> None:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     folder, filename = str(gguf_file.parent), gguf_file.name
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=filename)  # first: refused before de-quantising
+    if not getattr(tokenizer, "chat_template", None):
+        raise ModelNotAvailable(f"{gguf_file} has no chat template (tokenizer.chat_template); the project prompts "
+                                "models as chats: use an instruct model's file")
     loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=filename, dtype=torch.float32)
     config = AutoConfig.from_pretrained(folder, gguf_file=filename)
     if hasattr(config, "quantization_config"):
@@ -138,10 +142,6 @@ def _convert(gguf_file: Path, out: Path) -> None:
         raise ModelNotAvailable(f"{gguf_file}: the de-quantised weights do not fit the model its config describes "
                                 f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
     model.save_pretrained(out, safe_serialization=True)
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=filename)
-    if not getattr(tokenizer, "chat_template", None):
-        raise ModelNotAvailable(f"{gguf_file} has no chat template (tokenizer.chat_template); the project prompts "
-                                "models as chats: use an instruct model's file")
     tokenizer.save_pretrained(out)
 
 

@@ -103,7 +103,7 @@ def collect(pool: EnvPool, policy: Policy, group_resets: list[dict[str, Any]], g
     compute at every step besides the policy's own ``info_keys`` (scripted policies read the expert's).
     """
     episode = episode or EpisodeSettings()  # only its prompt fields are read: the pool holds the environment
-    history_len = episode.history_len if episode.history_len is not None else prompt_history_len(pool.env_id)
+    history_len = prompt_history_len(pool.env_id, episode.history_len)  # the registry only when unset
     n = len(group_resets) * group_size
     if n > len(pool):
         raise ValueError(f"{n} rollouts need {n} environments; the pool has {len(pool)}")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from agentgym.core.policy import SamplingParams
-from agentgym.rollout.prompts import PROMPT_STYLES, PromptFormat, prompt_format
+from agentgym.rollout.prompts import PromptFormat, prompt_format
 
 
 @dataclass(kw_only=True)
@@ -57,8 +57,7 @@ class EpisodeSettings:
             raise ValueError(f"temperature must be >= 0 (0 = greedy), got {self.temperature}")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
-        if self.prompt_style not in PROMPT_STYLES:
-            raise ValueError(f"prompt_style must be one of {PROMPT_STYLES}, got {self.prompt_style!r}")
+        PromptFormat(self.prompt_style)  # refuses a style it does not know
 
     def prompt_format(self, env_id: str | None = None) -> PromptFormat:
         """How this episode's prompts are written (``env_id``: the environment actually played, default ``env``)."""
@@ -71,7 +70,7 @@ class EpisodeSettings:
         if temperature is None:
             raise ValueError("temperature is None: the command resolves it before sampling")
         return SamplingParams(temperature=temperature, top_p=self.top_p, max_new_tokens=self.max_new_tokens,
-                              seed=seed, greedy=temperature <= 0, stop=self.prompt_format().stop)
+                              seed=seed, greedy=temperature <= 0, stop=PromptFormat(self.prompt_style).stop)
 
     def episode_fields(self) -> dict[str, Any]:
         """This object's episode settings alone (to build another command's settings from a run's)."""

@@ -73,10 +73,11 @@ class PromptFormat:
 
 def prompt_format(env_id: str | None, style: str = "compact") -> PromptFormat:
     """The prompt format of ``style`` for an environment: its ``prompt_intro``, else a generic introduction."""
-    intro = (class_attribute(env_id, "prompt_intro", "") if env_id and style == "instruct" else "") or ""
-    if style == "instruct" and not intro:
-        intro = "You are an agent acting in a text environment" + (f" ({env_id})." if env_id else ".")
-    return PromptFormat(style, intro)
+    if style != "instruct":
+        return PromptFormat(style)
+    intro = class_attribute(env_id, "prompt_intro", "") if env_id else ""
+    return PromptFormat(style, intro or "You are an agent acting in a text environment"
+                        + (f" ({env_id})." if env_id else "."))
 
 
 def build_messages(task: str | None, observation: str, history: Sequence[HistoryItem] = (),
