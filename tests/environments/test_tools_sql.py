@@ -117,6 +117,31 @@ def test_huge_values_are_refused_by_sqlite_and_large_ones_cut_before_formatting(
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 200_000  # KiB: no GB-sized strings
 
 
+def test_whole_result_is_bounded_in_bytes_and_time():
+    """50 rows x 40 randomblob(999999), each value under the 1 MB cap, once took 41 s and 2 GB outside the limit."""
+    import resource
+    import time
+
+    env = agentgym.make("agentgym/SQL-v0", split="train")
+    env.reset(options={"task_id": env.unwrapped.task_ids()[0]})
+    rows = "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 50) "
+    blobs = ", ".join(f"randomblob(999999) c{i}" for i in range(40))
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # the plain result passes the whole-result bound; the sorted one makes sorter records SQLite refuses
+    for sql in (f"{rows}SELECT {blobs} FROM r", f"{rows}SELECT {blobs} FROM r ORDER BY c0"):
+        start = time.perf_counter()
+        obs, _, terminated, _, info = env.step(format_call("run_sql", sql=sql))
+        assert time.perf_counter() - start < 2.5, sql  # the 2 s limit and one row past it
+        assert any(reason in obs for reason in ("larger than 2,000,000", "larger than 1,000,000", "time limit")), obs
+        assert info["action_valid"] and not terminated
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 300_000  # KiB
+    too_wide = "SELECT " + ", ".join("1" for _ in range(101))
+    obs, *_ = env.step(format_call("run_sql", sql=too_wide))
+    assert "too many columns" in obs
+    obs, *_ = env.step(format_call("run_sql", sql="SELECT id, name FROM employees LIMIT 3"))
+    assert obs.startswith("3 rows:")  # honest queries are untouched
+
+
 def test_bad_calls_are_explained_and_episode_goes_on():
     env = agentgym.make("agentgym/SQL-v0", split="train")
     env.reset(options={"task_id": env.unwrapped.task_ids()[1]})
