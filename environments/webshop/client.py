@@ -1,6 +1,8 @@
 """How the environment reaches the shop: in-process ASGI calls, or HTTP to a server process.
 
-``AsgiClient`` drives the FastAPI app directly on a private event loop (no sockets, no threads).
+``AsgiClient`` drives the FastAPI app directly on a private event loop (no sockets); called from inside a
+running loop (Jupyter, async programs, OpenEnv's HTTP handlers) it runs that loop on a helper thread, since
+a thread can run only one loop at a time.
 ``HttpClient`` talks HTTP to a URL; ``ServerProcess`` starts ``python -m environments.webshop.serve``
 on a free loopback port (the listening socket is created here and handed over, so there is no
 port race) and ``acquire_server`` shares one process per shop config among all environments of
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import json
 import os
 import socket
@@ -55,9 +58,15 @@ class AsgiClient:
     def __init__(self, app: Any):
         self._app = app
         self._loop = asyncio.new_event_loop()
+        self._helper: concurrent.futures.ThreadPoolExecutor | None = None
 
     def call(self, method: str, path: str, json: Any = None) -> Reply:
-        return self._loop.run_until_complete(self._request(method, path, json))
+        request = self._request(method, path, json)
+        if not _loop_running_here():
+            return self._loop.run_until_complete(request)
+        if self._helper is None:  # started once, only by callers that already run a loop
+            self._helper = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="webshop-asgi")
+        return self._helper.submit(self._loop.run_until_complete, request).result()
 
     async def _request(self, method: str, path: str, payload: Any) -> Reply:
         body = b"" if payload is None else json.dumps(payload).encode()
@@ -88,8 +97,19 @@ class AsgiClient:
         return Reply(status, b"".join(chunks))
 
     def close(self) -> None:
+        if self._helper is not None:
+            self._helper.shutdown(wait=True)
+            self._helper = None
         if not self._loop.is_closed():
             self._loop.close()
+
+
+def _loop_running_here() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 class HttpClient:

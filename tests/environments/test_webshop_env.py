@@ -134,3 +134,19 @@ def test_task_ids_are_cheap_and_unknown_tasks_rejected():
             env.reset(options={"task_id": "train-0"})
     finally:
         env.close()
+
+
+def test_plays_inside_a_running_event_loop():
+    """Jupyter and async programs call the synchronous API from inside a running loop; the in-process shop
+    once raised "Cannot run the event loop while another loop is running" there."""
+    import asyncio
+
+    async def play():
+        env = agentgym.make(ENV_ID, split="valid_seen", **SMALL)
+        try:
+            return play_expert(env, env.unwrapped.task_ids()[0])
+        finally:
+            env.close()
+
+    info, _, _, reward = asyncio.run(play())
+    assert reward == 1.0 and info["success"]
