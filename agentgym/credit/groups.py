@@ -55,8 +55,12 @@ def normalise_in_groups(values: np.ndarray, groups: np.ndarray, norm: str, eps: 
     low, high = np.full(len(counts), np.inf), np.full(len(counts), -np.inf)
     np.minimum.at(low, groups, values)
     np.maximum.at(high, groups, values)
-    # a group of equal values is exactly 0, not float noise from the mean divided by std + eps
+    # a group of equal values is exactly 0, not float noise from the mean divided by std + eps; so is a value
+    # equal to its group's mean up to the summation's rounding (n ulps of the group's largest magnitude), which
+    # otherwise came out 0 or +-1e-17 depending on the row order (and HGPO counts only nonzero votes)
     centred = np.where((low == high)[groups], 0.0, values - mean[groups])
+    scale = np.maximum(np.abs(low), np.abs(high)) * counts * (8 * np.finfo(np.float64).eps)  # (n_groups,)
+    centred = np.where(np.abs(centred) <= scale[groups], 0.0, centred)
     if norm == "mean_std":
         square_sum = np.bincount(groups, weights=centred * centred, minlength=len(counts))
         std = np.sqrt(square_sum / np.maximum(counts - ddof, 1))

@@ -1,5 +1,6 @@
 """HGPO: hand-worked batches, and the vectorised estimator against a loop over the paper's definition."""
 
+import itertools
 from collections import defaultdict
 
 import numpy as np
@@ -162,3 +163,19 @@ def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="norm"):
         credit.get("hgpo")(batch, norm="std")
     assert credit.get("hgpo")(batch.subset(np.zeros(2, dtype=bool))).shape == (0,)
+
+
+def test_base_group_votes_do_not_depend_on_row_order():
+    """Issue 43: one-step rollouts 0.7 (s), 0.1 (u), 0.3 (u), 0.1 (s). The 0.3 rollout sits exactly at its
+    base group's mean (0.3), so its base vote is 0 and does not count; its level-1 group [0.1, 0.3] gives +1
+    (population std 0.1) with weight 2. Before, float rounding of the mean made that base vote +-1e-17 in some
+    row orders, which counted with weight 1: 0.667 instead of 1.0."""
+    rows = [dict(group_id=0, traj_id=i, t=0, reward=r, state_key=s)
+            for i, (r, s) in enumerate([(0.7, "s"), (0.1, "u"), (0.3, "u"), (0.1, "s")])]
+    batch = StepBatch.from_records(rows)
+    expected = 2 * (0.1 / (0.1 + EPS)) / (2 + EPS)
+    for perm in itertools.permutations(range(4)):
+        perm = np.array(perm)
+        adv = credit.get("hgpo")(batch.subset(perm), base_group=True)[np.argsort(perm)]
+        assert adv[2] == pytest.approx(expected, rel=1e-12)
+        np.testing.assert_allclose(adv, credit.get("hgpo")(batch, base_group=True), rtol=0, atol=1e-12)

@@ -7,7 +7,9 @@ after the prompt and the part of the answer template before ``{answer}``:
     p = exp( (1/L) sum_j log pi(a_j | prompt, template prefix, a_<j) )
 
 Step i's prompt holds the observation that followed action i - 1, so p_i, measured on it, is the
-belief before turn i: p_0 is measured on the first prompt, before any turn, and the belief after turn
+belief before turn i. By default (``igpo_history: full``) that prompt is rebuilt with every earlier step of the
+episode (``history.full_history_prompt``), not only the rollout's window of the last ``history_len`` steps, so
+evidence leaving the window is not scored as a loss of belief; p_0 is measured on the first prompt, before any turn, and the belief after turn
 i is p_{i+1}. The column is info_gain_i = p_{i+1} - p_i for i < T - 1 and 0.0 on the final step, whose
 outcome reward (already in ``reward``) pays it. The trained policy scores the beliefs, without
 gradients, one extra forward pass per step, micro-batched by ``micro_batch_size``.
@@ -24,6 +26,7 @@ import numpy as np
 
 from agentgym.core.registry import make
 from agentgym.train.features.base import SetupContext, TrainerFeature
+from agentgym.train.features.igpo.history import full_history_prompt
 from agentgym.train.update import score_no_grad
 
 # what the SFT'd policy emits to submit: prompts.format_action around tools.protocol.format_call(SUBMIT, answer=...)
@@ -31,6 +34,7 @@ SUBMIT_TEMPLATE = ('<action><tool_call>{"name": "submit_answer", "arguments": {"
                    "</tool_call></action>")
 PLACEHOLDER = "{answer}"
 ESCAPES = ("auto", "json", "none")
+HISTORIES = ("full", "prompt")
 GOLD_ANSWER_ENVS = "agentgym/SearchQA-v0 and agentgym/SQL-v0"
 
 
@@ -44,11 +48,16 @@ class BeliefSettings:
     escape: str = "auto"
     """How the answer is written: json (as inside a JSON string, as the default template's tool call) | none (as
     it is, e.g. for <answer>{answer}</answer>) | auto (json for the default template, none for any other)."""
+    history: str = "full"
+    """What each belief prompt shows: full (every earlier step of the episode) | prompt (the step's own prompt,
+    the rollout's window of the last history_len steps, as the released code scores it)."""
 
     def __post_init__(self) -> None:
         if self.answer_template.count(PLACEHOLDER) != 1:
             raise ValueError(f"igpo_answer_template must hold {PLACEHOLDER} exactly once, got "
                              f"{self.answer_template!r}")
+        if self.history not in HISTORIES:
+            raise ValueError(f"igpo_history={self.history!r} is not one of {', '.join(map(repr, HISTORIES))}")
         if self.escape not in ESCAPES:
             raise ValueError(f"igpo_escape={self.escape!r} is not one of {', '.join(map(repr, ESCAPES))}")
 
@@ -77,6 +86,8 @@ class Beliefs:
 
     per_trajectory: list[np.ndarray]
     prompts_cut: int
+    prompts_extended: int = 0  # step prompts rebuilt with history the rollout's window had dropped
+    prompts_not_rebuilt: int = 0  # step prompts that could not be reproduced, scored as recorded
 
 
 class IGPOBelief(TrainerFeature):
@@ -119,7 +130,9 @@ class IGPOBelief(TrainerFeature):
         gains = [np.append(np.diff(p), 0.0) if len(p) else p for p in beliefs.per_trajectory]
         column = np.concatenate(gains) if gains else np.zeros(0)
         metrics = {"time/igpo_belief_s": time.perf_counter() - tick,
-                   "igpo/belief_prompts_cut": float(beliefs.prompts_cut)}
+                   "igpo/belief_prompts_cut": float(beliefs.prompts_cut),
+                   "igpo/belief_prompts_extended": float(beliefs.prompts_extended),
+                   "igpo/belief_prompts_not_rebuilt": float(beliefs.prompts_not_rebuilt)}
         if len(column):
             turns = np.concatenate([g[:-1] for g in gains])  # the steps that have an information gain
             metrics.update({
@@ -132,9 +145,10 @@ class IGPOBelief(TrainerFeature):
 
     def beliefs(self, trajectories) -> Beliefs:
         """p_i of every step of every trajectory (step order), scored in micro-batches of similar lengths."""
-        contexts, targets, lengths = [], [], []
+        prompts, prefixes, targets, lengths, rebuilt = [], [], [], [], []
+        not_rebuilt = 0
         for traj in trajectories:
-            for step in traj.steps:
+            for i, step in enumerate(traj.steps):
                 answer = step.info.get("answer")
                 if not answer:
                     raise ValueError(f"task {traj.task_id!r}: step {step.t} has no info['answer']; credit=igpo "
@@ -143,13 +157,23 @@ class IGPOBelief(TrainerFeature):
                     raise ValueError("credit=igpo scores beliefs on each step's prompt_ids, and a step has none "
                                      "(a scripted policy's rollout?)")
                 prefix, target = self._answer_tokens(answer)
-                contexts.append([*step.prompt_ids, *prefix])
+                if self.settings.history == "full":
+                    messages, reproduced = full_history_prompt(traj, i)
+                    not_rebuilt += not reproduced
+                    if messages is not None:
+                        rebuilt.append((len(prompts), messages))
+                prompts.append(step.prompt_ids)
+                prefixes.append(prefix)
                 targets.append(target)
             lengths.append(len(traj.steps))
+        if rebuilt:  # one tokenizer call for every extended prompt
+            for (row, _), ids in zip(rebuilt, self.policy.encode_prompts([m for _, m in rebuilt])):
+                prompts[row] = ids
+        contexts = [[*p, *prefix] for p, prefix in zip(prompts, prefixes)]
         contexts, cut = self._fit(contexts, targets)
         values = self._score(contexts, targets)
         bounds = np.cumsum([0, *lengths])
-        return Beliefs([values[a:b] for a, b in zip(bounds[:-1], bounds[1:])], cut)
+        return Beliefs([values[a:b] for a, b in zip(bounds[:-1], bounds[1:])], cut, len(rebuilt), not_rebuilt)
 
     def _answer_tokens(self, answer: str) -> tuple[list[int], list[int]]:
         """(ids that join the prompt, ids scored): the template prefix and the answer tokenised together, as
