@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -85,7 +85,8 @@ class SokobanEnv(TextEnv):
     include the border walls); ``valid_unseen`` (100) uses unseen 8x8 rooms with 1 and 2 boxes.
 
     ## Arguments
-    ``split``, ``max_steps``, ``rooms`` (pairs of (size, boxes) overriding the split's), ``num_tasks``,
+    ``split``, ``max_steps``, ``rooms`` ((size, boxes) pairs replacing the split's, or a mapping from split to
+    such pairs, e.g. ``{"train": [[6, 1]], "valid_seen": [[6, 1]], "valid_unseen": [[7, 1]]}``), ``num_tasks``,
     ``reward`` ("sokoban" or "success"), ``end_on_deadlock`` (True).
 
     ## Prompts
@@ -102,12 +103,15 @@ class SokobanEnv(TextEnv):
     )
 
     def __init__(self, split: str = "train", max_steps: int | None = None,
-                 rooms: Sequence[Sequence[int]] | None = None, num_tasks: int | None = None,
+                 rooms: Sequence[Sequence[int]] | Mapping[str, Sequence[Sequence[int]]] | None = None,
+                 num_tasks: int | None = None,
                  reward: str = "sokoban", end_on_deadlock: bool = True, render_mode: str | None = None):
         super().__init__(split=split, max_steps=max_steps, render_mode=render_mode)
         if reward not in REWARDS:
             raise ValueError(f"reward must be one of {REWARDS}, got {reward!r}")
         self.reward_kind, self.end_on_deadlock = reward, bool(end_on_deadlock)
+        if isinstance(rooms, Mapping):  # per split: {"train": [[6, 1]], "valid_unseen": [[7, 1]]}
+            rooms = rooms.get(split)
         layouts = [(int(size), int(boxes)) for size, boxes in (rooms or DEFAULT_ROOMS[split])]
         if not layouts or any(size < 5 or boxes < 1 for size, boxes in layouts):
             raise ValueError(f"rooms must be (size >= 5, boxes >= 1) pairs, got {rooms!r}")

@@ -15,7 +15,7 @@ from typing import Any
 from agentgym.core.policy import Generation, SamplingParams
 from agentgym.core.types import Messages
 from agentgym.rollout.prompts import format_action
-from policies.heuristics import frozenlake, textworld
+from policies.heuristics import frozenlake, sokoban, textworld
 from policies.heuristics.view import PromptView
 
 Rule = Callable[[PromptView], str]
@@ -25,6 +25,7 @@ RULES: dict[str, Rule] = {
     **{f"agentgym/TextWorld-{family}-v0": textworld.act
        for family in ("CoinCollector", "TreasureHunter", "Simple", "Custom", "Cooking")},
     "agentgym/TextWorld-v0": textworld.act,
+    "agentgym/Sokoban-v0": sokoban.act,
 }
 
 
