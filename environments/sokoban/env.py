@@ -51,9 +51,13 @@ class SokobanEnv(TextEnv):
 
     ## Observation
     The room, one line per row (``#`` wall, ``_`` floor, ``O`` target, ``X`` box, ``*`` box on a target, ``P``
-    you, ``S`` you on a target), the legend, how many boxes are on targets, and what each move would do now
-    ("Up: push the box onto a target. Down: a wall, nothing moves. ..."). After a move the first sentence says
-    what happened.
+    you, ``S`` you on a target), the legend, how many boxes are on targets, where each box off its target is
+    from you and where its nearest free target is from it ("A box is 1 row up and 2 columns left of you; the
+    nearest free target is 2 rows down of it."; ``positions=False`` leaves this line out, for the grid alone as
+    RAGEN shows it), and what each move would do now ("Up: push the box onto a target. Down: a wall, nothing
+    moves. ..."). After a move the first sentence says what happened. Why the positions line: with the grid
+    alone the offline tiny model's SFT loss sat at 0.34 through 600 steps (it never found the player in the
+    grid); the grid stays, so nothing is hidden from a larger model.
 
     ## Actions
     ``up``, ``down``, ``left``, ``right`` (case, spaces, punctuation and filler words are ignored: "Move Up.",
@@ -87,7 +91,7 @@ class SokobanEnv(TextEnv):
     ## Arguments
     ``split``, ``max_steps``, ``rooms`` ((size, boxes) pairs replacing the split's, or a mapping from split to
     such pairs, e.g. ``{"train": [[6, 1]], "valid_seen": [[6, 1]], "valid_unseen": [[7, 1]]}``), ``num_tasks``,
-    ``reward`` ("sokoban" or "success"), ``end_on_deadlock`` (True).
+    ``reward`` ("sokoban" or "success"), ``end_on_deadlock`` (True), ``positions`` (True).
 
     ## Prompts
     No history by default (``prompt_history_len = 0``): the grid is the whole position.
@@ -105,11 +109,12 @@ class SokobanEnv(TextEnv):
     def __init__(self, split: str = "train", max_steps: int | None = None,
                  rooms: Sequence[Sequence[int]] | Mapping[str, Sequence[Sequence[int]]] | None = None,
                  num_tasks: int | None = None,
-                 reward: str = "sokoban", end_on_deadlock: bool = True, render_mode: str | None = None):
+                 reward: str = "sokoban", end_on_deadlock: bool = True, positions: bool = True,
+                 render_mode: str | None = None):
         super().__init__(split=split, max_steps=max_steps, render_mode=render_mode)
         if reward not in REWARDS:
             raise ValueError(f"reward must be one of {REWARDS}, got {reward!r}")
-        self.reward_kind, self.end_on_deadlock = reward, bool(end_on_deadlock)
+        self.reward_kind, self.end_on_deadlock, self.positions = reward, bool(end_on_deadlock), bool(positions)
         if isinstance(rooms, Mapping):  # per split: {"train": [[6, 1]], "valid_unseen": [[7, 1]]}
             rooms = rooms.get(split)
         layouts = [(int(size), int(boxes)) for size, boxes in (rooms or DEFAULT_ROOMS[split])]
@@ -136,13 +141,13 @@ class SokobanEnv(TextEnv):
         n = len(self.state.boxes)
         things = "1 box and 1 target" if n == 1 else f"{n} boxes and {n} targets"
         return (f"You are in a {self.room.height}x{self.room.width} room with {things}. Push every box onto a "
-                f"target.\n{describe(self.room, self.state)}")
+                f"target.\n{self._describe()}")
 
     def apply(self, action: str) -> Outcome:
         direction = parse_move(action)
         if direction is None:
             return Outcome(f"{action[:80]!r} is not a move. Valid actions: up, down, left, right.\n"
-                           + describe(self.room, self.state), action_valid=False)
+                           + self._describe(), action_valid=False)
         before = self.state
         self.state, outcome = self.room.move(before, direction)
         said, reward = MOVED[outcome].format(direction), 0.0
@@ -162,7 +167,10 @@ class SokobanEnv(TextEnv):
             return Outcome(f"{said} Deadlock: {reason}, so the room can no longer be solved. The episode ends.\n"
                            f"{grid(self.room, self.state)}",
                            reward=self._reward(reward + STEP_COST * cut_short, solved=False), terminated=True)
-        return Outcome(f"{said}\n{describe(self.room, self.state)}", reward=self._reward(reward, solved=False))
+        return Outcome(f"{said}\n{self._describe()}", reward=self._reward(reward, solved=False))
+
+    def _describe(self) -> str:
+        return describe(self.room, self.state, self.positions)
 
     def _reward(self, sokoban_reward: float, solved: bool) -> float:
         return sokoban_reward if self.reward_kind == "sokoban" else float(solved)

@@ -1,4 +1,5 @@
-"""What the agent reads: the room as a grid of symbols, the legend, and what each of its four moves would do."""
+"""What the agent reads: the room as a grid of symbols, the legend, where the boxes and free targets are, and
+what each of its four moves would do."""
 
 from __future__ import annotations
 
@@ -45,7 +46,31 @@ def options(room: Room, state: State) -> str:
     return " ".join(parts)
 
 
-def describe(room: Room, state: State) -> str:
+def offset(room: Room, frm: int, to: int) -> str:
+    """'2 rows down and 1 column left': where ``to`` lies seen from ``frm``."""
+    (r0, c0), (r1, c1) = room.row_col(frm), room.row_col(to)
+    parts = []
+    if r1 != r0:
+        parts.append(f"{abs(r1 - r0)} row{'s' if abs(r1 - r0) > 1 else ''} {'down' if r1 > r0 else 'up'}")
+    if c1 != c0:
+        parts.append(f"{abs(c1 - c0)} column{'s' if abs(c1 - c0) > 1 else ''} {'right' if c1 > c0 else 'left'}")
+    return " and ".join(parts) or "here"
+
+
+def positions(room: Room, state: State) -> str:
+    """One sentence per box off its target: where it is from you, and where the nearest free target is from
+    it (rows plus columns; walls not counted). What the grid shows, said in words a small model can use."""
+    free = sorted(room.targets - set(state.boxes))
+    sentences = []
+    for box in (b for b in state.boxes if b not in room.targets):
+        target = min(free, key=lambda t: (sum(abs(a - b) for a, b in zip(room.row_col(t), room.row_col(box))), t))
+        sentences.append(f"A box is {offset(room, state.player, box)} of you; the nearest free target is "
+                         f"{offset(room, box, target)} of it.")
+    return " ".join(sentences)
+
+
+def describe(room: Room, state: State, with_positions: bool = True) -> str:
     on = sum(b in room.targets for b in state.boxes)
-    return (f"{grid(room, state)}\nLegend: {LEGEND}.\nBoxes on targets: {on} of {len(state.boxes)}.\n"
+    where = f"{positions(room, state)}\n" if with_positions and on < len(state.boxes) else ""
+    return (f"{grid(room, state)}\nLegend: {LEGEND}.\nBoxes on targets: {on} of {len(state.boxes)}.\n{where}"
             f"Your options: {options(room, state)}")

@@ -96,8 +96,11 @@ def test_observation_has_grid_legend_and_options():
     obs, *_ = env.step("down")
     assert obs == ("You moved down.\n#######\n#_____#\n#_X___#\n#_*__O#\n#P____#\n#_____#\n#######\n"
                    "Legend: # wall, _ floor, O target, X box, * box on a target, P you, S you on a target.\n"
-                   "Boxes on targets: 1 of 2.\nYour options: Up: walk. Down: walk. Left: a wall, nothing moves. "
+                   "Boxes on targets: 1 of 2.\nA box is 2 rows up and 1 column right of you; the nearest free target is "
+                   "1 row down and 3 columns right of it.\nYour options: Up: walk. Down: walk. Left: a wall, nothing moves. "
                    "Right: walk.")
+    bare = on_room(OFF_AND_ON, positions=False)
+    assert "A box is" not in bare.step("down")[0]
     obs, *_ = env.step("up")  # back at the start: the box on a target is to the right
     assert obs.endswith("Left: a wall, nothing moves. Right: push the box off its target.")
     env.step("right")
