@@ -49,29 +49,48 @@ def full_tensor(tensor):
 
 
 def load_snapshot(model, weights: WeightSnapshot) -> None:
-    """Copy a snapshot into ``model`` in place; a mismatch of names or shapes is an error, never a partial load."""
+    """Copy a snapshot into ``model`` in place. The whole snapshot is checked first (kind, names, shapes,
+    dtypes), so a mismatch is an error that leaves the model as it was, never a partial load."""
+    expected = expected_tensors(model, weights.adapter_only)
+    check_snapshot(expected, weights)
     with torch.no_grad():
         if weights.adapter_only:
-            if not hasattr(model, "peft_config"):
-                raise ValueError("an adapter-only snapshot (LoRA) cannot load into a model without adapters; "
-                                 "start the engine from the same LoRA policy the trainer trains")
             from peft import set_peft_model_state_dict
 
-            result = set_peft_model_state_dict(model, weights.tensors)
-            unexpected = list(getattr(result, "unexpected_keys", []) or [])
-            if unexpected:
-                raise ValueError(f"adapter snapshot has tensors the engine's model lacks: {unexpected[:5]}")
-            return
-        if hasattr(model, "peft_config"):
-            raise ValueError("a full snapshot cannot load into a LoRA model; the engine and trainer differ")
-        current = model.state_dict()
-        wrong = [n for n, t in weights.tensors.items() if n in current and current[n].shape != t.shape]
-        if wrong:
-            raise ValueError(f"snapshot tensors have other shapes than the engine's model: {wrong[:5]}")
-        missing, unexpected = model.load_state_dict(weights.tensors, strict=False)
-        if missing or unexpected:
-            raise ValueError(f"snapshot does not match the engine's model: missing {missing[:5]}, "
-                             f"unexpected {unexpected[:5]}")
+            set_peft_model_state_dict(model, weights.tensors)
+        else:
+            model.load_state_dict(weights.tensors, strict=True)
+
+
+def expected_tensors(model, adapter_only: bool) -> dict[str, torch.Tensor]:
+    """The tensors a snapshot for ``model`` must hold, by name (the model's own, not copies)."""
+    if adapter_only:
+        if not hasattr(model, "peft_config"):
+            raise ValueError("an adapter-only snapshot (LoRA) cannot load into a model without adapters; "
+                             "start the engine from the same LoRA policy the trainer trains")
+        from peft import get_peft_model_state_dict
+
+        return get_peft_model_state_dict(model)
+    if hasattr(model, "peft_config"):
+        raise ValueError("a full snapshot cannot load into a LoRA model; the engine and trainer differ")
+    return model.state_dict()
+
+
+def check_snapshot(expected: dict[str, torch.Tensor], weights: WeightSnapshot) -> None:
+    """Every expected name present, no other, each with the model's shape and a dtype of the same kind
+    (floating-point values may change precision; an integer tensor for a float parameter is refused)."""
+    missing = [n for n in expected if n not in weights.tensors]
+    unexpected = [n for n in weights.tensors if n not in expected]
+    if missing or unexpected:
+        kind = "adapter snapshot" if weights.adapter_only else "snapshot"
+        raise ValueError(f"{kind} does not match the engine's model: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    wrong = [n for n, t in weights.tensors.items() if t.shape != expected[n].shape]
+    if wrong:
+        raise ValueError(f"snapshot tensors have other shapes than the engine's model: {wrong[:5]}")
+    bad = [f"{n} ({t.dtype}, model {expected[n].dtype})" for n, t in weights.tensors.items()
+           if t.dtype != expected[n].dtype and not (t.is_floating_point() and expected[n].is_floating_point())]
+    if bad:
+        raise ValueError(f"snapshot tensors have dtypes the engine's model cannot take: {bad[:5]}")
 
 
 def to_bytes(weights: WeightSnapshot) -> bytes:
@@ -107,3 +126,25 @@ def write_adapter(folder, lora_config, weights: WeightSnapshot) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     lora_config.save_pretrained(str(folder))
     save_file({n: t.contiguous() for n, t in weights.tensors.items()}, str(folder / "adapter_model.safetensors"))
+
+
+def from_file(path) -> WeightSnapshot:
+    """A snapshot from a safetensors file (a pushed body streamed to disk: read once, never held twice)."""
+    import json
+    import struct
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(8)
+        header_len = struct.unpack("<Q", head)[0] if len(head) == 8 else 0
+        if not header_len or size < 8 + header_len:
+            raise ValueError(f"not a safetensors payload ({size} bytes)")
+        header = json.loads(f.read(header_len))
+    if not isinstance(header, dict):
+        raise ValueError("not a safetensors payload (its header is not a JSON object)")
+    adapter_only = (header.get("__metadata__") or {}).get(ADAPTER_ONLY_KEY) == "1"
+    return WeightSnapshot(load_file(str(path)), adapter_only)

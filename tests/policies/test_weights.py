@@ -79,3 +79,42 @@ def test_mismatched_snapshots_are_errors_not_partial_loads(folder):
         load_snapshot(full.model, partial)
     with pytest.raises(ValueError, match="safetensors"):
         from_bytes(b"not weights")
+
+
+def _state(model):
+    return {n: t.detach().clone() for n, t in model.state_dict().items()}
+
+
+def _unchanged(model, before) -> bool:
+    return all(torch.equal(t, before[n]) for n, t in model.state_dict().items())
+
+
+@pytest.mark.parametrize("defect", ["extra_name", "missing_tensor", "int64_tensor"])
+def test_a_refused_full_snapshot_changes_no_weight(folder, defect):
+    engine, trained = HFPolicy.from_pretrained(folder, device="cpu"), HFPolicy.from_pretrained(folder, device="cpu")
+    _perturb(trained.model)
+    weights = snapshot(trained.model)  # every tensor differs from the engine's...
+    first = next(iter(weights.tensors))
+    if defect == "extra_name":
+        weights.tensors["not.a.parameter"] = torch.zeros(2)
+    elif defect == "missing_tensor":
+        weights.tensors.pop(first)
+    else:
+        weights.tensors[first] = weights.tensors[first].to(torch.int64)
+    before = _state(engine.model)
+    with pytest.raises(ValueError, match="unexpected|missing|dtype"):
+        load_snapshot(engine.model, weights)
+    assert _unchanged(engine.model, before)  # ...yet none was copied
+
+
+def test_a_refused_adapter_snapshot_changes_no_weight(folder):
+    lora = {"r": 2, "lora_alpha": 4}
+    engine = HFPolicy.from_pretrained(folder, device="cpu", lora=lora)
+    trained = HFPolicy.from_pretrained(folder, device="cpu", lora=lora)
+    _perturb(trained.model, only="lora_")
+    weights = snapshot(trained.model)
+    weights.tensors["base_model.model.not_an_adapter.lora_A.weight"] = torch.zeros(2, 2)
+    before = _state(engine.model)
+    with pytest.raises(ValueError, match="unexpected"):
+        load_snapshot(engine.model, weights)
+    assert _unchanged(engine.model, before)
