@@ -1,7 +1,7 @@
 """Trainer features: optional parts of the trainer behind one protocol (``base.TrainerFeature``), one
 folder each with its model, buffer and settings.
 
-The core's own (``reference``, ``critic``, ``epo``, ``archer``, ``igpo``) live here; outer packages add theirs as
+The core's own (``reference``, ``critic``, ``epo``, ``archer``, ``igpo``, ``oracle``) live here; outer packages add theirs as
 ``agentgym.features`` entry points (``rewards`` provides ``progress``). They are built, and their
 hooks called, in a fixed order: the core's in the order below, then the entry points by name. Each
 feature's settings class becomes options of ``python -m agentgym.train`` (``--{name}-{field}``).
@@ -17,10 +17,11 @@ from agentgym.train.features.base import SetupContext, TrainerFeature
 from agentgym.train.features.critic.feature import ValueModel
 from agentgym.train.features.epo.feature import EPOFeature
 from agentgym.train.features.igpo.feature import IGPOBelief
+from agentgym.train.features.oracle.feature import OracleCredit
 from agentgym.train.features.reference.feature import ReferenceModel
 
 CORE: tuple[type[TrainerFeature], ...] = (ReferenceModel, ValueModel, EPOFeature, ArcherCritic,
-                                           IGPOBelief)
+                                           IGPOBelief, OracleCredit)
 
 
 def feature_classes() -> list[type[TrainerFeature]]:

@@ -123,7 +123,7 @@ def test_pooled_igpo_keeps_the_papers_length_bias_as_documented():
 # ------------------------------------- verl-agent HGPO: duplicated samples never enter group statistics
 @pytest.mark.parametrize("name, params", [
     ("grpo", {}), ("rloo", {}), ("gigpo", {}), ("hgpo", {}), ("reinforce_pp", {}), ("igpo", {}),
-    ("graphgpo", {}),
+    ("graphgpo", {}), ("oracle", {}),
 ])
 def test_a_batch_padded_by_duplicating_a_step_is_refused(name, params):
     rows = [(0, 0, 0, 1.0, "s"), (0, 1, 0, 0.0, "s")]

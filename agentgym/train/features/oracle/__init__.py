@@ -1,0 +1,1 @@
+"""The oracle-credit feature: the expert's remaining plan length before and after every step (credit=oracle)."""
