@@ -43,7 +43,7 @@ def check_reads_step_penalty(name: str, fn: Callable[..., Any], batch: StepBatch
     """Raise if the batch carries step penalties that estimator ``name`` would ignore."""
     if COLUMN in batch.extras and not getattr(fn, "reads_step_penalty", False):
         raise ValueError(f"credit estimator {name!r} does not read the {COLUMN!r} column that a shaper wrote "
-                         "(invalid_action mode='step'); use one that does (grpo, rloo, gigpo, hgpo, reinforce_pp) "
+                         "(invalid_action mode='step'); use one that does (grpo, rloo, gigpo, graphgpo, hgpo, reinforce_pp) "
                          "or the shaper's mode='reward'")
 
 
