@@ -18,7 +18,7 @@ from agentgym.core.checker import adversarial_actions, hostile_actions
 
 ENV_IDS = agentgym.list_envs("agentgym")
 CHEAP = ["agentgym/FrozenLake-v0", "agentgym/SQL-v0", "agentgym/SearchQA-v0", "agentgym/PythonTool-v0",
-         "agentgym/Synthetic-v0"]
+         "agentgym/Synthetic-v0", "agentgym/Sokoban-v0"]
 MAX_STEP_S = 10.0
 MAX_RSS_GROWTH = 50 * 2**20
 
