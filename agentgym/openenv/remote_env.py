@@ -74,7 +74,7 @@ class OpenEnvRemote(gymnasium.Env[str, str]):
         return result
 
     def task_ids(self) -> list[str]:
-        return self.server.task_ids(self.split)
+        return self.server.task_ids(self.episode.split)
 
     def num_tasks(self) -> int:
         return len(self.task_ids())

@@ -23,7 +23,7 @@ StepTuple = tuple[str, float, bool, bool, dict[str, Any]]
 class RemoteEpisode:
     def __init__(self, server: ServerInfo, split: str = "train", max_steps: int | None = None,
                  text_field: str | None = None):
-        server.check_split(split)
+        split = server.resolve_split(split)  # the server's own name for it (task API servers)
         self.server, self.split, self.max_steps, self.text_field = server, split, max_steps, text_field
         self.steps_taken, self.done, self.task_id = 0, True, None
         self.started = False
@@ -52,7 +52,11 @@ class RemoteEpisode:
                 ids = self.server.task_ids(self.split)
                 if str(options["task_id"]) not in ids:
                     raise ValueError(f"task {options['task_id']!r} is not in split {self.split!r} of the server")
-                data["index"], self.task_id = ids.index(str(options["task_id"])), str(options["task_id"])
+                index = ids.index(str(options["task_id"]))
+                # OpenEnv names no reset argument for the task: ``index`` (this project, the task API's
+                # word) and ``task_index`` (harbor's); its server passes only those reset() accepts
+                data["index"] = data["task_index"] = index
+                self.task_id = str(options["task_id"])
         elif "task_id" in options:
             raise ValueError(f"the OpenEnv server at {self.server.base_url} has no task API: a reset cannot "
                              "choose a task by id")

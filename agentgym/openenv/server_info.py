@@ -43,6 +43,10 @@ def reply_payload(result: Any) -> dict[str, Any]:
             "metadata": result.metadata}
 
 
+SPLIT_KINDS = {"train": ("train",), "valid_seen": ("validation", "test"), "valid_unseen": ("test", "validation")}
+PAGE = 1000  # task specs asked for per /task_range request
+
+
 @dataclass
 class ServerInfo:
     base_url: str
@@ -52,17 +56,47 @@ class ServerInfo:
     ours: bool  # observations carry terminated, truncated and info (served by agentgym.serve_env)
     splits: list[str] | None  # None: the server has no task API
     timeout_s: float = 30.0
+    split_types: dict[str, str] = field(default_factory=dict)  # split name -> train | validation | test
     _task_ids: dict[str, list[str]] = field(default_factory=dict)
 
+    def resolve_split(self, split: str) -> str:
+        """The server's split for one of ours: the same name where it has it; otherwise the one split of
+        the matching kind (train -> train; valid_seen -> validation, else test; valid_unseen -> test, else
+        validation), so a held-out evaluation finds a foreign server's held-out tasks."""
+        if self.splits is None or split in self.splits:
+            return split
+        for kind in SPLIT_KINDS.get(split, ()):
+            named = [s for s in self.splits if self.split_types.get(s) == kind]
+            if len(named) == 1:
+                return named[0]
+            if len(named) > 1:
+                raise ValueError(f"the OpenEnv server at {self.base_url} has several {kind} splits {named} and none "
+                                 f"named {split!r}: pass split= one of {self.splits}")
+        raise ValueError(f"the OpenEnv server at {self.base_url} has splits {self.splits}, not {split!r}")
+
     def task_ids(self, split: str) -> list[str]:
-        """The split's task ids in the server's order (the task API's ``id`` of each task, else its index)."""
+        """The split's task ids in the server's order, read with OpenEnv 0.10's task API: ``num_tasks``,
+        then ``task_range`` a page at a time (``/tasks`` may be a bounded preview), ``/tasks`` where those
+        two are missing. A task's id is its spec's ``id`` (or ``task_id``, or ``name``), a plain string
+        spec itself, else its index."""
         if self.splits is None:
             raise RuntimeError(f"the OpenEnv server at {self.base_url} has no task API (/{self.name}/tasks "
                                "answers 501), so its tasks cannot be listed; train on it by reset seeds")
+        split = self.resolve_split(split)
         if split not in self._task_ids:
-            tasks = _request(self, "post", f"/{self.name}/tasks", json={"split": split})["tasks"]
-            self._task_ids[split] = [str(t.get("id", i)) if isinstance(t, dict) else str(t)
-                                     for i, t in enumerate(tasks)]
+            try:
+                total = int(_request(self, "post", f"/{self.name}/num_tasks", json={"split": split})["num_tasks"])
+                specs: list[Any] = []
+                while len(specs) < total:
+                    page = _request(self, "post", f"/{self.name}/task_range",
+                                    json={"split": split, "start": len(specs), "stop": min(total, len(specs) + PAGE)})
+                    if not page.get("tasks"):
+                        raise RuntimeError(f"the OpenEnv server at {self.base_url} reports {total} tasks in split "
+                                           f"{split!r} but its task_range stops at {len(specs)}")
+                    specs.extend(page["tasks"])
+            except LookupError:  # no num_tasks / task_range: the full list
+                specs = _request(self, "post", f"/{self.name}/tasks", json={"split": split})["tasks"]
+            self._task_ids[split] = [task_id(spec, i) for i, spec in enumerate(specs)]
         return self._task_ids[split]
 
     def session_state(self) -> dict[str, Any]:
@@ -78,8 +112,18 @@ class ServerInfo:
             raise
 
     def check_split(self, split: str) -> None:
-        if self.splits is not None and split not in self.splits:
-            raise ValueError(f"the OpenEnv server at {self.base_url} has splits {self.splits}, not {split!r}")
+        self.resolve_split(split)
+
+
+def task_id(spec: Any, index: int) -> str:
+    """A task spec's id: OpenEnv leaves the spec's shape to the environment (``{"id"}``, harbor's
+    ``{"task_id"}``, a name, a plain string)."""
+    if isinstance(spec, dict):
+        for key in ("id", "task_id", "name"):
+            if spec.get(key) is not None:
+                return str(spec[key])
+        return str(index)
+    return spec if isinstance(spec, str) else str(index)
 
 
 def probe(base_url: str, action_field: str | None = None, timeout_s: float = 30.0) -> ServerInfo:
@@ -96,10 +140,12 @@ def probe(base_url: str, action_field: str | None = None, timeout_s: float = 30.
                       action_field or _text_field(schema.get("action") or {}, base_url), ours, None, timeout_s)
     if info.name:
         try:
-            info.splits = [s["name"] if isinstance(s, dict) else str(s)
-                           for s in _request(info, "get", f"/{info.name}/splits")]
+            listed = _request(info, "get", f"/{info.name}/splits")
         except LookupError:  # 501 or 404: no task API
-            info.splits = None
+            listed = None
+        if listed is not None:
+            info.splits = [s["name"] if isinstance(s, dict) else str(s) for s in listed]
+            info.split_types = {s["name"]: str(s.get("type", "")) for s in listed if isinstance(s, dict)}
     return info
 
 
