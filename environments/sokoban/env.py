@@ -28,7 +28,7 @@ MOVED = {"walk": "You moved {}.", "push": "You pushed the box {}.",
          "blocked": "You cannot push the box {}: a wall or another box is behind it."}
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=256)
 def _expert(size: int, boxes: int, seed: int) -> Expert:
     """One plan memory per room, shared by every environment of the process that plays it."""
     return Expert(generate(size, boxes, seed)[0])

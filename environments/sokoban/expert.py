@@ -8,7 +8,7 @@ import threading
 from environments.sokoban.room import Room, State
 from environments.sokoban.solver import DEFAULT_MAX_NODES, SearchLimit, solve
 
-MAX_KEPT = 20_000  # positions remembered per room; the memory starts over past it
+MAX_KEPT = 4096  # positions remembered per room (about 1 MB); the memory starts over past it
 
 
 class Expert:
