@@ -262,6 +262,7 @@ def create_app(policy, model_name: str = "agentgym-policy", max_batch: int = 256
     )
 
     weights_token = weights_token if weights_token is not None else os.environ.get(TOKEN_ENV) or None
+    instance = uuid.uuid4().hex  # a restarted server is another instance: a client can tell it lost its weights
     max_weights_bytes = max_weights_bytes or weights_cap(policy)
     batcher = Batcher(policy, max_batch=max_batch, max_wait_s=max_wait_s)
     app = FastAPI(title="agentgym policy server", on_shutdown=[batcher.close])
@@ -337,7 +338,7 @@ def create_app(policy, model_name: str = "agentgym-policy", max_batch: int = 256
     def info() -> dict[str, Any]:
         return {"model": model_name, "policy_version": batcher.version, "lora": bool(getattr(policy, "is_lora", False)),
                 "loads_weights": hasattr(policy, "model"), "weights_need_token": weights_token is not None,
-                "max_weights_bytes": max_weights_bytes}
+                "max_weights_bytes": max_weights_bytes, "instance": instance}
 
     @app.post("/agentgym/weights")
     async def load_weights(request: Request) -> dict[str, Any]:

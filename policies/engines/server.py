@@ -13,18 +13,28 @@ carry the response token ids and their log-probs (vLLM's ``return_token_ids`` ex
   LoRA policies write only the adapter there, loaded as a new adapter (``/v1/load_lora_adapter``,
   with ``--enable-lora`` and ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=1``) that requests then name as model.
   vLLM's NCCL and CUDA-IPC weight-transfer backends need GPUs and are not used here.
+
+``timeout_s`` (``engine_timeout_s``) bounds one request **with its retries**: a frozen server fails the
+run after that long, not after five timeouts and their backoff. Within it, a server that refuses
+connections is waited for (it may be restarting); once it answers again, the weights it lost are put
+back before any sample is taken: the last push again (kept on disk in ``sync_dir``, else in memory)
+for the project's server, which tells a restart apart from a foreign push by its ``instance`` id; the
+folder of the last version for ``vllm serve`` (reloaded after any lost connection, as vLLM cannot say
+whether it restarted).
 """
 
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from agentgym.core.policy import Generation, SamplingParams
 from policies.engines.base import EngineBase
-from policies.openai_api import OpenAIPolicy
+from policies.openai_api import RETRY_STATUS, EndpointUnavailable, OpenAIPolicy
 from policies.weights import (
     TOKEN_ENV,
     TOKEN_HEADER,
@@ -50,10 +60,14 @@ class ServerEngine(EngineBase):
         root = base_url.rstrip("/").removesuffix("/v1")
         self.base_url, self.process = root + "/v1", process
         self.http = OpenAIPolicy(model or "", root, timeout=timeout_s, concurrency=concurrency)
+        self.timeout_s, self.backoff_s = timeout_s, 0.5
         self.prompts_per_request, self.concurrency = prompts_per_request, concurrency
+        self.instance: str | None = None  # the project's server: which run of it holds our weights
         self.kind = self._server_kind()
         self.http.model = model or self._first_model()
         self.sync_dir = Path(sync_dir) if sync_dir is not None else None
+        self._last_push: bytes | Path | None = None  # the project's server: the payload of the last push
+        self._restore_lock = threading.RLock()
 
     # ---- generation ---------------------------------------------------------------------------
     def _generate(self, prompt_ids: list[list[int]], sampling: SamplingParams) -> list[Generation]:
@@ -77,11 +91,95 @@ class ServerEngine(EngineBase):
         return body
 
     def _complete(self, prompt_ids: list[list[int]], sampling: SamplingParams) -> list[Generation]:
-        data = self.http.post("/v1/completions", self.request_body(prompt_ids, sampling))
-        choices = sorted(data.get("choices") or [], key=lambda c: c.get("index", 0))
-        if len(choices) != len(prompt_ids):
-            raise RuntimeError(f"{self.base_url}/completions answered {len(choices)} choices for {len(prompt_ids)} prompts")
-        return [self._generation(ids, choice) for ids, choice in zip(prompt_ids, choices)]
+        for attempt in range(2):
+            data = self.post("/v1/completions", self.request_body(prompt_ids, sampling))
+            choices = sorted(data.get("choices") or [], key=lambda c: c.get("index", 0))
+            if len(choices) != len(prompt_ids):
+                raise RuntimeError(f"{self.base_url}/completions answered {len(choices)} choices for "
+                                   f"{len(prompt_ids)} prompts")
+            if attempt == 0 and self._served_version(choices) not in (None, self.version) and self._restore(data):
+                continue  # the server restarted between two requests: its weights are back, sample again
+            return [self._generation(ids, choice) for ids, choice in zip(prompt_ids, choices)]
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _served_version(choices: list[dict[str, Any]]) -> int | None:
+        versions = {c.get("agentgym_policy_version") for c in choices} - {None}
+        return int(versions.pop()) if len(versions) == 1 else None
+
+    # ---- one request: a deadline for it and its retries, a wait for a restarting server ---------
+    def post(self, path: str, body: dict[str, Any] | None = None, content: bytes | None = None,
+             headers: dict[str, str] | None = None, restore: bool = True) -> dict[str, Any]:
+        """POST, retried until ``timeout_s`` after the first try (the whole wait, as ``engine_timeout_s``
+        promises). Refused connections, timeouts, 429 and 5xx are retried; after a lost connection the
+        server's weights are restored before the answer is used (``restore``)."""
+        import httpx
+
+        deadline, attempt, last, lost = time.monotonic() + self.timeout_s, 0, "no attempt made", False
+        while (left := deadline - time.monotonic()) > 0:
+            if attempt:
+                time.sleep(min(self.backoff_s * 2 ** min(attempt - 1, 3), left))  # at most 4 s between tries
+                if (left := deadline - time.monotonic()) <= 0:
+                    break
+            attempt += 1
+            try:
+                response = self.http.client.post(path, json=body, content=content, headers=headers, timeout=left)
+            except httpx.TimeoutException as exc:
+                last = f"no answer within {self.timeout_s:.0f} s ({type(exc).__name__})"
+                continue
+            except httpx.TransportError as exc:  # refused or reset: down, or restarting
+                last, lost = f"{type(exc).__name__}: {exc}", True
+                continue
+            if response.status_code in RETRY_STATUS:
+                last = f"HTTP {response.status_code}: {response.text[:200]}"
+                continue
+            if response.status_code >= 400:
+                raise RuntimeError(f"{self.base_url.removesuffix('/v1')}{path} rejected the request with HTTP "
+                                   f"{response.status_code}: {response.text[:500]}")
+            if lost and restore:
+                self._restore(None)
+                if path == "/v1/completions" and self.kind == "vllm":  # answered before the reload: again
+                    return self.post(path, body, content, headers, restore=False)
+            try:
+                return response.json()
+            except ValueError:  # control routes (vLLM's LoRA loading) answer in plain text
+                return {"text": response.text}
+        raise EndpointUnavailable(f"the rollout server at {self.base_url} did not answer {path} within "
+                                  f"engine_timeout_s={self.timeout_s:g} s ({attempt} tries; last: {last})")
+
+    def _restore(self, answer: dict[str, Any] | None) -> bool:
+        """Put the last pushed weights back into a server that lost them (it restarted); whether it did."""
+        if not self.pushes_weights or self.version < 0:
+            return False
+        with self._restore_lock:
+            if self.kind == "agentgym":
+                info = self._info()
+                if info.get("instance") == self.instance and info.get("policy_version") == self.version:
+                    return answer is not None  # another thread restored it already
+                if info.get("instance") == self.instance or self._last_push is None:
+                    return False  # the same run of the server: someone else pushed; _generation says so
+                payload = self._last_push.read_bytes() if isinstance(self._last_push, Path) else self._last_push
+                self._push_agentgym(payload, self.version)
+                self.instance = info.get("instance")
+                return True
+            if self.sync_dir is None:
+                return False
+            lora = self.sync_dir / f"lora_v{self.version}"
+            if lora.is_dir():
+                self.post("/v1/load_lora_adapter", {"lora_name": f"policy-v{self.version}", "lora_path": str(lora)},
+                          restore=False)
+            elif (self.sync_dir / f"v{self.version}").is_dir():
+                self._vllm_reload_folder(self.sync_dir / f"v{self.version}", self.version)
+            return True
+
+    def _info(self) -> dict[str, Any]:
+        import httpx
+
+        try:
+            response = self.http.client.get("/agentgym/info", timeout=min(30.0, self.timeout_s))
+            return response.json() if response.status_code == 200 else {}
+        except (httpx.HTTPError, ValueError):
+            return {}
 
     def _generation(self, prompt_ids: list[int], choice: dict[str, Any]) -> Generation:
         token_ids = choice.get("token_ids")
@@ -116,25 +214,47 @@ class ServerEngine(EngineBase):
             self.version = version
             return
         if self.kind == "agentgym":
-            headers = {VERSION_HEADER: str(version), "Content-Type": "application/octet-stream"}
-            if self.weights_token:
-                headers[TOKEN_HEADER] = self.weights_token
-            self.http.post("/agentgym/weights", content=to_bytes(weights), headers=headers)
+            payload = to_bytes(weights)
+            with self._restore_lock:
+                self._push_agentgym(payload, version)
+                self._keep(payload)
         elif isinstance(weights, WeightSnapshot):
             self._vllm_switch_adapter(weights, version)
         else:
             self._vllm_reload(weights, version)
         self.version = version
 
+    def _push_agentgym(self, payload: bytes, version: int) -> None:
+        """A push carries every weight, so it needs no restore, even when it reached a restarted server."""
+        headers = {VERSION_HEADER: str(version), "Content-Type": "application/octet-stream"}
+        if self.weights_token:
+            headers[TOKEN_HEADER] = self.weights_token
+        self.post("/agentgym/weights", content=payload, headers=headers, restore=False)
+        info = self._info()
+        if info.get("policy_version") == version:
+            self.instance = info.get("instance", self.instance)
+
+    def _keep(self, payload: bytes) -> None:
+        """The last push, for a server that restarts: on disk in ``sync_dir`` when there is one."""
+        if self.sync_dir is None:
+            self._last_push = payload
+            return
+        self.sync_dir.mkdir(parents=True, exist_ok=True)
+        path = self.sync_dir / "last_push.safetensors"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(payload)
+        tmp.replace(path)
+        self._last_push = path
+
     def _vllm_switch_adapter(self, weights: WeightSnapshot, version: int) -> None:
         if self.sync_dir is None:
             raise RuntimeError("vllm serve loads LoRA adapters from a folder: give the engine a sync_dir")
         folder, name, previous = self.sync_dir / f"lora_v{version}", f"policy-v{version}", self.http.model
         write_adapter(folder, self.trained.model.peft_config["default"], weights)
-        self.http.post("/v1/load_lora_adapter", {"lora_name": name, "lora_path": str(folder)})
+        self.post("/v1/load_lora_adapter", {"lora_name": name, "lora_path": str(folder)}, restore=False)
         self.http.model = name  # requests name the adapter as their model
         if previous.startswith("policy-v"):
-            self.http.post("/v1/unload_lora_adapter", {"lora_name": previous})
+            self.post("/v1/unload_lora_adapter", {"lora_name": previous}, restore=False)
             shutil.rmtree(self.sync_dir / f"lora_v{previous.removeprefix('policy-v')}", ignore_errors=True)
 
     def _vllm_reload(self, named_tensors: list[tuple[str, Any]], version: int) -> None:
@@ -147,19 +267,25 @@ class ServerEngine(EngineBase):
         folder.mkdir(parents=True, exist_ok=True)
         save_file({n: t.contiguous() for n, t in named_tensors}, str(folder / "model.safetensors"))
         self.trained.model.config.save_pretrained(folder)
-        self.http.post("/collective_rpc", {"method": "reload_weights", "kwargs": {"weights_path": str(folder)}})
-        self.http.post("/reset_prefix_cache", {})
-        self.http.post("/update_weight_version", {"new_version": str(version)})
+        self._vllm_reload_folder(folder, version)
         for old in self.sync_dir.glob("v*"):
             if old != folder:
                 shutil.rmtree(old, ignore_errors=True)
+
+    def _vllm_reload_folder(self, folder: Path, version: int) -> None:
+        self.post("/collective_rpc", {"method": "reload_weights", "kwargs": {"weights_path": str(folder)}},
+                  restore=False)
+        self.post("/reset_prefix_cache", {}, restore=False)
+        self.post("/update_weight_version", {"new_version": str(version)}, restore=False)
 
     # ---- discovery and shutdown ---------------------------------------------------------------
     def _server_kind(self) -> str:
         import httpx
 
         try:
-            if self.http.client.get("/agentgym/info").status_code == 200:
+            info = self.http.client.get("/agentgym/info")
+            if info.status_code == 200:
+                self.instance = info.json().get("instance")
                 return "agentgym"
             if self.http.client.get("/weight_info").status_code == 200:
                 return "vllm"

@@ -128,3 +128,105 @@ def test_a_server_serving_other_weights_than_pushed_is_an_error_not_a_sample(fol
             engine.generate(PROMPTS, GREEDY)
     finally:
         engine.close()
+
+
+# ---- issue 45 item 10: the timeout means the whole wait; a restarting server is waited for ----------------
+
+def _start_serve(folder, port, tmp_path, token="run-token"):
+    import os
+    import subprocess
+    import sys
+
+    from policies.weights import TOKEN_ENV
+
+    log = open(tmp_path / f"serve_{port}.log", "ab")
+    proc = subprocess.Popen([sys.executable, "-m", "policies.serve", "--model", str(folder), "--name", "m",
+                             "--port", str(port), "--threads", "1"], stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, TOKEN_ENV: token}, start_new_session=True)
+    log.close()
+    return proc
+
+
+def _wait_up(port, proc, timeout_s=120):
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the server exited"
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise TimeoutError("server did not start")
+
+
+def _stop(proc):
+    import os
+    import signal
+
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+def test_a_frozen_server_fails_a_request_after_the_timeout_not_five_of_them(folder, tmp_path):
+    import os
+    import signal
+    import time
+
+    from policies.openai_api import EndpointUnavailable
+    from tests.agentgym.conftest import free_port
+
+    port = free_port()
+    proc = _start_serve(folder, port, tmp_path)
+    try:
+        _wait_up(port, proc)
+        engine = ServerEngine(HFPolicy.from_pretrained(folder, device="cpu"), f"http://127.0.0.1:{port}/v1",
+                              version=0, model="m", timeout_s=3.0, weights_token="run-token")
+        os.kill(proc.pid, signal.SIGSTOP)  # frozen: the socket accepts, nothing answers
+        start = time.monotonic()
+        with pytest.raises(EndpointUnavailable, match="within engine_timeout_s=3 s"):
+            engine.generate(PROMPTS[:1], GREEDY)
+        waited = time.monotonic() - start
+        assert 2.9 <= waited < 4.5, waited  # before: 5 tries x 3 s + 7.5 s of backoff = 22.5 s
+        os.kill(proc.pid, signal.SIGCONT)
+        engine.close()
+    finally:
+        _stop(proc)
+
+
+def test_a_remote_server_that_restarts_is_waited_for_and_gets_the_pushed_weights_back(folder, tmp_path):
+    import threading
+
+    from tests.agentgym.conftest import free_port
+
+    trained = HFPolicy.from_pretrained(folder, device="cpu")
+    port, procs = free_port(), []
+    procs.append(_start_serve(folder, port, tmp_path))
+    try:
+        _wait_up(port, procs[0])
+        engine = ServerEngine(trained, f"http://127.0.0.1:{port}/v1", version=-1, model="m", timeout_s=120.0,
+                              weights_token="run-token", sync_dir=tmp_path / "sync")
+        with torch.no_grad():
+            for p in trained.model.parameters():
+                p.mul_(1.5)  # weights the restarted server cannot have from its folder
+        engine.load(engine.snapshot(trained), 3)
+        want = [g.token_ids for g in trained.generate(PROMPTS, GREEDY)]
+        assert [g.token_ids for g in engine.generate(PROMPTS, GREEDY)] == want
+        _stop(procs[0])  # the server dies; someone restarts it a few seconds later, on the same port
+        timer = threading.Timer(3.0, lambda: procs.append(_start_serve(folder, port, tmp_path)))
+        timer.start()
+        got = engine.generate(PROMPTS, GREEDY)  # waits, reconnects, pushes version 3 again, samples
+        assert [g.token_ids for g in got] == want and {g.policy_version for g in got} == {3}
+        timer.join()
+        _stop(procs[1])  # restarted between two requests: seen by its new instance id, restored as well
+        procs.append(_start_serve(folder, port, tmp_path))
+        _wait_up(port, procs[2])
+        assert [g.token_ids for g in engine.generate(PROMPTS, GREEDY)] == want
+        engine.close()
+    finally:
+        for proc in procs:
+            _stop(proc)
