@@ -25,7 +25,8 @@ class InferenceSettings:
     engine_threads: int | None = None
     """Torch CPU threads of the server this run starts; None = torch's default."""
     engine_timeout_s: float = 600.0
-    """Longest wait for one server request (or the server's start) before the run fails."""
+    """Longest wait for one server request, its retries included (or the server's start), before the run
+    fails; a server that restarts within it is waited for and gets the trained weights back."""
     max_staleness: int = 0
     """Asynchronous rollouts: 0 = synchronous; k = rollouts may use weights up to k updates old (overlap)."""
     verify_sync_prompts: int = 0
