@@ -8,7 +8,11 @@ A data-parallel run writes one checkpoint (from rank 0) holding every rank's ran
 corrupt weights, a lost ``meta.json``) is told apart from an intact one: ``latest`` then falls back to
 the newest intact checkpoint, saying which it skipped and why, instead of resuming from garbage or
 from nothing. A failed write (a full disk) removes its temporary folder and says what failed and how
-much space is left.
+much space is left; so does a failed write of ``final_policy/``, which is written under a temporary name
+and renamed into place like a checkpoint. A writer killed mid-write leaves its temporary folder behind:
+the next start of the run removes it (``remove_stale_writes``). ``latest`` names a checkpoint folder of
+this run (``iter_N``) and nothing else: a pointer such as ``../../other/checkpoints/iter_000010`` is
+refused and the newest intact checkpoint of this run is used.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -44,9 +49,9 @@ def save(run_dir: str | Path, iteration: int, state: dict[str, Any], save_policy
         torch.save({**state, "rng": rng_states or [rng_state()]}, tmp / "trainer_state.pt")
         (tmp / "meta.json").write_text(json.dumps({"iteration": iteration, "sha256": _checksums(tmp)}))
         _fsync_dir(tmp)
-    except (OSError, RuntimeError) as exc:  # torch reports a full disk as RuntimeError("... iostream error")
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise CheckpointWriteError(_write_failure(root, iteration, exc)) from exc
+    except Exception as exc:  # torch reports a full disk as RuntimeError("... iostream error"), safetensors as
+        shutil.rmtree(tmp, ignore_errors=True)  # SafetensorError("... No space left on device"), neither an OSError
+        raise CheckpointWriteError(_write_failure(root, f"checkpoint {iteration}", exc)) from exc
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
@@ -55,20 +60,60 @@ def save(run_dir: str | Path, iteration: int, state: dict[str, Any], save_policy
     return final
 
 
+def save_final(run_dir: str | Path, save_policy) -> Path:
+    """Write ``final_policy/`` through ``save_policy(folder)`` atomically: whole, or not at all."""
+    run_dir = Path(run_dir)
+    final = run_dir / FINAL_POLICY
+    tmp = run_dir / f"{TMP_FINAL}{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        save_policy(tmp)
+        _fsync_dir(tmp)
+    except Exception as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CheckpointWriteError(_write_failure(run_dir, "the final policy", exc)) from exc
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    return final
+
+
+FINAL_POLICY = "final_policy"
+TMP_CHECKPOINT = ".tmp_iter_"
+TMP_FINAL = ".tmp_final_policy_"
+POINTER = re.compile(r"iter_\d+")  # what checkpoints/latest may hold: a folder name in checkpoints/
+
+
+def remove_stale_writes(run_dir: str | Path) -> list[str]:
+    """Remove the temporary folders of writers that were killed mid-write (only one process writes a run's
+    checkpoints, and it calls this before its first write); returns their names."""
+    run_dir = Path(run_dir)
+    found = [*(run_dir / "checkpoints").glob(TMP_CHECKPOINT + "*"), *run_dir.glob(TMP_FINAL + "*"),
+             *(run_dir / "checkpoints").glob(".latest.tmp")]
+    stale = [p for p in found if not p.name.endswith(f"_{os.getpid()}")]
+    for path in stale:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return sorted(p.name for p in stale)
+
+
 class CheckpointWriteError(OSError):
-    """A checkpoint could not be written; the previous checkpoints are untouched."""
+    """A checkpoint or the final policy could not be written; the previous checkpoints are untouched."""
 
 
-def _write_failure(root: Path, iteration: int, exc: BaseException) -> str:
+def _write_failure(root: Path, what: str, exc: BaseException) -> str:
     try:
         free = shutil.disk_usage(root).free
     except OSError:
         free = None
     no_space = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    no_space = no_space or "No space left on device" in str(exc) or "StorageFull" in str(exc)  # safetensors
     full = no_space or (free is not None and free < 2**26)  # torch's RuntimeError carries no errno
     where = f"{root} ({free / 2**30:.2f} GiB free)" if free is not None else str(root)
-    why = "the disk is full" if full else f"{type(exc).__name__}: {exc}"
-    return (f"could not write checkpoint {iteration} to {where}: {why}. The earlier checkpoints are intact; "
+    why = "the disk is full" if full else f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    return (f"could not write {what} to {where}: {why}. The earlier checkpoints are intact; "
             "free space (or pass another --run-dir) and resume with --resume true")
 
 
@@ -112,13 +157,22 @@ def latest(run_dir: str | Path, quiet: bool = False) -> Path | None:
     named = None
     if pointer.is_file():
         try:
-            named = root / pointer.read_text().strip()
+            text = pointer.read_text().strip()
         except (OSError, UnicodeDecodeError):
-            named = None
-    candidates = ([named] if named is not None and named.name.startswith("iter_") else [])
-    candidates += [p for p in sorted(root.glob("iter_*"), reverse=True) if p.is_dir() and p != named]
+            text = ""
+        if POINTER.fullmatch(text):
+            named = root / text
+        elif text and not quiet:  # e.g. ../../other_run/checkpoints/iter_000010: another run's checkpoint
+            print(f"checkpoint pointer {pointer} ignored: {text[:200]!r} is not a checkpoint folder of this run "
+                  "(iter_N)", file=sys.stderr)
+    candidates = [named] if named is not None else []
+    candidates += [p for p in sorted(root.glob("iter_*"), reverse=True)
+                   if p.is_dir() and not p.is_symlink() and p != named]
     for path in candidates:
-        why = damage(path) if path.is_dir() else "named by checkpoints/latest but missing"
+        if path.is_symlink():
+            why = "a symbolic link, not a checkpoint folder of this run"
+        else:
+            why = damage(path) if path.is_dir() else "named by checkpoints/latest but missing"
         if why is None:
             return path
         if not quiet:

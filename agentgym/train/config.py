@@ -269,10 +269,22 @@ def translate_deprecated(overrides: dict[str, Any], warn: bool = True) -> dict[s
     return out
 
 
+class ConfigFileError(ValueError):
+    """A preset or a run's config.yaml that cannot be read; the CLI prints it as one line."""
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    data = yaml.safe_load(Path(path).read_text()) or {}
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigFileError(f"{path}: cannot read it ({type(exc).__name__}: {exc})") from exc
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigFileError(f"{path}: not valid YAML{at} ({problem}); fix or remove it") from exc
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: a config preset must be a mapping of TrainConfig fields")
+        raise ConfigFileError(f"{path}: a config must be a mapping of TrainConfig fields, got {type(data).__name__}")
     return data
 
 

@@ -32,9 +32,9 @@ from agentgym.credit.entropy_diagnostics import entropy_diagnostics
 from agentgym.credit.penalty import check_reads_step_penalty
 from agentgym.eval.held_out import summarise
 from agentgym.rollout.collect import RolloutStats
-from agentgym.train import run_folder
+from agentgym.train import checkpoint, run_folder
 from agentgym.train.batches import InfrastructureFailure, rollout
-from agentgym.train.config import TrainConfig, parse_args
+from agentgym.train.config import ConfigFileError, TrainConfig, parse_args
 from agentgym.train.distributed import sharded_map
 from agentgym.train.held_out_checks import baseline_metrics, evaluate_now
 from agentgym.train.setup import check_config, check_world, setup
@@ -233,7 +233,7 @@ def _warm_up(trainer: Trainer) -> dict[str, float]:
 
 def _finish(trainer: Trainer, metrics: dict[str, float]) -> None:
     run_dir = Path(trainer.config.run_dir)
-    trainer.save_policy(run_dir / "final_policy")
+    trainer.save_final_policy()
     if not trainer.dist.is_main:
         return
     plot = plot_learning_curve(run_dir, title=f"{trainer.config.env} | {trainer.config.credit}")
@@ -245,7 +245,10 @@ def _finish(trainer: Trainer, metrics: dict[str, float]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    config = parse_args(argv)
+    try:
+        config = parse_args(argv)
+    except ConfigFileError as exc:  # a preset or the resumed run's config.yaml
+        raise SystemExit(str(exc)) from exc
     try:  # transformers' own "Loading weights" bars say nothing about which phase is running
         from transformers.utils import logging as hf_logging
 
@@ -254,6 +257,6 @@ def main(argv: list[str] | None = None) -> None:
         pass
     try:
         run(config)
-    except run_folder.RunFolderError as exc:  # raised by setup, before any model is built
+    except (run_folder.RunFolderError, checkpoint.CheckpointWriteError) as exc:  # setup's checks; a full disk
         raise SystemExit(str(exc)) from exc
 

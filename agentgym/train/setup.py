@@ -24,7 +24,7 @@ from agentgym.core.registry import SPLITS, class_attribute, prompt_history_len
 from agentgym.core.types import Messages
 from agentgym.inference.sync_check import held_out_prompts
 from agentgym.rollout.pool import EnvPool
-from agentgym.train import distributed, features, run_folder
+from agentgym.train import checkpoint, distributed, features, run_folder
 from agentgym.train.batches import make_batch_source
 from agentgym.train.config import TrainConfig
 from agentgym.train.data_parallel import STRATEGIES, DataParallel, shard
@@ -101,6 +101,8 @@ def _setup(config: TrainConfig, ctx: DistContext) -> Trainer:
     if config.overwrite and ctx.is_main and run_folder.holds_a_run(run_dir):
         removed = run_folder.clear(run_dir)
         console.phase("setup", f"--overwrite: removed the previous run's {', '.join(removed)} from {run_dir}")
+    if ctx.is_main and (stale := checkpoint.remove_stale_writes(run_dir)):
+        console.phase("setup", f"removed what a killed writer left half-written in {run_dir}: {', '.join(stale)}")
     barrier(ctx)  # no rank writes into the folder before rank 0 has cleared it
     run_dir.mkdir(parents=True, exist_ok=True)
     if resume_from is None:

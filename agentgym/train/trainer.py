@@ -64,11 +64,12 @@ class Trainer:
         full = self.parallel.full_state()
         return self.policy.save if full is None else functools.partial(self.policy.save, state_dict=full)
 
-    def save_policy(self, path: str | Path) -> None:
-        """Write the trained policy (every rank calls this; rank 0 writes)."""
+    def save_final_policy(self) -> None:
+        """Write the trained policy to ``run_dir/final_policy``, atomically (every rank calls this; rank 0
+        writes)."""
         write = self.policy_writer()
         if self.dist.is_main:
-            write(path)
+            checkpoint.save_final(self.config.run_dir, write)
 
     def close(self, clean: bool = False) -> None:
         """Stop the batch source, the engine, the logger and every pool, then leave the process group

@@ -17,6 +17,7 @@ class MetricsLogger:
                  config: dict[str, Any] | None = None, echo: bool = True):
         self.path = Path(run_dir) / "metrics.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        drop_partial_last_line(self.path)
         self.echo = echo
         self._tb = None
         self._wandb = None
@@ -70,11 +71,27 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:
     if not path.exists():
         return []
     rows: dict[int, dict[str, float]] = {}
-    for line in path.read_text().splitlines():
-        if line.strip():
+    for line in path.read_text(errors="replace").splitlines():
+        try:
             row = json.loads(line)
+        except ValueError:  # a row cut short by a kill mid-write (or a blank line): it never happened
+            continue
+        if isinstance(row, dict) and isinstance(row.get("iteration"), int):
             rows.setdefault(row["iteration"], {}).update(row)
     return [rows[k] for k in sorted(rows)]
+
+
+def drop_partial_last_line(path: Path) -> None:
+    """Cut a last line without its newline (a process killed mid-write), so the next row starts on a line
+    of its own instead of being glued to the fragment."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with path.open("rb+") as f:
+        f.seek(-1, 2)
+        if f.read(1) == b"\n":
+            return
+        data = f.seek(0) or f.read()
+        f.truncate(data.rfind(b"\n") + 1)
 
 
 def _is_nan(value: Any) -> bool:
