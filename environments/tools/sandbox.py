@@ -49,6 +49,7 @@ class RunResult:
     duration_s: float
     backend: str
     oom_killed: bool = False  # the run's memory cgroup reached its limit and the kernel killed a process
+    memory_watched: bool = False  # a memory cgroup counted the run's OOM kills: a SIGKILL without one was not memory
 
     def limit_hit(self, limits: Limits) -> str | None:
         """Which limit stopped the program, in words (None if it ended on its own)."""
@@ -60,8 +61,14 @@ class RunResult:
             return f"it exceeded the {limits.timeout_s:g} s time limit and was killed"
         if self.exit_code in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
             return "it used up its CPU-time limit and was killed"
-        if "MemoryError" in self.stderr or killed:
+        if "MemoryError" in self.stderr:
             return f"it ran out of memory (limit {limits.memory_mb} MB)"
+        if killed and self.memory_watched:
+            return ("it was killed by a SIGKILL that was not its memory limit (its memory cgroup recorded no "
+                    "out-of-memory kill)")
+        if killed:  # no cgroup to ask: a memory kill is the likely cause, not a certain one
+            return (f"it was killed (SIGKILL) before its time limit, most likely because it ran out of memory "
+                    f"(limit {limits.memory_mb} MB)")
         if "Resource temporarily unavailable" in self.stderr or "BlockingIOError" in self.stderr:
             return f"it reached the limit of {limits.max_procs} processes"
         if "File too large" in self.stderr or "No space left on device" in self.stderr:

@@ -101,7 +101,7 @@ class BwrapBackend:
             oom_kills = memcg.oom_kills() if memcg is not None else 0
             if memcg is not None:
                 memcg.close()
-        return dataclasses.replace(result, oom_killed=oom_kills > 0)
+        return dataclasses.replace(result, oom_killed=oom_kills > 0, memory_watched=memcg is not None)
 
 
 @functools.cache

@@ -6,8 +6,10 @@ charges every page the run's processes touch, tmpfs included, to one counter wit
 included where the kernel accounts it); the kernel's OOM killer stops the run when it is reached.
 
 cgroup v1 (``/sys/fs/cgroup/memory``) and v2 (a ``memory`` controller in ``cgroup.subtree_control``) are
-both handled. Creating cgroups needs root (or a delegated subtree); where that is not possible,
-``available()`` says why and the sandbox keeps its per-process limits only.
+both handled. Each run's cgroup is made under the caller's own cgroup (read from ``/proc/self/cgroup``), not
+at the hierarchy root: the sandboxed processes stay inside whatever limits and accounting the caller is
+under (a container's, a systemd service's). Creating cgroups needs root (or a delegated subtree); where
+that is not possible, ``available()`` says why and the sandbox keeps its per-process limits only.
 """
 
 from __future__ import annotations
@@ -37,30 +39,54 @@ def _root() -> tuple[Path, int] | None:
     return (v2, 2) if v2 is not None else None
 
 
+def own_cgroup() -> Path | None:
+    """This process's memory cgroup folder (v1: the ``memory`` line of /proc/self/cgroup; v2: ``0::``)."""
+    found = _root()
+    if found is None:
+        return None
+    root, version = found
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if (version == 1 and "memory" in controllers.split(",")) or (version == 2 and controllers == ""):
+            folder = root / path.lstrip("/")
+            return folder if folder.is_dir() else None
+    return None
+
+
 def available() -> tuple[bool, str]:
     """Whether a memory cgroup can be made here for each run, and why not."""
     found = _root()
     if found is None:
         return False, "no memory cgroup controller is mounted"
     root, version = found
-    probe = root / f"{PREFIX}probe-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    parent = own_cgroup()
+    if parent is None:
+        return False, f"this process's memory cgroup is not found under {root}"
+    if version == 2 and "memory" not in (parent / "cgroup.subtree_control").read_text().split():
+        return False, (f"the memory controller is not enabled for the children of {parent} (cgroup v2 enables it "
+                       "only in a cgroup without processes of its own: delegate a subtree)")
+    probe = parent / f"{PREFIX}probe-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     try:
         probe.mkdir()
         probe.rmdir()
     except OSError as exc:
-        return False, f"cannot create a cgroup under {root} ({exc.strerror})"
-    return True, f"memory cgroup v{version} under {root}"
+        return False, f"cannot create a cgroup under {parent} ({exc.strerror})"
+    return True, f"memory cgroup v{version} under {parent}"
 
 
 class MemoryCgroup:
     """A fresh cgroup limited to ``limit_bytes``; processes join it through ``join_prefix()``."""
 
     def __init__(self, limit_bytes: int, owner_uid: int | None = None):
-        found = _root()
-        if found is None:
-            raise OSError("no memory cgroup controller is mounted")
-        root, self.version = found
-        self.path = root / f"{PREFIX}{os.getpid()}-{uuid.uuid4().hex[:10]}"
+        found, parent = _root(), own_cgroup()
+        if found is None or parent is None:
+            raise OSError("no memory cgroup controller is mounted, or this process's cgroup is not found in it")
+        self.version = found[1]
+        self.path = parent / f"{PREFIX}{os.getpid()}-{uuid.uuid4().hex[:10]}"
         self.path.mkdir()
         try:
             if self.version == 1:

@@ -6,6 +6,7 @@ import logging
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -197,5 +198,45 @@ def test_one_memory_limit_holds_for_the_whole_run(code, refused, monkeypatch):
         assert result.oom_killed and "ran out of memory" in result.describe(limits), result
         assert "wrote 2.8 GB" not in result.stdout and "memory: 20" not in result.stdout
     assert peaks and peaks[0] <= 256 * 2**20 + 2**20  # the whole run, tmpfs included, within its limit
-    assert not list(sandbox_memcg.V1_ROOT.glob(sandbox_memcg.PREFIX + "*"))  # the run's cgroup is gone
+    assert not list(sandbox_memcg.own_cgroup().glob(sandbox_memcg.PREFIX + "*"))  # the run's cgroup is gone
     assert not _live_sandbox_processes()
+
+
+def test_a_sigkill_that_is_not_a_memory_kill_is_not_reported_as_one():
+    """Any early SIGKILL was reported as "ran out of memory"; the run's cgroup counts the kernel's OOM kills."""
+    backend = _bwrap_with_memcg()
+    result = backend.run("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", {}, ROOMY)
+    hit = result.limit_hit(ROOMY)
+    assert result.exit_code in (-9, 137) and not result.oom_killed, result
+    assert hit.startswith("it was killed by a SIGKILL that was not its memory limit") and "ran out" not in hit, hit
+    bomb = backend.run("blocks = []\nwhile True:\n    blocks.append(bytearray(10**7))", {}, ROOMY)
+    assert "ran out of memory" in bomb.limit_hit(ROOMY)
+
+
+def test_a_sigkill_without_a_memory_cgroup_is_hedged():
+    from environments.tools.sandbox import RunResult
+
+    killed = RunResult("", "", -9, False, 0.3, "bwrap")  # per-process limits only: no cgroup counted OOM kills
+    assert killed.limit_hit(ROOMY) == ("it was killed (SIGKILL) before its time limit, most likely because it ran "
+                                       "out of memory (limit 256 MB)")
+    watched = RunResult("", "", -9, False, 0.3, "bwrap", memory_watched=True)
+    assert watched.limit_hit(ROOMY) == ("it was killed by a SIGKILL that was not its memory limit (its memory "
+                                        "cgroup recorded no out-of-memory kill)")
+
+
+def test_run_cgroups_are_made_under_the_callers_cgroup():
+    """They were made at the hierarchy root, which moved sandboxed processes out of the caller's cgroup (and
+    out of any limit set on it)."""
+    from environments.tools import sandbox_memcg
+
+    _bwrap_with_memcg()
+    own = sandbox_memcg.own_cgroup()
+    line = next(x for x in Path("/proc/self/cgroup").read_text().splitlines()
+                if "memory" in x.split(":")[1].split(",") or x.startswith("0::"))
+    assert str(own).endswith(line.split(":", 2)[2].rstrip("/")) and own.is_dir()
+    group = sandbox_memcg.MemoryCgroup(64 * 2**20)
+    try:
+        assert group.path.parent == own and group.path.name.startswith(sandbox_memcg.PREFIX)
+    finally:
+        group.close()
+    assert not group.path.exists()
