@@ -121,9 +121,9 @@ def test_synchronous_hf_rollouts_are_the_trained_models_own(micro_model, tmp_pat
 def test_a_dead_server_stops_the_run_with_a_clear_error(micro_model, tmp_path):
     trainer = train.setup(_config(micro_model, tmp_path, engine="server"))
     try:
-        trainer.engine.http.max_retries, trainer.engine.http.backoff = 1, 0.1
+        trainer.engine.timeout_s, trainer.engine.backoff_s = 2.0, 0.1  # engine_timeout_s: the whole wait
         trainer.engine.process.stop()
-        with pytest.raises(RuntimeError, match="unavailable"):
+        with pytest.raises(RuntimeError, match="did not answer /v1/completions within engine_timeout_s=2 s"):
             train.train_iteration(trainer)
     finally:
         trainer.close()
