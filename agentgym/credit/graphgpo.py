@@ -10,9 +10,11 @@ moved onto a path some other rollout took to the goal still gets credit. Then
     R_t = 10 * gamma ** d(s_{t+1})                     (``normalize_distance=False``, the recipe's default)
     R_t = 10 * gamma ** (d(s_{t+1}) - d(s_t) + 1)      (``normalize_distance=True``: progress, not proximity)
 
-with gamma = 0.1 and R_t = 0 where s_{t+1} cannot reach the goal. A_S normalises R_t - p_t among the steps
-of the group with the same anchor state (GiGPO's step groups; a group of one gets 0), A_E is GiGPO's episode
-term, and A = episode_weight * A_E + step_weight * A_S.
+with gamma = 0.1. Where s_{t+1} cannot reach the goal, R_t = 0 (``no_path="zero"``), or, as the recipe's code
+does (``no_path="beyond_farthest"``), every node without a path counts as one step beyond the farthest node
+that has one in its group's graph. A_S normalises R_t - p_t among the steps of the group with exactly the
+same anchor state (GiGPO's step groups; a group of one gets 0; ``similarity_thresh`` merges graph nodes
+only, as in the recipe), A_E is GiGPO's episode term, and A = episode_weight * A_E + step_weight * A_S.
 
 Success is read from the ``traj_success`` column the trainer adds (``Trajectory.success``). Departures from
 the recipe are listed in docs/credit.md ("GraphGPO").
@@ -39,6 +41,7 @@ from agentgym.credit.registry import DIAGNOSTICS, ESTIMATORS
 
 SUCCESS_COLUMN = "traj_success"
 GOAL_RETURN = 10.0  # the recipe's scale: the step onto the goal earns 10
+NO_PATH = ("zero", "beyond_farthest")
 
 
 @dataclass(frozen=True)
@@ -80,14 +83,17 @@ def distances_to_goal(node: np.ndarray, next_node: np.ndarray, goal: np.ndarray,
 
 def graphgpo_parts(batch: StepBatch, gamma: float = 0.1, norm: str = "mean_std", eps: float = 1e-6,
                    episode_stats: str = "trajectory", similarity_thresh: float | None = None,
-                   similarity_order: str = "rollout", normalize_distance: bool = False) -> GraphParts:
+                   similarity_order: str = "rollout", normalize_distance: bool = False,
+                   no_path: str = "zero") -> GraphParts:
     check_choice("norm", norm, NORMS)
+    check_choice("no_path", no_path, NO_PATH)
     if not 0.0 < gamma <= 1.0:
         raise ValueError(f"gamma must be in (0, 1], got {gamma}")
     layout = TrajectoryLayout.of(batch)
     success = trajectory_success(batch)
     n = len(batch)
-    state = step_groups(batch, layout, similarity_thresh, similarity_order)  # (n,) node of each row, per group
+    state = step_groups(batch, layout, similarity_thresh, similarity_order)  # (n,) graph node of each row
+    anchor = state if similarity_thresh is None else step_groups(batch, layout)  # exact anchors for A_S
     n_states = int(state.max(initial=-1)) + 1
     goal = n_states + np.arange(layout.n_groups)  # one success node per episode group
     dead = n_states + layout.n_groups + np.arange(n)  # a dead end per row (used by last steps that failed)
@@ -102,10 +108,23 @@ def graphgpo_parts(batch: StepBatch, gamma: float = 0.1, norm: str = "mean_std",
     dist = distances_to_goal(state, next_node, goal, n_states + layout.n_groups + n)
     here, there = dist[state], dist[next_node]
     reachable = np.isfinite(there)  # then the step's own state is too (it has an edge onto that path)
-    exponent = np.zeros(n)
-    exponent[reachable] = there[reachable] - (here[reachable] - 1.0 if normalize_distance else 0.0)
-    step_return = np.where(reachable, GOAL_RETURN * gamma ** exponent, 0.0)
-    step_adv = normalise_in_groups(step_return - step_penalty(batch), state, norm, eps, "zero")
+    if no_path == "beyond_farthest":
+        node_group = np.empty(len(dist), dtype=np.int64)
+        node_group[state] = layout.group_of_row
+        node_group[goal] = np.arange(layout.n_groups)
+        node_group[dead] = layout.group_of_row
+        farthest = np.zeros(layout.n_groups)  # the goal itself is at 0 even in a group without success
+        finite = np.isfinite(dist)
+        np.maximum.at(farthest, node_group[finite], dist[finite])
+        filled = np.where(finite, dist, farthest[node_group] + 1.0)
+        d_here, d_next = filled[state], filled[next_node]
+        exponent = d_next - (d_here - 1.0 if normalize_distance else 0.0)
+        step_return = GOAL_RETURN * gamma ** exponent
+    else:
+        exponent = np.zeros(n)
+        exponent[reachable] = there[reachable] - (here[reachable] - 1.0 if normalize_distance else 0.0)
+        step_return = np.where(reachable, GOAL_RETURN * gamma ** exponent, 0.0)
+    step_adv = normalise_in_groups(step_return - step_penalty(batch), anchor, norm, eps, "zero")
     scores, groups = episode_scores(batch, layout, episode_stats, "graphgpo")
     episode_adv = per_row(normalise_in_groups(scores, groups, norm, eps, "unit"), layout, episode_stats)
     return GraphParts(here, there, step_return, episode_adv, step_adv)
@@ -116,12 +135,12 @@ def graphgpo_parts(batch: StepBatch, gamma: float = 0.1, norm: str = "mean_std",
 def graphgpo(batch: StepBatch, gamma: float = 0.1, step_weight: float = 1.0, episode_weight: float = 1.0,
              norm: str = "mean_std", eps: float = 1e-6, episode_stats: str = "trajectory",
              similarity_thresh: float | None = None, similarity_order: str = "rollout",
-             normalize_distance: bool = False) -> np.ndarray:
+             normalize_distance: bool = False, no_path: str = "zero") -> np.ndarray:
     """episode_weight * A_E + step_weight * A_S per step, shape (len(batch),)."""
     if len(batch) == 0:
         return np.zeros(0)
     parts = graphgpo_parts(batch, gamma, norm, eps, episode_stats, similarity_thresh, similarity_order,
-                           normalize_distance)
+                           normalize_distance, no_path)
     return episode_weight * parts.episode_adv + step_weight * parts.step_adv
 
 
@@ -129,14 +148,15 @@ def graphgpo(batch: StepBatch, gamma: float = 0.1, step_weight: float = 1.0, epi
 def graphgpo_diagnostics(batch: StepBatch, adv: np.ndarray, gamma: float = 0.1, step_weight: float = 1.0,
                          episode_weight: float = 1.0, norm: str = "mean_std", eps: float = 1e-6,
                          episode_stats: str = "trajectory", similarity_thresh: float | None = None,
-                         similarity_order: str = "rollout", normalize_distance: bool = False) -> dict[str, float]:
+                         similarity_order: str = "rollout", normalize_distance: bool = False,
+                         no_path: str = "zero") -> dict[str, float]:
     """``credit/graph_reachable_frac``: steps whose next state has a path to the goal in the group's graph;
     among failed trajectories' steps (``credit/graph_failed_reachable_frac``) that is the credit GRPO cannot
     see; ``credit/graph_step_adv_abs_mean``: mean |step_weight * A_S|."""
     if len(batch) == 0:
         return {}
     parts = graphgpo_parts(batch, gamma, norm, eps, episode_stats, similarity_thresh, similarity_order,
-                           normalize_distance)
+                           normalize_distance, no_path)
     reachable = np.isfinite(parts.dist_next)
     failed = ~trajectory_success(batch)
     return {"credit/graph_reachable_frac": float(reachable.mean()),

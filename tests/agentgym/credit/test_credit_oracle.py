@@ -82,7 +82,10 @@ def test_real_frozenlake_rollouts_telescope_to_the_value_change():
     assert len(outcomes) >= 2  # the noisy expert both succeeds and fails
 
 
-def test_trains_with_credit_oracle(micro_model, tmp_path):
+@pytest.mark.parametrize("estimator, diagnostic", [("oracle", "credit/oracle_helpful_frac"),
+                                                   ("graphgpo", "credit/graph_reachable_frac")])
+def test_trains_with_the_issue_43_estimators_a_shaper_and_a_modifier(micro_model, tmp_path, estimator, diagnostic):
+    """--credit oracle / graphgpo from the command line, after the default invalid-action shaper, before EMPG."""
     from pathlib import Path
 
     from agentgym.train.loop import main
@@ -90,11 +93,13 @@ def test_trains_with_credit_oracle(micro_model, tmp_path):
 
     root = Path(__file__).resolve().parents[3]
     flags = {"config": str(root / "configs" / "smoke.yaml"), "model": micro_model, "run-dir": str(tmp_path),
-             "credit": "oracle", "iterations": "1", "max-new-tokens": "8", "max-steps": "6", "eval-every": "0",
-             "summary-splits": "", "summary-baselines": ""}
+             "credit": estimator, "modifiers": "empg", "shapers": "invalid_action", "iterations": "1",
+             "max-new-tokens": "8", "max-steps": "6", "eval-every": "0", "summary-splits": "",
+             "summary-baselines": ""}
     main([x for key, value in flags.items() for x in (f"--{key}", value)])
     row = read_metrics(tmp_path)[-1]
-    assert 0.0 <= row["credit/oracle_helpful_frac"] <= 1.0 and "credit/adv_mean" in row
+    assert 0.0 <= row[diagnostic] <= 1.0 and np.isfinite(row["credit/adv_mean"])
+    assert 0.0 <= row["entropy/empg_amplified_frac"] <= 1.0  # EMPG ran on the estimator's advantages
 
 
 class _NoExpert(gymnasium.Env):
