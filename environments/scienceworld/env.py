@@ -25,6 +25,17 @@ def normalise_command(action: str) -> str:
     return re.sub(r"\s+", " ", action).strip().rstrip(".").strip()
 
 
+def read_state(engine) -> dict[str, Any]:
+    """What ``scienceworld.ScienceWorldEnv.step`` reads from the simulator after a command, less the task
+    description (fixed per task): score (0-100, negative when failed), completed, moves, look, inventory
+    and the valid action-object combinations (fetched in one round trip: ``engine.valid_actions``)."""
+    server = engine.server
+    score = int(round(100 * server.getScore()))
+    return {"score": score, "completed": bool(server.getCompleted()) or score < 0,
+            "moves": int(server.getNumMoves()), "look": str(server.freeActionLook()),
+            "inv": str(server.freeActionInventory()), "valid": engine.valid_actions()}
+
+
 def ambiguity_choices(observation: str) -> list[str]:
     """The numbers an "Ambiguous request" prompt offers ("0", "1", ...)."""
     return re.findall(r"^(\d+):", observation, flags=re.MULTILINE)
@@ -124,11 +135,15 @@ class ScienceWorldEnv(TextEnv):
         """The simulator, started on first use (one JVM per environment)."""
         if self._engine is None:
             try:
-                from environments.scienceworld.engine import DETERMINISTIC_JVM_OPTIONS, ScienceWorldEngine
+                from environments.scienceworld.engine import (
+                    BASE_JVM_OPTIONS,
+                    DETERMINISTIC_JVM_OPTIONS,
+                    ScienceWorldEngine,
+                )
             except ImportError as exc:
                 raise ImportError("agentgym/ScienceWorld-v0 needs the scienceworld package: "
                                   "pip install 'agentgym-lab[scienceworld]' (and a Java runtime)") from exc
-            self._engine = ScienceWorldEngine(DETERMINISTIC_JVM_OPTIONS if self.deterministic else ())
+            self._engine = ScienceWorldEngine(DETERMINISTIC_JVM_OPTIONS if self.deterministic else BASE_JVM_OPTIONS)
         return self._engine
 
     def load_task(self, task_id: str) -> None:
@@ -146,10 +161,10 @@ class ScienceWorldEnv(TextEnv):
         self._gold_index = 0 if self.expert else None
         if not self._fixed_max_steps:
             self.max_steps = max(self.default_max_steps, 2 * len(self._gold))
-        engine.lastStepScore = 0  # what scienceworld's reset does after reloading: the first move looks
-        look, _, _, self._infos = engine.step("look around")
+        look = str(engine.server.step("look around"))  # scienceworld's reset: reload, then look around
+        self._infos = read_state(engine)
         self._score = 0
-        self._task_text = str(self._infos["taskDesc"]).replace("Task Description:", "").strip()
+        self._task_text = str(engine.server.freeActionTaskDesc()).replace("Task Description:", "").strip()
         self._observation = f"{self._task_text}\n\n{look}"
 
     @staticmethod
@@ -176,13 +191,16 @@ class ScienceWorldEnv(TextEnv):
             self._leave_gold_path_if(self._pending_ambiguity())
             return Outcome(f"That command is {len(command)} characters long; ScienceWorld commands are a few "
                            f"words. Nothing happened.{COMMAND_HINT}", action_valid=False)
-        pending, moves_before = self._pending_ambiguity(), self._infos.get("moves")
-        observation, _, completed, self._infos = self.engine().step(command)
-        observation = str(observation)
+        pending, moves_before = self._pending_ambiguity(), self._infos["moves"]
+        engine = self.engine()
+        observation = str(engine.server.step(command))
         valid = observation.strip() != UNKNOWN_COMMAND
-        self._track_gold_path(command, valid, pending, moved=self._infos.get("moves") != moves_before,
+        if valid:  # text the simulator could not parse changed nothing: the last state's infos still hold
+            self._infos = read_state(engine)
+        completed = self._infos["completed"]
+        self._track_gold_path(command, valid, pending, moved=self._infos["moves"] != moves_before,
                               ambiguous=observation.startswith(AMBIGUOUS))
-        raw_score = int(self._infos["score"])
+        raw_score = self._infos["score"]
         score = max(raw_score, 0)
         reward, self._score = (score - self._score) / 100.0, score
         success = bool(completed) and raw_score >= 100

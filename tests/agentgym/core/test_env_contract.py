@@ -7,6 +7,10 @@ from gymnasium.utils.env_checker import check_env as gymnasium_check_env
 import agentgym
 
 ENV_IDS = agentgym.list_envs("agentgym")
+# ScienceWorld starts a JVM per environment and steps over a socket: minutes of play in these tests, so they
+# run with -m slow; tests/environments/test_scienceworld.py runs check_env on it in the default suite
+SLOW_TO_PLAY = {"agentgym/ScienceWorld-v0"}
+PLAYED_IDS = [pytest.param(env_id, marks=pytest.mark.slow) if env_id in SLOW_TO_PLAY else env_id for env_id in ENV_IDS]
 
 
 def _make_or_skip(env_id, split, via_gymnasium=False):
@@ -19,7 +23,7 @@ def _make_or_skip(env_id, split, via_gymnasium=False):
 
 
 @pytest.mark.parametrize("split", agentgym.SPLITS)
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", PLAYED_IDS)
 def test_env_contract(env_id, split):
     env = _make_or_skip(env_id, split)
     try:  # the full 1,000 adversarial strings on train; 200 on the held-out splits keeps CI short
@@ -28,7 +32,7 @@ def test_env_contract(env_id, split):
         env.close()
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", PLAYED_IDS)
 def test_gymnasium_make_and_checker(env_id):
     env = _make_or_skip(env_id, "train", via_gymnasium=True)
     try:
@@ -50,7 +54,7 @@ def test_splits_are_disjoint(env_id):
     assert not ids["valid_seen"] & ids["valid_unseen"]
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", PLAYED_IDS)
 def test_terminated_and_truncated_are_never_both_true(env_id):
     env = _make_or_skip(env_id, "train")
     try:

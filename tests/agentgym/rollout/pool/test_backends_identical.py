@@ -10,7 +10,10 @@ from agentgym.rollout.episode import EpisodeSettings
 from agentgym.rollout.pool import make_pool
 from policies.scripted import NoisyExpertPolicy
 
-ENV_IDS = agentgym.list_envs("agentgym")
+# ScienceWorld starts a JVM per environment (4 per backend here): a minute or more per test, so -m slow;
+# tests/environments/test_scienceworld.py compares its thread and process transcripts (also slow)
+ENV_IDS = [pytest.param(env_id, marks=pytest.mark.slow) if env_id == "agentgym/ScienceWorld-v0" else env_id
+           for env_id in agentgym.list_envs("agentgym")]
 MAX_STEPS = 6
 
 
