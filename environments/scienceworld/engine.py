@@ -8,7 +8,7 @@ keyed by the JVM's identity hash codes, which are random per object, so two load
 variation list objects in different orders and let the seeded random choices (wandering bees, which
 animal the gold path picks) fall differently. With a constant identity hash the sets iterate in
 insertion order and a task plays identically on every load, in every process (checked in the tests).
-The price: hash sets degrade to lists inside the simulator (bench/scienceworld_speed.py measures it).
+The price: hash sets degrade to lists inside the simulator (bench/env_speed_scienceworld.py measures it).
 The JVM also runs one garbage-collector thread with a capped heap (``BASE_JVM_OPTIONS``). And the valid actions
 come back in one socket round trip (``valid_actions``) rather than one per action.
 """
