@@ -51,13 +51,16 @@ def _cell(row: dict[str, Any], key: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m agentgym.envs", description=__doc__)
     parser.add_argument("--namespace", default=None, help="only ids in this namespace (e.g. agentgym)")
     parser.add_argument("--module", action="append", default=[], metavar="MODULE",
                         help="import this module first, so the environments it registers are listed (repeatable)")
     args = parser.parse_args(argv)
     for module in args.module:
-        importlib.import_module(module)
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            parser.exit(1, f"{parser.prog}: --module {module}: {exc}\n")
     print(format_table([describe(env_id) for env_id in list_envs(args.namespace)]))
 
 

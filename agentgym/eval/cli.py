@@ -18,18 +18,21 @@ from typing import Any
 import yaml
 
 from agentgym.core import plugins
+from agentgym.core.registry import spec
 from agentgym.eval.compare import compare
 from agentgym.eval.runner import EvalSettings, make_plan, run_evaluation
+from agentgym.util.cli_errors import check_model_path, looks_like_a_path, one_line_errors
 from agentgym.util.cli_options import add_options, add_renamed_options, rename_given
 
 # taken from the policy's training run
 PROMPT_FIELDS = ("history_len", "show_admissible", "max_new_tokens", "prompt_style")
 DEPRECATED = {"env_backend": "pool", "env_workers": "pool_workers"}  # renamed in 0.2
 EVAL_FIELDS = tuple(f.name for f in dataclasses.fields(EvalSettings))
+PROG = "python -m agentgym.eval"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m agentgym.eval", description=__doc__,
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", required=True, help="environment id, e.g. agentgym/FrozenLake-v0")
     p.add_argument("--policy", required=True, help="policy spec (see above)")
@@ -81,34 +84,36 @@ def load_policy(spec: str, env_id: str | None = None, dtype: str | None = None):
     except plugins.PluginNotFound as exc:
         raise SystemExit(f"no policy factory is installed ({exc}); cannot resolve --policy {spec!r}") from exc
     except Exception as exc:
-        if _looks_like_a_path(spec) and not Path(spec).expanduser().exists():
+        if looks_like_a_path(spec) and not Path(spec).expanduser().exists():
             raise SystemExit(f"--policy {spec!r}: no such folder (and not a loadable policy name or hub model id: "
                              f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from exc
         raise
 
 
-def _looks_like_a_path(spec: str) -> bool:
-    """A folder the user meant, not a name or hub id: '/x', './x', '~/x', 'runs/a/final_policy', 'x.json'."""
-    if ":" in spec.split("/")[0]:  # replay:<file>, openai:<model>@<url>
-        return False
-    return spec.startswith(("/", ".", "~")) or spec.count("/") > 1 or spec.endswith(("/", ".json", ".jsonl"))
-
-
 def evaluate_main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
-    settings = settings_from_args(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.resume and args.overwrite:
+        parser.error("--resume and --overwrite contradict each other: complete the evaluation in --out, or "
+                     "replace it")
+    with one_line_errors(PROG):
+        settings = settings_from_args(args)
+        spec(settings.env)  # an unknown id or a missing module, before anything is built
     out = Path(args.out) if args.out else default_out(settings, args.policy)
     try:  # the environment and its split, built before any model is loaded: bad --env-kwargs fail here
         make_plan(settings, args.policy)
     except (TypeError, ValueError) as exc:
         raise SystemExit(f"cannot evaluate {settings.env} (split {settings.split}, env kwargs "
                          f"{settings.env_kwargs_with_limit()}): {type(exc).__name__}: {exc}") from exc
-    policy = load_policy(args.policy, settings.env, args.dtype)
+    with one_line_errors(PROG, f"--out {str(out)!r}: "):
+        out.mkdir(parents=True, exist_ok=True)  # an unwritable folder, before any model is loaded
+    with one_line_errors(PROG):
+        check_model_path("--policy", args.policy)
+        policy = load_policy(args.policy, settings.env, args.dtype)
     try:
-        report = run_evaluation(policy, settings, out, policy_spec=args.policy, resume=args.resume,
-                                overwrite=args.overwrite, progress=not args.quiet)
-    except FileExistsError as exc:  # the same command run twice
-        raise SystemExit(str(exc)) from exc
+        with one_line_errors(PROG):  # an unreachable policy server, the same command run twice
+            report = run_evaluation(policy, settings, out, policy_spec=args.policy, resume=args.resume,
+                                    overwrite=args.overwrite, progress=not args.quiet)
     except KeyboardInterrupt:
         kept = sum(1 for line in (out / "episodes.jsonl").open() if line.strip()) \
             if (out / "episodes.jsonl").exists() else 0
@@ -130,7 +135,8 @@ def compare_main(argv: list[str]) -> int:
     p.add_argument("--out", default=DEFAULT_COMPARE_OUT,
                    help=f"folder for compare.md, compare.json and the plot compare.png (default {DEFAULT_COMPARE_OUT})")
     args = p.parse_args(argv)
-    _, table = compare(args.inputs, args.out)
+    with one_line_errors(PROG + " compare"):  # a missing or unreadable input
+        _, table = compare(args.inputs, args.out)
     print(table)
     print(f"plot: {Path(args.out) / 'compare.png'}")
     return 0

@@ -19,11 +19,14 @@ from tqdm.auto import tqdm
 
 from agentgym.core import plugins
 from agentgym.core.model_settings import ModelTrainingSettings
+from agentgym.core.registry import spec
 from agentgym.rollout.episode import EpisodeSettings
 from agentgym.sft.data import TEACHER_TEMPERATURE, Example, collect_examples
 from agentgym.util import console
+from agentgym.util.cli_errors import check_model_path, one_line_errors
 from agentgym.util.cli_options import add_options, add_renamed_options, rename_given
 
+PROG = "python -m agentgym.sft"
 SFT_LR = 3e-3  # what lr=None means for SFT
 DEPRECATED = {"episodes": "teacher_episodes", "batch_size": "examples_per_step"}  # renamed in 0.2
 
@@ -66,6 +69,13 @@ class SFTConfig(EpisodeSettings, SFTSettings, ModelTrainingSettings):
             self.temperature = TEACHER_TEMPERATURE
         self.resolve_model_training(SFT_LR)
         self.check_episode_settings()
+        for name, least in (("teacher_episodes", 1), ("epochs", 1), ("examples_per_step", 1), ("warmup", 0)):
+            if not getattr(self, name) >= least:
+                raise ValueError(f"{name} must be >= {least}, got {getattr(self, name)}")
+        if self.steps is not None and self.steps < 1:
+            raise ValueError(f"steps must be >= 1 (or None: epochs passes), got {self.steps}")
+        if not 0 <= self.explore <= 1:
+            raise ValueError(f"explore must be in [0, 1], got {self.explore}")
 
     def recipe(self) -> dict[str, Any]:
         """What decides the fine-tuned weights besides the environment and the model (the tiny model's
@@ -161,7 +171,7 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
 
 
 def parse_args(argv: list[str] | None = None) -> SFTConfig:
-    parser = argparse.ArgumentParser(prog="python -m agentgym.sft", description="Supervised fine-tuning of a policy on an "
+    parser = argparse.ArgumentParser(prog=PROG, description="Supervised fine-tuning of a policy on an "
                                      "environment's expert trajectories (the trainer's warm start).")
     add_options(parser, SFTConfig, grouped=True)
     add_renamed_options(parser, SFTConfig, DEPRECATED)
@@ -169,8 +179,12 @@ def parse_args(argv: list[str] | None = None) -> SFTConfig:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    cfg = parse_args(argv)
-    stats = run_sft(cfg)
+    with one_line_errors(PROG):  # a bad setting, an unknown environment or a model path that is not there
+        cfg = parse_args(argv)
+        spec(cfg.env)
+        check_model_path("--model", cfg.model)
+    with one_line_errors(PROG, "cannot fine-tune: "):  # a model or teacher that cannot load, a teacher that never acts
+        stats = run_sft(cfg)
     print(f"saved {cfg.out}: {stats}")
     return stats
 

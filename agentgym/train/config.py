@@ -193,6 +193,17 @@ class TrainConfig(OutputSettings, DistributedSettings, UpdateSettings, CreditSet
         self.resolve_model_training(TRAIN_LR)
         self.features = _feature_settings(self.features)
 
+    def check_run_settings(self) -> None:
+        """Refuse counts that would run but mean nothing (``--iterations -1`` once trained nothing and exited 0;
+        ``--group-size 0`` failed minutes later, after the model was built)."""
+        for name, least in (("iterations", 0), ("num_groups", 1), ("group_size", 1), ("eval_every", 0),
+                            ("eval_episodes", 1), ("train_eval_episodes", 0), ("checkpoint_every", 0),
+                            ("keep_checkpoints", 1), ("console_table_every", 0)):
+            if not getattr(self, name) >= least:
+                raise ValueError(f"{name} must be >= {least}, got {getattr(self, name)}")
+        if self.max_env_steps is not None and self.max_env_steps < 1:
+            raise ValueError(f"max_env_steps must be >= 1 (or None), got {self.max_env_steps}")
+
     def to_dict(self) -> dict[str, Any]:
         """Every setting as a flat mapping (config.yaml, checkpoints): features as {feature}_{field} keys."""
         flat = dataclasses.asdict(self)

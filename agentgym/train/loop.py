@@ -41,6 +41,7 @@ from agentgym.train.setup import check_config, check_world, setup
 from agentgym.train.trainer import Trainer, save_checkpoint
 from agentgym.train.update import UpdateSample, ppo_update
 from agentgym.util import console
+from agentgym.util.cli_errors import check_model_path, one_line_errors
 from agentgym.util.metrics import read_metrics
 from agentgym.util.plots import plot_learning_curve
 
@@ -168,7 +169,19 @@ def _rollout_metrics(trajectories: list[Trajectory], batch: StepBatch) -> dict[s
 # ------------------------------------------------------------------------------------ run, log
 def run(config: TrainConfig) -> dict[str, float]:
     """Train for ``config.iterations`` iterations; returns the last iteration's metrics."""
-    trainer = setup(config)
+    return train(prepare(config))
+
+
+def prepare(config: TrainConfig) -> Trainer:
+    """Check the settings, then build the run (``setup``): everything before the first rollout."""
+    config.check_run_settings()
+    check_model_path("--model", config.model)
+    return setup(config)
+
+
+def train(trainer: Trainer) -> dict[str, float]:
+    """The run ``prepare`` built: warm-up, start-of-run checks, the iterations, the final policy."""
+    config = trainer.config
     metrics: dict[str, float] = {}
     finished = False
     try:
@@ -245,18 +258,25 @@ def _finish(trainer: Trainer, metrics: dict[str, float]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    try:
-        config = parse_args(argv)
-    except ConfigFileError as exc:  # a preset or the resumed run's config.yaml
-        raise SystemExit(str(exc)) from exc
+    prog = "python -m agentgym.train"
+    with one_line_errors(prog):  # e.g. a preset's unknown key
+        try:
+            config = parse_args(argv)
+        except ConfigFileError as exc:  # a preset or the resumed run's config.yaml: its message names the file
+            raise SystemExit(str(exc)) from exc
     try:  # transformers' own "Loading weights" bars say nothing about which phase is running
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
     except ImportError:
         pass
+    with one_line_errors(prog, "cannot start the run: "):  # a bad argument, file or server
+        try:
+            trainer = prepare(config)
+        except run_folder.RunFolderError as exc:  # its message says what to pass instead
+            raise SystemExit(str(exc)) from exc
     try:
-        run(config)
-    except (run_folder.RunFolderError, checkpoint.CheckpointWriteError) as exc:  # setup's checks; a full disk
+        train(trainer)
+    except checkpoint.CheckpointWriteError as exc:  # a full disk
         raise SystemExit(str(exc)) from exc
 

@@ -150,7 +150,11 @@ def parse_bool(text: str) -> bool:
 
 def parse_mapping(text: str) -> dict[str, Any]:
     """YAML or JSON mapping text: '{gamma: 0.9}' or '{"gamma": 0.9}'."""
-    value = yaml.safe_load(text) if text.strip() else {}
+    try:
+        value = yaml.safe_load(text) if text.strip() else {}
+    except yaml.YAMLError as exc:  # argparse turns this into its one-line usage error
+        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+        raise argparse.ArgumentTypeError(f"not valid YAML or JSON ({problem}): {text!r}") from exc
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f"expected a mapping like '{{gamma: 0.9}}', got {text!r}")
     return json.loads(json.dumps(value))
