@@ -38,6 +38,11 @@ MAX_ACTION_CHARS = 100_000
 DEFAULT_MAX_OBSERVATION_CHARS = 32_000  # longer observations are cut by the env pool (agentgym.util.text_cut)
 
 
+class TasksNotListed(RuntimeError):
+    """The environment cannot list a split's tasks (an OpenEnv server without the task API). It can be
+    trained on by reset seeds, but a held-out evaluation, which plays named tasks, cannot be made on it."""
+
+
 @dataclass
 class Outcome:
     """What one action did to the game."""

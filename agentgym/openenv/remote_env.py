@@ -35,8 +35,11 @@ class OpenEnvRemote(gymnasium.Env[str, str]):
 
     metadata: dict[str, Any] = {"render_modes": ["ansi"]}
     engine = "thread"  # steps wait on the network
-    has_expert = True  # where the server reports expert_action
-    has_admissible_actions = True
+    # Unknown until a server is probed: only this project's servers report expert_action and admissible
+    # actions. So the class says no (no default tiny model warm-started on an expert that is not there, no
+    # random-admissible baseline); an instance says what its server offers.
+    has_expert = False
+    has_admissible_actions = False
 
     def __init__(self, base_url: str | None = None, split: str = "train", max_steps: int | None = None,
                  info_keys: list[str] | None = None, action_field: str | None = None, text_field: str | None = None,
@@ -46,6 +49,7 @@ class OpenEnvRemote(gymnasium.Env[str, str]):
         from openenv.core.generic_client import GenericEnvClient
 
         self.server = probe(base_url, action_field)
+        self.has_expert = self.has_admissible_actions = self.server.ours
         self.split, self.render_mode = split, render_mode
         self.info_keys = None if info_keys is None else tuple(info_keys)
         self.episode = RemoteEpisode(self.server, split, max_steps, text_field)

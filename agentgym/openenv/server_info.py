@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from agentgym.core.env import TasksNotListed
 from agentgym.openenv.wire import TextObservation
 
 REFUSED_CODES = ("VALIDATION_ERROR", "INVALID_JSON")  # the message did not fit the server's action model
@@ -80,7 +81,7 @@ class ServerInfo:
         two are missing. A task's id is its spec's ``id`` (or ``task_id``, or ``name``), a plain string
         spec itself, else its index."""
         if self.splits is None:
-            raise RuntimeError(f"the OpenEnv server at {self.base_url} has no task API (/{self.name}/tasks "
+            raise TasksNotListed(f"the OpenEnv server at {self.base_url} has no task API (/{self.name}/tasks "
                                "answers 501), so its tasks cannot be listed; train on it by reset seeds")
         split = self.resolve_split(split)
         if split not in self._task_ids:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agentgym.core import plugins
+from agentgym.core.env import TasksNotListed
 from agentgym.core.registry import class_attribute
 from agentgym.eval.episodes import EpisodeLog, records_from_trajectories
 from agentgym.eval.held_out import evaluate
@@ -42,9 +43,28 @@ def write_training_eval(run_dir: str | Path, iteration: int, result: Any, episod
 
 
 def evaluate_now(trainer: Trainer, summary: bool = False) -> dict[str, float]:
-    """Greedy held-out checks; ``summary``: also on the summary_splits (at the start and the end)."""
-    config, metrics = trainer.config, {}
+    """Greedy held-out checks; ``summary``: also on the summary_splits (at the start and the end). On an
+    environment that cannot list its tasks the checks are left out for the rest of the run, said once."""
     tick = time.perf_counter()
+    try:
+        metrics = _held_out_metrics(trainer, summary)
+    except TasksNotListed as exc:
+        _leave_out_held_out_checks(trainer, str(exc))
+        metrics = {}
+    metrics["time/eval_s"] = time.perf_counter() - tick
+    return metrics
+
+
+def _leave_out_held_out_checks(trainer: Trainer, reason: str) -> None:
+    for pool in (trainer.eval_pool, trainer.train_eval_pool, *trainer.summary_pools.values()):
+        if pool is not None:
+            pool.close()
+    trainer.eval_pool, trainer.train_eval_pool, trainer.summary_pools = None, None, {}
+    console.phase("eval", f"held-out checks left out for this run: {reason}")
+
+
+def _held_out_metrics(trainer: Trainer, summary: bool) -> dict[str, float]:
+    config, metrics = trainer.config, {}
     if trainer.eval_pool is not None:
         result = evaluate(trainer.eval_policy, trainer.eval_pool, config.eval_split, config.eval_episodes, config)
         metrics.update(result.metrics("eval/"))
@@ -55,7 +75,6 @@ def evaluate_now(trainer: Trainer, summary: bool = False) -> dict[str, float]:
     for split, pool in (trainer.summary_pools.items() if summary else ()):
         result = evaluate(trainer.eval_policy, pool, split, config.eval_episodes, config)
         metrics.update(result.metrics(f"eval_{split}/"))
-    metrics["time/eval_s"] = time.perf_counter() - tick
     return metrics
 
 
@@ -65,6 +84,8 @@ def baseline_metrics(trainer: Trainer) -> dict[str, float]:
     environment cannot support (an expert it lacks, random choices among admissible actions it does not list,
     a heuristic nobody wrote for it) is left out."""
     config, metrics = trainer.config, {}
+    if trainer.eval_pool is None:  # no held-out checks in this run (eval_every 0, or tasks that cannot be listed)
+        return metrics
     supported = {"random": class_attribute(config.env, "has_admissible_actions", True),
                  "expert": class_attribute(config.env, "has_expert", True)}
     for spec in config.summary_baselines:

@@ -23,16 +23,20 @@ from agentgym.openenv.server_info import is_connection_fault, is_rejection, prob
 from agentgym.rollout.pool.protocol import EnvFailure, HostSpec
 from agentgym.util.text_cut import cut_observation
 
+REMOTE_ID = "openenv/Remote-v0"
 ANSWER_GRACE_S = 30.0  # the client's own message timeout: past the pool's per-call timeout, a backstop
 
 
 class RemoteEnvPool:
     def __init__(self, spec: HostSpec, size: int, urls: Sequence[str]):
+        self.env_id, self.spec, self.size = spec.env_id, spec, size
+        wrapper = _wrapper_kwargs(spec)
+        urls = list(urls) or ([wrapper["base_url"]] if wrapper.get("base_url") else [])
         if not urls:
             raise ValueError("pool=remote needs remote_urls: the OpenEnv servers to play on "
                              "(python -m agentgym.serve_env ID --port P starts one)")
-        self.env_id, self.spec, self.size = spec.env_id, spec, size
-        self.servers = [probe(url) for url in dict.fromkeys(urls)]
+        self.text_field = wrapper.get("text_field")
+        self.servers = [probe(url, wrapper.get("action_field")) for url in dict.fromkeys(urls)]
         for server in self.servers:
             _check_serves(server, spec)
         self.max_steps = spec.env_kwargs.get("max_steps")
@@ -159,7 +163,7 @@ class RemoteEnvPool:
             await self._drop(index, restart=False)
 
     def _new_episode(self, index: int) -> RemoteEpisode:
-        return RemoteEpisode(self.servers[self._home[index]], self.spec.split, self.max_steps)
+        return RemoteEpisode(self.servers[self._home[index]], self.spec.split, self.max_steps, self.text_field)
 
     def _url(self, index: int) -> str:
         return self.servers[self._home[index]].base_url
@@ -169,10 +173,25 @@ async def _gather(calls: list[Any]) -> list[Any]:
     return list(await asyncio.gather(*calls))
 
 
+def _wrapper_kwargs(spec: HostSpec) -> dict[str, Any]:
+    """``openenv/Remote-v0``'s kwargs the sessions honour as the wrapper does: ``base_url`` (the server when
+    no remote_urls are given), ``action_field``, ``text_field``, ``max_steps``; ``info_keys`` and
+    ``render_mode`` mean nothing here (the rollout asks for the info it reads). Others are refused, not
+    dropped."""
+    if spec.env_id != REMOTE_ID:
+        return {}
+    unknown = sorted(set(spec.env_kwargs) - {"base_url", "action_field", "text_field", "max_steps", "info_keys",
+                                             "render_mode"})
+    if unknown:
+        hint = " (pool=remote times a step by env_step_timeout_s)" if "message_timeout_s" in unknown else ""
+        raise ValueError(f"pool=remote cannot honour {REMOTE_ID}'s env_kwargs {unknown}{hint}")
+    return dict(spec.env_kwargs)
+
+
 def _check_serves(server: Any, spec: HostSpec) -> None:
     """A server of this project must serve the run's environment with the run's constructor kwargs (the
     step limit aside, which travels with each reset): a mismatch would train on something else."""
-    if not server.ours or spec.env_id == "openenv/Remote-v0":
+    if not server.ours or spec.env_id == REMOTE_ID:
         return
     served = server.metadata.get("name")
     if served != spec.env_id:
