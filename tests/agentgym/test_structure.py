@@ -21,7 +21,8 @@ def test_the_package_has_a_handful_of_top_level_modules_and_wings():
     modules = sorted(p.name for p in PACKAGE.glob("*.py"))
     wings = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
     assert modules == ["__init__.py", "envs.py", "serve_env.py"]  # the two commands that are one file each
-    assert wings == ["core", "credit", "eval", "inference", "openenv", "rollout", "sft", "train", "util"]
+    assert wings == ["core", "credit", "eval", "inference", "integrations", "openenv", "rollout", "sft", "train",
+                     "util"]
 
 
 def _declaring_class(cls: type, name: str) -> type:
