@@ -75,7 +75,13 @@ class StopStrings:
 @torch.inference_mode()
 def decode(model, prompt_ids: Sequence[Sequence[int]], sampling: SamplingParams, eos_ids: Sequence[int],
            pad_id: int, stops: StopStrings) -> Decoded:
-    """Sample up to ``sampling.max_new_tokens`` tokens for every prompt in one batched loop."""
+    """Sample up to ``sampling.max_new_tokens`` tokens for every prompt in one batched loop.
+
+    A row that finishes (EOS or a stop string) leaves the batch and its KV cache at once, so the
+    remaining steps cost what the live rows need: rollout responses stop at ``</action>`` after very
+    different lengths. Each live row samples from its own logits, so which rows share a step changes
+    no greedy output.
+    """
     from transformers import DynamicCache
 
     device = next(model.parameters()).device
@@ -84,46 +90,41 @@ def decode(model, prompt_ids: Sequence[Sequence[int]], sampling: SamplingParams,
     generator = None
     if sampling.seed is not None:
         generator = torch.Generator(device=device).manual_seed(int(sampling.seed))
-    eos = torch.as_tensor(list(eos_ids), dtype=torch.long, device=device)
+    eos = set(int(e) for e in eos_ids)
     cache = DynamicCache(config=model.config)
     pos = positions(mask)
     cache_kw = {_cache_keyword(model): cache}
     out = model(input_ids=ids, attention_mask=mask, position_ids=pos, **cache_kw, use_cache=True, logits_to_keep=1)
-    b_tok: list[torch.Tensor] = []  # each (B,)
-    b_logp: list[torch.Tensor] = []
-    b_ent: list[torch.Tensor] = []
-    finished = torch.zeros(batch, dtype=torch.bool, device=device)
-    length = torch.full((batch,), sampling.max_new_tokens, dtype=torch.long, device=device)
+    tokens: list[list[int]] = [[] for _ in range(batch)]
+    logps: list[list[float]] = [[] for _ in range(batch)]
+    ents: list[list[float]] = [[] for _ in range(batch)]
+    reasons = ["length"] * batch
+    live = list(range(batch))  # the prompt index of each row still in the batch
     for step in range(sampling.max_new_tokens):
-        logits = out.logits[:, -1].float()  # (B, V)
+        logits = out.logits[:, -1].float()  # (b, V), b = len(live)
         logp = torch.log_softmax(logits, dim=-1)
         token = choose_tokens(logits, sampling, generator)
-        token = torch.where(finished, torch.full_like(token, pad_id), token)
-        b_tok.append(token)
-        b_logp.append(logp.gather(-1, token[:, None]).squeeze(-1))
-        b_ent.append(token_entropy(logp))
-        done_now = torch.isin(token, eos) & ~finished
+        chosen_logp = logp.gather(-1, token[:, None]).squeeze(-1)
+        for row, t, lp, ent in zip(live, token.tolist(), chosen_logp.tolist(), token_entropy(logp).tolist()):
+            tokens[row].append(t)
+            logps[row].append(lp)
+            ents[row].append(ent)
+        done = {j for j, row in enumerate(live) if tokens[row][-1] in eos}
         if stops.stop:
-            active = (~finished).nonzero().flatten().tolist()
-            tails = torch.stack(b_tok[-stops.tail:], 1).tolist()  # (B, <= tail)
-            for i in stops.hits(tails, active):
-                done_now[i] = True
-        length = torch.where(done_now, torch.full_like(length, step + 1), length)
-        finished |= done_now
-        if bool(finished.all()):
+            done.update(j for j, row in enumerate(live) if j not in done and stops.hits([tokens[row]], [0]))
+        for j in done:
+            reasons[live[j]] = "stop"
+        if len(done) == len(live) or step + 1 == sampling.max_new_tokens:
             break
-        mask = torch.cat([mask, torch.ones((batch, 1), dtype=mask.dtype, device=device)], dim=1)
+        if done:  # the finished rows leave the batch, the cache included
+            keep = torch.as_tensor([j for j in range(len(live)) if j not in done], dtype=torch.long, device=device)
+            cache.batch_select_indices(keep)
+            mask, pos, token = mask[keep], pos[keep], token[keep]
+            live = [live[j] for j in keep.tolist()]
+        mask = torch.cat([mask, torch.ones((len(live), 1), dtype=mask.dtype, device=device)], dim=1)
         pos = pos[:, -1:] + 1
         out = model(input_ids=token[:, None], attention_mask=mask, position_ids=pos, **cache_kw, use_cache=True)
-    if not b_tok:
-        return Decoded([[] for _ in range(batch)], [[] for _ in range(batch)], [[] for _ in range(batch)],
-                       ["length"] * batch)
-    lengths = length.tolist()
-    rows = [r[:n] for r, n in zip(torch.stack(b_tok, 1).tolist(), lengths)]  # (B, steps) -> ragged
-    logps = [r[:n] for r, n in zip(torch.stack(b_logp, 1).tolist(), lengths)]
-    ents = [r[:n] for r, n in zip(torch.stack(b_ent, 1).tolist(), lengths)]
-    reasons = ["stop" if f else "length" for f in finished.tolist()]
-    return Decoded(token_ids=rows, logprobs=logps, entropies=ents, finish_reasons=reasons)
+    return Decoded(token_ids=tokens, logprobs=logps, entropies=ents, finish_reasons=reasons)
 
 
 def _cache_keyword(model) -> str:

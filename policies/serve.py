@@ -500,6 +500,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port-file", default=None, help="write the port listened on to this file once bound")
     parser.add_argument("--max-batch", type=_positive_int, default=256, help="most prompts decoded in one batch")
     parser.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads (default: torch's own)")
+    parser.add_argument("--dtype", default="float32", choices=("auto", "float32", "bfloat16", "float16"),
+                        help="dtype of the served weights (a training run's server: the trainer's --model-dtype)")
     parser.add_argument("--version", type=int, default=0, help="policy version of the weights loaded at start")
     parser.add_argument("--seed", type=int, default=None, help="seed torch's sampler (reproducible rollouts)")
     parser.add_argument("--weights-token-file", default=None,
@@ -533,7 +535,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.seed is not None:
             torch.manual_seed(args.seed)
     try:
-        policy = from_spec(args.model)
+        policy = from_spec(args.model, dtype=args.dtype)
     except (OSError, ValueError, KeyError, ImportError) as exc:
         sock.close()
         raise SystemExit(f"policies.serve: cannot load --model {args.model!r}: {exc}") from None

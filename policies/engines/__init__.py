@@ -1,4 +1,4 @@
-"""Generation engines for training (``agentgym.inference``): ``hf``, ``vllm`` and ``server``.
+"""Generation engines for training (``agentgym.inference``): ``hf``, ``vllm`` and ``server``; ``auto`` picks one.
 
 ``make_engine`` is the ``rollout_engine`` entry point the trainer builds its engine through:
 
@@ -22,12 +22,52 @@ from typing import Any
 
 from policies.engines.base import EngineBase
 
+VLLM_CPU_MIN_HEAD_SIZE = 64  # vLLM's CPU attention kernels take no smaller head
+VLLM_MIN_PARAMETERS = 20_000_000  # below this, vLLM's per-step overhead outweighs its batching (docs/benchmarks.md)
+
 
 def make_engine(settings: Any, policy: Any, start_spec: str, version: int,
                 log_dir: str | Path | None = None, rank: int = 0) -> EngineBase:
     """The engine of ``settings.engine`` (an ``agentgym.inference.InferenceSettings``) for
-    data-parallel rank ``rank``."""
-    backend = settings.engine
+    data-parallel rank ``rank``; ``auto`` picks one (``choose_engine``) and the engine's ``choice`` says why."""
+    backend, why = choose_engine(settings, policy) if settings.engine == "auto" else (settings.engine, "")
+    engine = _make(backend, settings, policy, start_spec, version, log_dir, rank)
+    engine.choice = why
+    return engine
+
+
+def choose_engine(settings: Any, policy: Any) -> tuple[str, str]:
+    """``engine=auto``: the fastest engine that samples token-exactly here, and why (docs/inference.md).
+
+    A server URL means that server. On a CPU, a model of ``VLLM_MIN_PARAMETERS`` or more whose heads
+    vLLM's CPU build takes samples with that build where it is installed (in process); otherwise, and on
+    GPUs (where an in-process vLLM needs its share of GPU memory chosen: ``--engine vllm --engine-kwargs
+    '{gpu_memory_utilization: 0.3}'``), the trained model samples itself.
+    """
+    from policies.vllm import available
+
+    if settings.engine_url is not None:
+        return "server", "engine_url is set"
+    model = policy.model
+    if _sharded(model):
+        return "hf", "the trained model is sharded (data_parallel=fsdp)"
+    if next(model.parameters()).device.type != "cpu":
+        return "hf", "on a GPU, pick --engine vllm with its share of memory (docs/inference.md)"
+    size = sum(p.numel() for p in model.parameters())
+    if size < VLLM_MIN_PARAMETERS:
+        return "hf", f"{size / 1e6:.1f}M parameters: transformers is faster than vLLM at this size"
+    if not available():
+        return "hf", ("vLLM is not installed in this Python (its CPU build runs in a venv of its own: "
+                      "bash scripts/vllm_cpu_venv.sh)")
+    config = getattr(model, "config", None)
+    head = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    if head < VLLM_CPU_MIN_HEAD_SIZE:
+        return "hf", f"head size {head}: vLLM's CPU build needs {VLLM_CPU_MIN_HEAD_SIZE} or more"
+    return "vllm", "vLLM's CPU build is installed"
+
+
+def _make(backend: str, settings: Any, policy: Any, start_spec: str, version: int, log_dir: str | Path | None,
+          rank: int) -> EngineBase:
     if backend == "hf":
         from policies.engines.trained import HFCopyEngine, TrainedModelEngine
 
@@ -81,7 +121,8 @@ def _server_engine(settings: Any, policy: Any, start_spec: str, version: int, lo
 
     log_path = Path(log_dir) / "rollout_server.log" if log_dir is not None else None
     process = ServerProcess(start_spec, version=version, threads=settings.engine_threads, log_path=log_path,
-                            startup_timeout_s=settings.engine_timeout_s, seed=_seed(settings, version, rank))
+                            startup_timeout_s=settings.engine_timeout_s, seed=_seed(settings, version, rank),
+                            dtype=getattr(settings, "model_dtype", "float32"))
     try:
         return ServerEngine(policy, process.base_url, version, model=process.name,
                             timeout_s=settings.engine_timeout_s, process=process, sync_dir=sync_dir)

@@ -16,6 +16,7 @@ class EngineBase:
     backend = ""
     rescores = True
     pushes_weights = True  # False: another rank pushes each version into the server this engine shares
+    choice = ""  # engine=auto: why this engine was picked
 
     def __init__(self, policy, version: int):
         self.trained = policy  # the TrainablePolicy: tokenizer, chat template, context length

@@ -23,14 +23,14 @@ class ServerProcess:
 
     def __init__(self, model_spec: str, version: int = 0, threads: int | None = None,
                  log_path: str | Path | None = None, startup_timeout_s: float = 600.0,
-                 name: str = "agentgym-policy", seed: int | None = None):
+                 name: str = "agentgym-policy", seed: int | None = None, dtype: str = "float32"):
         self.name = name
         port_file = Path(tempfile.mkstemp(prefix="agentgym-serve-", suffix=".port")[1])
         port_file.write_text("")
         self.log_path = Path(log_path) if log_path else port_file.with_suffix(".log")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "policies.serve", "--model", model_spec, "--name", name, "--port", "0",
-                   "--port-file", str(port_file), "--version", str(version), "--exit-with-parent"]
+                   "--port-file", str(port_file), "--version", str(version), "--exit-with-parent", "--dtype", dtype]
         if threads:
             command += ["--threads", str(threads)]
         if seed is not None:

@@ -114,6 +114,25 @@ def test_stop_string_ends_generation_and_stays_in_text(policy):
     assert stopped.token_ids == free.token_ids[:len(stopped.token_ids)] and len(stopped.token_ids) <= 2
 
 
+def test_a_finished_row_leaves_the_batch_and_the_others_decode_as_before(policy):
+    free = policy.generate(PROMPTS, SamplingParams(greedy=True, max_new_tokens=8))
+    stop = policy.tokenizer.decode(free[0].token_ids[:2], skip_special_tokens=True)
+    assert stop and all(stop not in g.text for g in free[1:])  # only the first row meets the stop string
+    rows_per_forward: list[int] = []
+    handle = policy.model.register_forward_pre_hook(
+        lambda module, args, kwargs: rows_per_forward.append(kwargs["input_ids"].shape[0]), with_kwargs=True)
+    try:
+        stopped = policy.generate(PROMPTS, SamplingParams(greedy=True, max_new_tokens=8, stop=(stop,)))
+    finally:
+        handle.remove()
+    n = len(stopped[0].token_ids)
+    assert stopped[0].finish_reason == "stop" and stopped[0].token_ids == free[0].token_ids[:n]
+    assert [g.token_ids for g in stopped[1:]] == [g.token_ids for g in free[1:]]
+    # the prefill and the steps before the first row stopped carry 3 rows; every forward after it 2
+    longest = max(len(g.token_ids) for g in free[1:])
+    assert rows_per_forward == [3] * n + [2] * (longest - n)
+
+
 def test_length_limit_and_seeds(policy):
     sampling = SamplingParams(temperature=1.5, max_new_tokens=6, seed=11)
     first, again = policy.generate(PROMPTS, sampling), policy.generate(PROMPTS, sampling)

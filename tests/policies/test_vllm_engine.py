@@ -50,14 +50,14 @@ def _assert_follows_updates(result: dict, logprob_tolerance: float) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("weights", ["full", "lora"])
 def test_in_process_vllm_cpu_rollouts_follow_every_sync(model_dir, weights):
-    """Full models reload in place; LoRA policies sync their adapter only, served as a vLLM LoRA adapter."""
+    """Full models reload in place; so do LoRA policies on a CPU, merged (vLLM's CPU LoRA kernels are reference ops)."""
     python = _vllm_python()
     done = subprocess.run([python, str(CHECK), str(model_dir), "cpu", *(["lora"] if weights == "lora" else [])],
                           capture_output=True, text=True, timeout=900, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     _assert_follows_updates(result, logprob_tolerance=1e-4)
-    assert result["adapter_only"] == (weights == "lora")
+    assert not result["adapter_only"]  # on a CPU, LoRA policies sync merged weights (VLLMEngine's docstring says why)
 
 
 @pytest.mark.gpu
