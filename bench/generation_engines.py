@@ -54,8 +54,14 @@ def _vllm_generate(folder: str, dtype: str, threads: int):
     os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", f"0-{threads - 1}")  # vLLM keeps one core free otherwise
     from policies.vllm import VLLMPolicy
 
-    policy = VLLMPolicy(folder, dtype=dtype, entropy_topk=None, max_model_len=2048, seed=0)
-    return policy.generate_ids, lambda: None
+    extra = json.loads(os.environ.get("BENCH_VLLM_KWARGS") or "{}")
+    policy = VLLMPolicy(folder, dtype=dtype, entropy_topk=None, max_model_len=2048, seed=0, **extra)
+
+    def generate(ids, sampling):
+        policy.llm.reset_prefix_cache()  # every call starts cold, as transformers does: no prompt is cached yet
+        return policy.generate_ids(ids, sampling)
+
+    return generate, lambda: None
 
 
 def _server_generate(folder: str, dtype: str, threads: int):
@@ -129,7 +135,8 @@ def run_worker(python: str, engine: str, dtype: str, args, folder: str, prompt_f
                "--prompts", str(prompt_file), "--out", str(out), "--threads", str(args.threads),
                "--batches", ",".join(map(str, args.batches)), "--new-tokens", str(args.new_tokens),
                "--repeats", str(args.repeats)]
-    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_VLLM_KWARGS": args.vllm_kwargs}
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0 or not out.read_text():
         return {"error": f"worker exited with {os.waitstatus_to_exitcode(status)}"}
@@ -177,6 +184,8 @@ def main() -> None:
     parser.add_argument("--prompt-style", default="compact", help="compact | instruct (agentgym.rollout.prompts)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads each engine may use")
     parser.add_argument("--repeats", type=int, default=1, help="timings per figure; the best is kept")
+    parser.add_argument("--vllm-kwargs", default="{}",
+                        help='JSON of extra vllm.LLM arguments, e.g. \'{"block_size": 32}\'')
     parser.add_argument("--vllm-python", default=os.environ.get("AGENTGYM_VLLM_PYTHON", str(ROOT / ".venv-vllm/bin/python")),
                         help="interpreter with vLLM's CPU build (bash scripts/vllm_cpu_venv.sh)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
