@@ -197,7 +197,7 @@ def test_expert_solves_the_first_held_out_tasks_of_quick_types(env):
 @pytest.mark.parametrize("split", ["valid_seen", "valid_unseen"])
 def test_expert_solves_the_first_20_held_out_tasks(split):
     """The done-when figure of issue 44: the first 20 tasks of each held-out split (20 task types), gold paths
-    of 3 to 90 steps computed cold."""
+    of 3 to 96 steps (measured: docs/benchmarks.md)."""
     env = agentgym.make(ENV_ID, split=split).unwrapped
     try:
         _expert_solves(env, env.task_ids()[:20])
