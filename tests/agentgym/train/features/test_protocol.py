@@ -102,7 +102,7 @@ def test_hooks_run_in_loop_order_and_state_resumes(micro_model, tmp_path, monkey
 def test_resuming_with_a_feature_the_checkpoint_lacks_is_an_error(micro_model, tmp_path, monkeypatch):
     main(_flags(micro_model, tmp_path, iterations="1"))
     monkeypatch.setattr(features, "CORE", (*features.CORE, Recorder))
-    with pytest.raises(ValueError, match=r"no state for the feature\(s\) \['recorder'\]"):
+    with pytest.raises(SystemExit, match=r"no state for the feature\(s\) \['recorder'\]"):  # one line from the CLI
         main(_flags(micro_model, tmp_path, iterations="2", resume="true"))
 
 
