@@ -131,7 +131,7 @@ def test_a_dead_server_stops_the_run_with_a_clear_error(micro_model, tmp_path):
 
 @pytest.mark.parametrize(("settings", "message"), [
     ({"verify_sync_prompts": 8, "max_staleness": 1}, "verify_sync_prompts needs max_staleness=0"),
-    ({"engine_url": "http://localhost:8000/v1"}, "use engine=server"),
+    ({"engine": "hf", "engine_url": "http://localhost:8000/v1"}, "use engine=server"),
     ({"engine": "sglang"}, "engine"),
     ({"max_staleness": -1}, "max_staleness"),
     ({"tis_cap": 0.5}, "tis_cap"),
