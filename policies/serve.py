@@ -28,194 +28,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import queue
 import socket
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import astuple
 from typing import Any
 
 from fastapi import FastAPI, Request
 
-from agentgym.core.policy import Generation, SamplingParams
+from agentgym.core.policy import Generation
+from policies.serve_batcher import Batcher
+from policies.serve_responses import (
+    chat_chunks,
+    completion_response,
+    sse_response,
+    text_chunks,
+    text_completion_response,
+)
 from policies.weights import TOKEN_ENV, TOKEN_HEADER, VERSION_HEADER
-
-
-class Batcher:
-    """Collects requests from many threads and runs them through the policy in batches, on one thread.
-
-    Prompts come as chat messages (``policy.generate``) or token ids (``policy.generate_ids``);
-    ``call(fn)`` runs ``fn`` on the same thread between batches (weight loads).
-    """
-
-    def __init__(self, policy, max_batch: int = 256, max_wait_s: float = 0.01):
-        self.policy, self.max_batch, self.max_wait_s = policy, max_batch, max_wait_s
-        self.version = 0  # the policy version the weights are at (set by weight loads)
-        self.requests: queue.Queue = queue.Queue()
-        self.thread = threading.Thread(target=self._loop, name="policy-batcher", daemon=True)
-        self.thread.start()
-
-    def submit(self, messages: list[dict[str, str]], sampling: SamplingParams) -> Future:
-        return self._put("messages", messages, sampling)
-
-    def submit_ids(self, prompt_ids: list[int], sampling: SamplingParams) -> Future:
-        return self._put("ids", prompt_ids, sampling)
-
-    def call(self, fn: Callable[[], Any]) -> Future:
-        return self._put("call", fn, None)
-
-    def _put(self, kind: str, payload: Any, sampling: SamplingParams | None) -> Future:
-        future: Future = Future()
-        self.requests.put((kind, payload, sampling, future))
-        return future
-
-    def close(self) -> None:
-        self.requests.put(None)
-        self.thread.join(timeout=10)
-
-    def _generate(self, kind: str, items: list[tuple]) -> None:
-        """One batched call for ``items``; when it fails, each item again on its own, so a request that
-        breaks generation fails alone and its batch-mates are still answered."""
-        try:
-            payloads, sampling = [payload for _, payload, _, _ in items], items[0][2]
-            if kind == "ids":
-                generations = self.policy.generate_ids(payloads, sampling)
-            else:
-                generations = self.policy.generate(payloads, sampling)
-        except Exception as exc:  # noqa: BLE001 - the error belongs to the callers
-            if len(items) > 1:
-                for item in items:
-                    self._generate(kind, [item])
-            else:
-                items[0][3].set_exception(exc)
-            return
-        for (*_, future), gen in zip(items, generations):
-            future.set_result((gen, self.version))
-
-    def _loop(self) -> None:
-        while (first := self.requests.get()) is not None:
-            batch, deadline, closing = [first], time.monotonic() + self.max_wait_s, False
-            while first[0] != "call" and len(batch) < self.max_batch and (left := deadline - time.monotonic()) > 0:
-                try:
-                    item = self.requests.get(timeout=left)
-                except queue.Empty:
-                    break
-                if item is None:
-                    closing = True
-                    break
-                batch.append(item)
-                if item[0] == "call":
-                    break
-            self._run(batch)
-            if closing:
-                return
-
-    def _run(self, batch: list[tuple]) -> None:
-        groups: dict[tuple, list[tuple]] = {}
-        calls = [item for item in batch if item[0] == "call"]
-        for item in batch:  # one generate call per prompt kind and distinct sampling setting
-            if item[0] != "call":
-                groups.setdefault((item[0], astuple(item[2])), []).append(item)
-        for (kind, _), items in groups.items():
-            self._generate(kind, items)
-        for _, fn, _, future in calls:  # after the batch it arrived with: that batch used the old weights
-            try:
-                future.set_result(fn())
-            except Exception as exc:  # noqa: BLE001
-                future.set_exception(exc)
-
-
-def _visible_text(gen: Generation, body: dict[str, Any]) -> str:
-    """The response text as OpenAI returns it: the stop string removed unless ``include_stop_str_in_output``."""
-    stop = body.get("stop")
-    stops = (stop,) if isinstance(stop, str) else tuple(stop or ())
-    stop_hit = next((s for s in stops if s and gen.text.endswith(s)), None)
-    return gen.text[:-len(stop_hit)] if stop_hit and not body.get("include_stop_str_in_output") else gen.text
-
-
-def _usage(gens: list[Generation]) -> dict[str, int]:
-    prompt, completion = sum(len(g.prompt_ids) for g in gens), sum(len(g.token_ids) for g in gens)
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
-
-
-def completion_response(model: str, gen: Generation, body: dict[str, Any], tokenizer=None,
-                        version: int | None = None) -> dict[str, Any]:
-    """A chat completion (``/v1/chat/completions``) for one generation."""
-    choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": _visible_text(gen, body)},
-                              "finish_reason": gen.finish_reason, "logprobs": None}
-    if body.get("logprobs") and gen.logprobs:
-        tokens = tokenizer.convert_ids_to_tokens(gen.token_ids) if tokenizer is not None else [""] * len(gen.logprobs)
-        choice["logprobs"] = {"content": [{"token": t, "logprob": lp, "top_logprobs": []}
-                                          for t, lp in zip(tokens, gen.logprobs)]}
-    if body.get("return_token_ids"):
-        choice["token_ids"] = gen.token_ids
-    out = {"id": f"chatcmpl-{uuid.uuid4().hex[:16]}", "object": "chat.completion", "created": int(time.time()),
-           "model": model, "choices": [choice], "usage": _usage([gen]), "agentgym_policy_version": version}
-    if body.get("return_token_ids"):
-        out["prompt_token_ids"] = gen.prompt_ids
-    return out
-
-
-def text_completion_response(model: str, results: list[tuple[Generation, int]], body: dict[str, Any],
-                             tokenizer=None) -> dict[str, Any]:
-    """A text completion (``/v1/completions``) with one choice per prompt, in the prompts' order."""
-    choices = []
-    for index, (gen, version) in enumerate(results):
-        choice: dict[str, Any] = {"index": index, "text": _visible_text(gen, body), "finish_reason": gen.finish_reason,
-                                  "logprobs": None, "agentgym_policy_version": version}
-        if body.get("logprobs") is not None and gen.logprobs:
-            tokens = tokenizer.convert_ids_to_tokens(gen.token_ids) if tokenizer is not None else [""] * len(gen.token_ids)
-            choice["logprobs"] = {"tokens": tokens, "token_logprobs": gen.logprobs, "top_logprobs": None,
-                                  "text_offset": None}
-        if body.get("return_token_ids"):
-            choice["prompt_token_ids"], choice["token_ids"] = gen.prompt_ids, gen.token_ids
-        choices.append(choice)
-    versions = {v for _, v in results}
-    return {"id": f"cmpl-{uuid.uuid4().hex[:16]}", "object": "text_completion", "created": int(time.time()),
-            "model": model, "choices": choices, "usage": _usage([g for g, _ in results]),
-            "agentgym_policy_version": versions.pop() if len(versions) == 1 else None}
-
-
-def _sse(chunks: list[dict[str, Any]]):
-    """Server-sent events as OpenAI streams them: one ``data:`` line per chunk, then ``data: [DONE]``."""
-    async def events():
-        for chunk in chunks:
-            yield f"data: {json.dumps(chunk)}\n\n"
-        yield "data: [DONE]\n\n"
-
-    from fastapi.responses import StreamingResponse
-
-    return StreamingResponse(events(), media_type="text/event-stream")
-
-
-def chat_chunks(response: dict[str, Any], include_usage: bool) -> list[dict[str, Any]]:
-    """A finished chat completion as OpenAI's stream of ``chat.completion.chunk`` objects (the whole text in
-    one content chunk: this server decodes a batch at once, so the text is complete when the stream begins)."""
-    choice = response["choices"][0]
-    base = {k: response[k] for k in ("id", "created", "model", "agentgym_policy_version")}
-    base["object"] = "chat.completion.chunk"
-    chunks = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]},
-              {**base, "choices": [{"index": 0, "delta": {"content": choice["message"]["content"]},
-                                    "logprobs": choice.get("logprobs"), "finish_reason": None}]},
-              {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]}]
-    if include_usage:
-        chunks.append({**base, "choices": [], "usage": response["usage"]})
-    return chunks
-
-
-def text_chunks(response: dict[str, Any], include_usage: bool) -> list[dict[str, Any]]:
-    """A finished text completion as OpenAI's stream: one chunk per choice, then the usage if asked for."""
-    base = {k: response[k] for k in ("id", "object", "created", "model", "agentgym_policy_version")}
-    chunks = [{**base, "choices": [choice]} for choice in response["choices"]]
-    if include_usage:
-        chunks.append({**base, "choices": [], "usage": response["usage"]})
-    return chunks
 
 
 def _vocab_size(policy) -> int | None:
@@ -320,7 +153,7 @@ def create_app(policy, model_name: str = "agentgym-policy", max_batch: int = 256
         include_usage = stream_options(body)
         gen, version = await answer(batcher.submit(messages, sampling))
         response = completion_response(model_name, gen, body, tokenizer, version)
-        return _sse(chat_chunks(response, include_usage)) if body.get("stream") else response
+        return sse_response(chat_chunks(response, include_usage)) if body.get("stream") else response
 
     @app.post("/v1/completions")
     async def completions(request: Request) -> Any:
@@ -332,7 +165,7 @@ def create_app(policy, model_name: str = "agentgym-policy", max_batch: int = 256
         prompts = prompt_ids(body.get("prompt"), tokenizer, vocab_size, context_length)
         results = await asyncio.gather(*[answer(batcher.submit_ids(ids, sampling)) for ids in prompts])
         response = text_completion_response(model_name, list(results), body, tokenizer)
-        return _sse(text_chunks(response, include_usage)) if body.get("stream") else response
+        return sse_response(text_chunks(response, include_usage)) if body.get("stream") else response
 
     @app.get("/agentgym/info")
     def info() -> dict[str, Any]:
