@@ -25,6 +25,7 @@ from agentgym.sft.data import TEACHER_TEMPERATURE, Example, collect_examples
 from agentgym.util import console
 from agentgym.util.cli_errors import check_model_path, one_line_errors
 from agentgym.util.cli_options import add_options, add_renamed_options, rename_given
+from agentgym.util.params import check_at_least
 
 PROG = "python -m agentgym.sft"
 SFT_LR = 3e-3  # what lr=None means for SFT
@@ -69,9 +70,7 @@ class SFTConfig(EpisodeSettings, SFTSettings, ModelTrainingSettings):
             self.temperature = TEACHER_TEMPERATURE
         self.resolve_model_training(SFT_LR)
         self.check_episode_settings()
-        for name, least in (("teacher_episodes", 1), ("epochs", 1), ("examples_per_step", 1), ("warmup", 0)):
-            if not getattr(self, name) >= least:
-                raise ValueError(f"{name} must be >= {least}, got {getattr(self, name)}")
+        check_at_least(self, (("teacher_episodes", 1), ("epochs", 1), ("examples_per_step", 1), ("warmup", 0)))
         if self.steps is not None and self.steps < 1:
             raise ValueError(f"steps must be >= 1 (or None: epochs passes), got {self.steps}")
         if not 0 <= self.explore <= 1:

@@ -25,6 +25,7 @@ from agentgym.inference.settings import InferenceSettings
 from agentgym.rollout.episode import EpisodeSettings
 from agentgym.rollout.pool.settings import PoolSettings
 from agentgym.util.cli_options import add_options, add_renamed_options, parse_mapping, rename_given
+from agentgym.util.params import check_at_least
 
 TRAIN_TEMPERATURE = 1.0  # what temperature=None means for training rollouts
 TRAIN_LR = 2e-4  # what lr=None means for the policy update
@@ -196,11 +197,9 @@ class TrainConfig(OutputSettings, DistributedSettings, UpdateSettings, CreditSet
     def check_run_settings(self) -> None:
         """Refuse counts that would run but mean nothing (``--iterations -1`` once trained nothing and exited 0;
         ``--group-size 0`` failed minutes later, after the model was built)."""
-        for name, least in (("iterations", 0), ("num_groups", 1), ("group_size", 1), ("eval_every", 0),
-                            ("eval_episodes", 1), ("train_eval_episodes", 0), ("checkpoint_every", 0),
-                            ("keep_checkpoints", 1), ("console_table_every", 0)):
-            if not getattr(self, name) >= least:
-                raise ValueError(f"{name} must be >= {least}, got {getattr(self, name)}")
+        check_at_least(self, (("iterations", 0), ("num_groups", 1), ("group_size", 1), ("eval_every", 0),
+                              ("eval_episodes", 1), ("train_eval_episodes", 0), ("checkpoint_every", 0),
+                              ("keep_checkpoints", 1), ("console_table_every", 0)))
         if self.max_env_steps is not None and self.max_env_steps < 1:
             raise ValueError(f"max_env_steps must be >= 1 (or None), got {self.max_env_steps}")
 

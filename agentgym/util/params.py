@@ -41,6 +41,13 @@ def check_choice(value: Any, choices: Iterable[Any], where: str) -> None:
         raise ValueError(f"{where}: {value!r} is not one of {', '.join(map(repr, choices))}{hint}")
 
 
+def check_at_least(settings: Any, bounds: Iterable[tuple[str, float]]) -> None:
+    """Each named field of ``settings`` is at least its bound (a NaN fails too): ``(("iterations", 0), ...)``."""
+    for name, least in bounds:
+        if not getattr(settings, name) >= least:
+            raise ValueError(f"{name} must be >= {least}, got {getattr(settings, name)}")
+
+
 def _hint(key: Any, allowed: list[str]) -> str:
     if isinstance(key, bool):  # YAML 1.1 reads unquoted on/off/yes/no keys as booleans
         spelt = [name for name in allowed if name in (YAML_BOOLEANS[key])]
