@@ -49,9 +49,10 @@ def _hf_generate(folder: str, dtype: str, threads: int):
 
 
 def _vllm_generate(folder: str, dtype: str, threads: int):
-    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
-    os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", f"0-{threads - 1}")  # vLLM keeps one core free otherwise
+    from policies.engines.vllm_engine import in_process_defaults
+
+    os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", f"0-{threads - 1}")  # --threads cores, not every allowed one
+    in_process_defaults()  # as a training run's engine has it (KV cache size, in process, torch threads)
     from policies.vllm import VLLMPolicy
 
     extra = json.loads(os.environ.get("BENCH_VLLM_KWARGS") or "{}")

@@ -32,7 +32,7 @@ class VLLMEngine(EngineBase):
     rescores = True
 
     def __init__(self, policy, model_path: str, version: int, **engine_kwargs: Any):
-        _in_process_defaults()
+        in_process_defaults()
         from policies.vllm import VLLMPolicy
 
         super().__init__(policy, version)
@@ -98,7 +98,7 @@ class VLLMEngine(EngineBase):
             shutil.rmtree(self.lora_dir, ignore_errors=True)
 
 
-def _in_process_defaults() -> None:
+def in_process_defaults() -> None:
     """Environment defaults for a vLLM that shares this process with the trainer (a user's setting wins).
 
     vLLM V1 runs in process only without its multiprocessing. On a CPU it would otherwise bind its
