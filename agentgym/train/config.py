@@ -170,8 +170,13 @@ class DistributedSettings:
     """ddp: every rank holds the whole model (DDP) | fsdp: parameters, gradients and optimizer state sharded (FSDP2)."""
     dist_backend: str | None = None
     """torch.distributed backend when launched as several ranks: nccl | gloo; None = nccl on GPUs, else gloo."""
+    collective_timeout_s: float = 600.0
+    """How long a rank waits for the others at a training collective (the batch gather after rollouts, the gradient
+    all-reduce) before the run stops, naming a frozen rank as the likely cause. Must exceed how far the ranks drift
+    apart between two collectives: one rank's rollouts running longer than the others'."""
     dist_timeout_s: float = 1800.0
-    """How long a rank waits at a collective (e.g. while rank 0 evaluates) before the run fails."""
+    """How long the ranks wait for work one rank does alone (rank 0's held-out checks, checkpoint and final-policy
+    writes, clearing the run folder, building the default model) before the run fails."""
 
 
 @dataclass(kw_only=True)
@@ -200,6 +205,9 @@ class TrainConfig(OutputSettings, DistributedSettings, UpdateSettings, CreditSet
         check_at_least(self, (("iterations", 0), ("num_groups", 1), ("group_size", 1), ("eval_every", 0),
                               ("eval_episodes", 1), ("train_eval_episodes", 0), ("checkpoint_every", 0),
                               ("keep_checkpoints", 1), ("console_table_every", 0)))
+        for name in ("collective_timeout_s", "dist_timeout_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0 seconds, got {getattr(self, name)}")
         if self.max_env_steps is not None and self.max_env_steps < 1:
             raise ValueError(f"max_env_steps must be >= 1 (or None), got {self.max_env_steps}")
 

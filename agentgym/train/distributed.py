@@ -6,15 +6,27 @@ through ``torch.distributed`` (NCCL on GPUs, gloo on CPUs). Without those variab
 process and every helper here is the identity, so the single-process loop is the same code path.
 Rollouts are sharded by group (``group_block``), every rank then holds the whole batch
 (``gather``), so credit is computed over whole groups and identically on every rank.
+
+Two timeouts, because two kinds of wait. Lockstep collectives (gathering the batch and the metrics,
+``sharded_map``, DDP's gradient all-reduce, FSDP's gathers) run on groups with the short
+``collective_timeout_s``: every rank arrives after the same kind of work, so a long wait there means a
+rank is frozen, and the run stops with ``RankTimeout`` rather than hanging. Waits for work one rank
+does alone (rank 0's held-out checks, checkpoint and final-policy writes, clearing the run folder,
+building the default model) use ``solo_work_barrier``, on a gloo group of their own with the long
+``dist_timeout_s``. On GPUs the default group is NCCL, whose timeout is enforced by its watchdog
+(which ends the process itself); the lockstep object collectives then run on a gloo group, so the
+usual place a frozen rank is noticed (the batch gather after rollouts) still ends in ``RankTimeout``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import torch
@@ -31,6 +43,10 @@ class DistContext:
     world_size: int = 1
     local_rank: int = 0
     backend: str | None = None
+    collective_timeout_s: float = 600.0  # lockstep collectives (the default group and ``lockstep_group``)
+    dist_timeout_s: float = 1800.0  # waits for work one rank does alone (``solo_group``)
+    lockstep_group: Any = field(default=None, compare=False, repr=False)  # object collectives; None: the default
+    solo_group: Any = field(default=None, compare=False, repr=False)  # gloo, with dist_timeout_s
 
     @property
     def enabled(self) -> bool:
@@ -50,32 +66,55 @@ def launched() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
-def init_from_env(backend: str | None = None, timeout_s: float = 1800.0) -> DistContext:
-    """Join the process group the launcher described in the environment; a single process without one."""
+def init_from_env(backend: str | None = None, collective_timeout_s: float = 600.0,
+                  dist_timeout_s: float = 1800.0) -> DistContext:
+    """Join the process group the launcher described in the environment; a single process without one.
+
+    The default group (DDP's and FSDP's tensors) times out after ``collective_timeout_s``; a gloo group
+    with ``dist_timeout_s`` carries the waits for one rank's solo work, and under NCCL another gloo
+    group (``collective_timeout_s``) the pickled objects ``gather`` exchanges.
+    """
     if not launched():
         return SINGLE
     rank, world, local = (int(os.environ[k]) for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
     backend = backend or ("nccl" if torch.cuda.is_available() else "gloo")
     if backend == "nccl":
         torch.cuda.set_device(local)
+    short, long = (datetime.timedelta(seconds=s) for s in (collective_timeout_s, dist_timeout_s))
     if not dist.is_initialized():
-        dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s))
-    return DistContext(rank=rank, world_size=world, local_rank=local, backend=backend)
+        dist.init_process_group(backend, timeout=short)
+    # every rank creates the groups, in the same order (new_group is itself a collective)
+    solo = dist.new_group(backend="gloo", timeout=long)
+    lockstep = None if backend == "gloo" else dist.new_group(backend="gloo", timeout=short)
+    return DistContext(rank=rank, world_size=world, local_rank=local, backend=backend,
+                       collective_timeout_s=collective_timeout_s, dist_timeout_s=dist_timeout_s,
+                       lockstep_group=lockstep, solo_group=solo)
 
 
 def shutdown(ctx: DistContext, clean: bool = False) -> None:
     """Leave the process group; ``clean``: the run ended normally on every rank, so wait for the others
-    first (no rank tears its connections down under a peer's last collective). After an error no rank
-    waits: the launcher stops the rest."""
+    first (rank 0 may still be writing the final policy and summary; no rank tears its connections down
+    under a peer's last collective). After an error no rank waits: the launcher stops the rest."""
     if ctx.enabled and dist.is_initialized():
         if clean:
-            dist.barrier()
+            solo_work_barrier(ctx)
         dist.destroy_process_group()
 
 
 def barrier(ctx: DistContext) -> None:
+    """Every rank here, after the same kind of work (``collective_timeout_s``)."""
     if ctx.enabled:
-        dist.barrier()
+        with timeouts_explained(ctx):
+            dist.barrier(group=ctx.lockstep_group)
+
+
+def solo_work_barrier(ctx: DistContext) -> None:
+    """Every rank here, while one of them works alone (rank 0's held-out checks, a checkpoint, the run
+    folder): waits up to ``dist_timeout_s``, on a group of its own, so the short lockstep timeout never
+    cuts a long evaluation short."""
+    if ctx.enabled:
+        with timeouts_explained(ctx, solo=True):
+            dist.barrier(group=ctx.solo_group)
 
 
 def gather(ctx: DistContext, obj: T) -> list[T]:
@@ -83,8 +122,52 @@ def gather(ctx: DistContext, obj: T) -> list[T]:
     if not ctx.enabled:
         return [obj]
     out: list[Any] = [None] * ctx.world_size
-    dist.all_gather_object(out, obj)
+    with timeouts_explained(ctx):
+        dist.all_gather_object(out, obj, group=ctx.lockstep_group)
     return out
+
+
+# ----------------------------------------------------------------------- a collective that timed out
+# gloo: "Timed out waiting 20000ms for recv operation to complete"; NCCL (with TORCH_NCCL_BLOCKING_WAIT=1):
+# "Watchdog caught collective operation timeout: WorkNCCL(...) ran for 600000 milliseconds before timing out"
+TIMEOUT_TEXT = re.compile(r"Timed out waiting \d+ ?ms for \w+ operation|collective operation timeout|"
+                          r"milliseconds before timing out")
+
+
+class RankTimeout(RuntimeError):
+    """A collective waited out its timeout: most likely another rank is frozen."""
+
+
+def is_collective_timeout(exc: BaseException) -> bool:
+    """Whether ``exc`` is torch.distributed's own report of a collective that waited out its timeout (gloo
+    raises a plain RuntimeError, NCCL a DistBackendError, a RuntimeError too)."""
+    return isinstance(exc, RuntimeError) and not isinstance(exc, RankTimeout) and bool(TIMEOUT_TEXT.search(str(exc)))
+
+
+@contextlib.contextmanager
+def timeouts_explained(ctx: DistContext, solo: bool = False) -> Iterator[None]:
+    """Inside, a collective that times out raises ``RankTimeout`` with what it means and which option to
+    raise (``solo``: a wait for one rank's solo work; else a lockstep collective, DDP's included)."""
+    try:
+        yield
+    except RuntimeError as exc:
+        if not (ctx.enabled and is_collective_timeout(exc)):
+            raise
+        raise RankTimeout(timeout_message(ctx, solo)) from exc
+
+
+def timeout_message(ctx: DistContext, solo: bool = False) -> str:
+    cause = ("most likely a rank is frozen (stopped, stuck in a hung kernel or a deadlocked environment) or cut off "
+             "from the others; a rank that crashes or is killed ends the run through torchrun at once")
+    if solo:
+        return (f"rank {ctx.rank} of {ctx.world_size} waited dist_timeout_s={ctx.dist_timeout_s:g} s for work one "
+                f"rank does alone (rank 0's held-out checks, a checkpoint or the final policy, the run folder or the "
+                f"default model) and gave up: {cause}. If that work is only slow (a long evaluation, a slow disk), "
+                f"raise --dist-timeout-s.")
+    return (f"rank {ctx.rank} of {ctx.world_size} waited collective_timeout_s={ctx.collective_timeout_s:g} s at a "
+            f"training collective (gathering the batch or metrics, the gradient all-reduce) and gave up: {cause}. "
+            f"If no rank is stuck but they drift this far apart (one rank's rollouts run that much longer: long "
+            f"episodes, a slow engine or environment), raise --collective-timeout-s.")
 
 
 def group_block(ctx: DistContext, num_groups: int) -> range:

@@ -35,7 +35,7 @@ from agentgym.rollout.collect import RolloutStats
 from agentgym.train import checkpoint, run_folder
 from agentgym.train.batches import InfrastructureFailure, rollout
 from agentgym.train.config import ConfigFileError, TrainConfig, parse_args
-from agentgym.train.distributed import sharded_map
+from agentgym.train.distributed import RankTimeout, sharded_map, solo_work_barrier, timeouts_explained
 from agentgym.train.held_out_checks import baseline_metrics, evaluate_now
 from agentgym.train.setup import check_config, check_world, setup
 from agentgym.train.trainer import Trainer, save_checkpoint
@@ -181,40 +181,49 @@ def prepare(config: TrainConfig) -> Trainer:
 
 def train(trainer: Trainer) -> dict[str, float]:
     """The run ``prepare`` built: warm-up, start-of-run checks, the iterations, the final policy."""
-    config = trainer.config
     metrics: dict[str, float] = {}
     finished = False
     try:
-        if trainer.iteration == 0:
-            metrics.update(_warm_up(trainer))
-        if trainer.iteration == 0 and config.eval_at_start and trainer.eval_pool is not None:
-            metrics.update(evaluate_now(trainer, summary=True))
-            metrics.update(baseline_metrics(trainer))
-        if metrics:
-            _log(trainer, metrics)
-        console.phase("train", f"{config.iterations - trainer.iteration} iterations of {config.credit} "
-                               f"(run folder {config.run_dir})")
-        bar = tqdm(range(trainer.iteration, config.iterations), initial=trainer.iteration, total=config.iterations,
-                   desc="train", disable=not config.progress_bar or not trainer.dist.is_main, dynamic_ncols=True)
-        for _ in bar:
-            metrics = train_iteration(trainer)
-            trainer.iteration += 1
-            for feature in trainer.features:  # e.g. progress estimator refits
-                metrics.update(feature.end_iteration(trainer.iteration))
-            budget_spent = config.max_env_steps is not None and trainer.env_steps >= config.max_env_steps
-            last = trainer.iteration == config.iterations or budget_spent
-            if config.eval_every > 0 and (trainer.iteration % config.eval_every == 0 or last):
-                metrics.update(evaluate_now(trainer, summary=last))
-            _log(trainer, metrics)
-            bar.set_postfix(success=f"{metrics.get('rollout/success_rate', float('nan')):.2f}")
-            if config.checkpoint_every > 0 and (trainer.iteration % config.checkpoint_every == 0 or last):
-                save_checkpoint(trainer)
-            if budget_spent:
-                break
-        _finish(trainer, metrics)
+        with timeouts_explained(trainer.dist):  # DDP's all-reduce, FSDP's gathers
+            metrics = _iterate(trainer)
         finished = True
     finally:
         trainer.close(clean=finished)
+    return metrics
+
+
+def _iterate(trainer: Trainer) -> dict[str, float]:
+    config = trainer.config
+    metrics: dict[str, float] = {}
+    if trainer.iteration == 0:
+        metrics.update(_warm_up(trainer))
+    if trainer.iteration == 0 and config.eval_at_start and trainer.eval_pool is not None:
+        metrics.update(evaluate_now(trainer, summary=True))
+        metrics.update(baseline_metrics(trainer))
+    if metrics:
+        _log(trainer, metrics)
+    solo_work_barrier(trainer.dist)  # the other ranks wait here while rank 0 checks the starting policy
+    console.phase("train", f"{config.iterations - trainer.iteration} iterations of {config.credit} "
+                           f"(run folder {config.run_dir})")
+    bar = tqdm(range(trainer.iteration, config.iterations), initial=trainer.iteration, total=config.iterations,
+               desc="train", disable=not config.progress_bar or not trainer.dist.is_main, dynamic_ncols=True)
+    for _ in bar:
+        metrics = train_iteration(trainer)
+        trainer.iteration += 1
+        for feature in trainer.features:  # e.g. progress estimator refits
+            metrics.update(feature.end_iteration(trainer.iteration))
+        budget_spent = config.max_env_steps is not None and trainer.env_steps >= config.max_env_steps
+        last = trainer.iteration == config.iterations or budget_spent
+        if config.eval_every > 0 and (trainer.iteration % config.eval_every == 0 or last):
+            metrics.update(evaluate_now(trainer, summary=last))
+            solo_work_barrier(trainer.dist)  # the other ranks wait here while rank 0 evaluates
+        _log(trainer, metrics)
+        bar.set_postfix(success=f"{metrics.get('rollout/success_rate', float('nan')):.2f}")
+        if config.checkpoint_every > 0 and (trainer.iteration % config.checkpoint_every == 0 or last):
+            save_checkpoint(trainer)
+        if budget_spent:
+            break
+    _finish(trainer, metrics)
     return metrics
 
 
@@ -275,8 +284,22 @@ def main(argv: list[str] | None = None) -> None:
             trainer = prepare(config)
         except run_folder.RunFolderError as exc:  # its message says what to pass instead
             raise SystemExit(str(exc)) from exc
+        except RankTimeout as exc:  # a rank froze while the run was being built
+            raise SystemExit(f"{prog}: {exc} {_resume_hint(config)}") from exc
     try:
         train(trainer)
     except checkpoint.CheckpointWriteError as exc:  # a full disk
         raise SystemExit(str(exc)) from exc
+    except RankTimeout as exc:  # one paragraph, not gloo's traceback
+        raise SystemExit(f"{prog}: {exc} {_resume_hint(config)}") from exc
+
+
+def _resume_hint(config: TrainConfig) -> str:
+    """What a run stopped by a frozen rank keeps: checkpoints are written whole or not at all."""
+    latest = checkpoint.latest(config.run_dir, quiet=True)
+    if latest is None:
+        return (f"No checkpoint had been written in {config.run_dir} yet (checkpoint_every={config.checkpoint_every}): "
+                "once the cause is fixed, start the run again.")
+    return (f"Checkpoints are written whole or not at all, so {latest} is intact: once the cause is fixed, rerun the "
+            "same command with --resume true to continue from it.")
 

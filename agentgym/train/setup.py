@@ -28,7 +28,7 @@ from agentgym.train import checkpoint, distributed, features, run_folder
 from agentgym.train.batches import make_batch_source
 from agentgym.train.config import TrainConfig
 from agentgym.train.data_parallel import STRATEGIES, DataParallel, shard
-from agentgym.train.distributed import DistContext, barrier, group_block
+from agentgym.train.distributed import DistContext, group_block, solo_work_barrier, timeouts_explained
 from agentgym.train.features import SetupContext
 from agentgym.train.losses import AGG_MODES, KL_KINDS
 from agentgym.train.trainer import Trainer, reseed_rank, restore_checkpoint, seed_everything
@@ -84,9 +84,10 @@ def check_world(config: TrainConfig, ctx: DistContext) -> None:
 
 def setup(config: TrainConfig) -> Trainer:
     check_config(config)
-    ctx = distributed.init_from_env(config.dist_backend, config.dist_timeout_s)
+    ctx = distributed.init_from_env(config.dist_backend, config.collective_timeout_s, config.dist_timeout_s)
     try:
-        return _setup(config, ctx)
+        with timeouts_explained(ctx):  # DDP's first broadcast, FSDP's optimizer scatter
+            return _setup(config, ctx)
     except BaseException:
         distributed.shutdown(ctx)
         raise
@@ -103,7 +104,7 @@ def _setup(config: TrainConfig, ctx: DistContext) -> Trainer:
         console.phase("setup", f"--overwrite: removed the previous run's {', '.join(removed)} from {run_dir}")
     if ctx.is_main and (stale := checkpoint.remove_stale_writes(run_dir)):
         console.phase("setup", f"removed what a killed writer left half-written in {run_dir}: {', '.join(stale)}")
-    barrier(ctx)  # no rank writes into the folder before rank 0 has cleared it
+    solo_work_barrier(ctx)  # no rank writes into the folder before rank 0 has cleared it
     run_dir.mkdir(parents=True, exist_ok=True)
     if resume_from is None:
         seed_everything(config.seed)
@@ -118,6 +119,7 @@ def _setup(config: TrainConfig, ctx: DistContext) -> Trainer:
                                                       if ctx.enabled else ""))
     load_policy = functools.partial(plugins.policy_from_spec, dtype=config.model_dtype)
     policy = load_policy(start_spec, lora=config.lora())  # a checkpoint's adapter folder keeps its adapters
+    solo_work_barrier(ctx)  # each rank loads its replica at its own speed (a cold cache, a slow shared disk)
     parallel = DataParallel(policy, ctx, config.data_parallel)  # DDP: every replica starts from rank 0's weights
     optimizer = torch.optim.AdamW([p for p in policy.model.parameters() if p.requires_grad],
                                   lr=config.lr, weight_decay=config.weight_decay)
@@ -167,17 +169,19 @@ def _setup(config: TrainConfig, ctx: DistContext) -> Trainer:
         ", on a full copy of the sharded weights (synced after each update)" if parallel.sharded else ""))
     if ctx.is_main:
         (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-    barrier(ctx)  # every engine holds the starting weights before any rank samples
+    # every engine holds the starting weights before any rank samples (servers start at their own speed, and rank 0
+    # alone built the held-out pools and the logger)
+    solo_work_barrier(ctx)
     return trainer
 
 
 def _main_first(ctx: DistContext, build):
     """``build()`` on rank 0, then on the others (which then find what rank 0 cached)."""
     if not ctx.is_main:
-        barrier(ctx)
+        solo_work_barrier(ctx)
     result = build()
     if ctx.is_main:
-        barrier(ctx)
+        solo_work_barrier(ctx)
     return result
 
 

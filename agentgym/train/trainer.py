@@ -25,7 +25,7 @@ from agentgym.train import checkpoint
 from agentgym.train.batch_source import BatchSource
 from agentgym.train.config import TrainConfig
 from agentgym.train.data_parallel import DataParallel
-from agentgym.train.distributed import SINGLE, DistContext, barrier, gather, shutdown
+from agentgym.train.distributed import SINGLE, DistContext, gather, shutdown, solo_work_barrier
 from agentgym.train.features import TrainerFeature
 from agentgym.util.metrics import MetricsLogger
 
@@ -88,6 +88,7 @@ class Trainer:
 def restore_checkpoint(trainer: Trainer, path: Path) -> None:
     """Continue ``trainer`` exactly from the checkpoint at ``path`` (optimizer, features, samplers, counts)."""
     state = checkpoint.load_state(path, trainer.dist.rank)
+    solo_work_barrier(trainer.dist)  # every rank has read it, at its own speed, before FSDP scatters the optimizer
     if not state["rng_restored"]:  # resumed at a larger world size: this rank's sampler starts afresh
         reseed_rank(trainer.config.seed + state["iteration"], trainer.dist.rank)
     trainer.parallel.load_optimizer_state(trainer.optimizer, state["optimizer"])
@@ -141,5 +142,5 @@ def save_checkpoint(trainer: Trainer, task_rng_state: dict[str, Any] | None = No
     saved = (checkpoint.save(trainer.config.run_dir, trainer.iteration, state, write_policy,
                              keep=trainer.config.keep_checkpoints, rng_states=rng_states)
              if trainer.dist.is_main else checkpoint.checkpoint_dir(trainer.config.run_dir, trainer.iteration))
-    barrier(trainer.dist)  # every rank returns once the checkpoint is complete on disk
+    solo_work_barrier(trainer.dist)  # every rank returns once the checkpoint is complete on disk
     return saved

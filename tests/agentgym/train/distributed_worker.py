@@ -4,19 +4,26 @@
 has spread (the micro model cannot solve a task yet), pickled to BATCH.
 ``train BATCH MODEL RUN_DIR OUT [ddp|fsdp]``: one iteration on that fixed batch; rank 0 saves the
 trained parameters and the iteration's metrics to OUT.
+``slow-rank-0 MODEL RUN_DIR SECONDS``: a whole run (held-out checks, a checkpoint, the final policy) with ``collective_timeout_s=SECONDS``, whose rank 0 takes longer than that for
+each piece of work it does alone.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
+import os
 import pickle
 import sys
+import time
 
 import torch
 
+from agentgym.train import checkpoint, held_out_checks
 from agentgym.train.batches import rollout
 from agentgym.train.config import TrainConfig
-from agentgym.train.loop import train_on_batch
+from agentgym.train.loop import run, train_on_batch
 from agentgym.train.setup import setup
 
 
@@ -53,5 +60,30 @@ def main(mode: str, batch_path: str, model: str, run_dir: str, out: str | None =
         trainer.close(clean=finished)
 
 
+def slow_rank_0(model: str, run_dir: str, seconds: str) -> None:
+    """Rank 0 sleeps past the lockstep timeout before clearing the folder (setup), before each held-out check (at
+    the start and after iteration 1), writing the checkpoint and the final policy; the other rank must wait for
+    it every time, on the solo-work group with its long timeout, and the run end normally."""
+    timeout = float(seconds)
+    if os.environ["RANK"] == "0":
+        for module, name in ((checkpoint, "remove_stale_writes"), (held_out_checks, "evaluate"),
+                             (checkpoint, "save"), (checkpoint, "save_final")):
+            setattr(module, name, _slow(getattr(module, name), timeout + 2))
+    run(dataclasses.replace(config(model, run_dir), collective_timeout_s=timeout, iterations=1, eval_every=1,
+                            eval_episodes=2, train_eval_episodes=0, checkpoint_every=1))
+
+
+def _slow(fn, seconds: float):
+    @functools.wraps(fn)
+    def slow(*args, **kwargs):
+        print(f"rank 0 sleeps {seconds:g} s before {fn.__name__}", flush=True)
+        time.sleep(seconds)
+        return fn(*args, **kwargs)
+    return slow
+
+
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    if sys.argv[1] == "slow-rank-0":
+        slow_rank_0(*sys.argv[2:])
+    else:
+        main(*sys.argv[1:])

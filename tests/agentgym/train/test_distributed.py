@@ -2,9 +2,11 @@
 
 The runs start their own trainer processes through ``python -m torch.distributed.run --standalone``
 and wait for every one of them to end: one fixed batch trained at world size 1 and 2 gives the same
-parameters, and a run whose rank 1 is killed with SIGKILL resumes to the same metrics.
+parameters, a run whose rank 1 is killed with SIGKILL resumes to the same metrics, a run whose rank 1
+is frozen with SIGSTOP stops within the short collective timeout, and rank 0's solo work may outlast it.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -24,7 +26,14 @@ from agentgym.rollout.collect import RolloutStats
 from agentgym.train import checkpoint
 from agentgym.train.config import TrainConfig
 from agentgym.train.data_parallel import micro_batch_count, rank_rows
-from agentgym.train.distributed import DistContext, combine_metrics, group_block
+from agentgym.train.distributed import (
+    DistContext,
+    RankTimeout,
+    combine_metrics,
+    group_block,
+    is_collective_timeout,
+    timeouts_explained,
+)
 from agentgym.train.loop import main
 from agentgym.train.setup import check_world
 from agentgym.util.metrics import read_metrics
@@ -192,3 +201,92 @@ def test_kill_9_of_one_rank_then_resume_gives_the_uninterrupted_runs_metrics(mic
 
 def start_weights(model):
     return AutoModelForCausalLM.from_pretrained(model).state_dict()
+
+
+# ---------------------------------------------------------------------------------- a frozen rank
+GLOO_TIMEOUT = ("[/pytorch/third_party/gloo/gloo/transport/tcp/unbound_buffer.cc:81] Timed out waiting 20000ms for "
+                "recv operation to complete")
+NCCL_TIMEOUT = ("[Rank 0] Watchdog caught collective operation timeout: WorkNCCL(SeqNum=7, OpType=ALLREDUCE, "
+                "NumelIn=1, NumelOut=1, Timeout(ms)=600000) ran for 600051 milliseconds before timing out.")
+
+
+def test_only_torch_distributeds_own_timeouts_count_as_a_collective_timeout():
+    assert is_collective_timeout(RuntimeError(GLOO_TIMEOUT))
+    assert is_collective_timeout(torch.distributed.DistBackendError(NCCL_TIMEOUT))
+    assert not is_collective_timeout(RuntimeError("Connection closed by peer [127.0.0.1]:4750"))  # a peer died
+    assert not is_collective_timeout(TimeoutError(GLOO_TIMEOUT))  # not a RuntimeError: not torch.distributed's
+    assert not is_collective_timeout(RankTimeout(GLOO_TIMEOUT))  # explained already
+
+
+def test_a_timed_out_collective_names_the_likely_cause_and_the_option_to_raise():
+    ctx = DistContext(rank=1, world_size=2, collective_timeout_s=20, dist_timeout_s=1800)
+    with pytest.raises(RankTimeout, match=r"^rank 1 of 2 waited collective_timeout_s=20 s at a training collective "
+                                          r".*frozen.*raise --collective-timeout-s\.$"):
+        with timeouts_explained(ctx):
+            raise RuntimeError(GLOO_TIMEOUT)
+    with pytest.raises(RankTimeout, match=r"waited dist_timeout_s=1800 s for work one rank does alone.*"
+                                          r"raise --dist-timeout-s\.$"):
+        with timeouts_explained(ctx, solo=True):
+            raise RuntimeError(GLOO_TIMEOUT)
+    with pytest.raises(RuntimeError, match="closed by peer"), timeouts_explained(ctx):
+        raise RuntimeError("Connection closed by peer")
+    with pytest.raises(RuntimeError, match="Timed out waiting"), timeouts_explained(DistContext()):
+        raise RuntimeError(GLOO_TIMEOUT)  # one process makes no collectives: not one of ours
+
+
+def test_timeouts_must_be_positive():
+    for name in ("collective_timeout_s", "dist_timeout_s"):
+        with pytest.raises(ValueError, match=f"{name} must be > 0 seconds, got 0"):
+            TrainConfig(**{name: 0}).check_run_settings()
+
+
+def test_a_frozen_rank_stops_the_run_within_the_collective_timeout_in_one_paragraph(micro_model, tmp_path):
+    before = {p.pid for p in psutil.Process(os.getpid()).children(recursive=True)}
+    run_dir, log, timeout = tmp_path / "frozen", tmp_path / "torchrun.log", 20
+    flags = [*_train_flags(micro_model, run_dir, 100_000), "--eval-every", "0", "--checkpoint-every", "1",
+             "--collective-timeout-s", str(timeout)]
+    with open(log, "w") as out:  # its own session: the finally below ends every process it started
+        launcher = subprocess.Popen([*TORCHRUN, *flags], env=ENV, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+    try:
+        deadline = time.time() + 300
+        while checkpoint.latest(run_dir, quiet=True) is None and launcher.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        tree = psutil.Process(launcher.pid)
+        survivor, frozen = _rank_process(tree, 0), _rank_process(tree, 1)
+        assert survivor and frozen and launcher.poll() is None, "the run ended before rank 1 could be frozen"
+        frozen.send_signal(signal.SIGSTOP)  # alive, holding its connections, answering nothing
+        stopped = time.time()
+        survivor.wait(timeout=timeout + 40)
+        took = time.time() - stopped
+        frozen.send_signal(signal.SIGCONT)  # so torchrun's SIGTERM ends it at once
+        assert launcher.wait(timeout=120) != 0
+    finally:
+        for sig in (signal.SIGCONT, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(launcher.pid, sig)
+        launcher.wait(timeout=60)
+    text = log.read_text()
+    assert took < timeout + 30, text[-3000:]  # at most one short iteration before rank 0 waits, then the timeout
+    assert re.search(r"rank\s*: 0 \(local_rank: 0\)\n\s*exitcode\s*: 1 ", text), text[-3000:]  # torchrun's report
+    paragraph = next(line for line in text.splitlines() if "waited collective_timeout_s" in line)
+    assert paragraph.startswith("python -m agentgym.train: rank 0 of 2 waited collective_timeout_s=20 s")
+    assert "frozen" in paragraph and "raise --collective-timeout-s" in paragraph
+    latest = checkpoint.latest(run_dir)  # written whole, so intact: the paragraph names it for --resume
+    assert latest is not None and f"{latest} is intact" in paragraph and "--resume true" in paragraph
+    assert "gloo/transport" not in text and "Timed out waiting" not in text  # no raw gloo traceback
+    _no_trainer_left(before)
+
+
+def test_rank_0s_solo_work_may_outlast_the_collective_timeout(micro_model, tmp_path):
+    """Clearing the run folder, the held-out checks, the checkpoint and the final policy each take rank 0 longer
+    than collective_timeout_s: the other rank waits on the solo-work group (dist_timeout_s), so the run ends
+    normally. With any of those waits on the lockstep group, rank 1 times out and the run fails."""
+    before = {p.pid for p in psutil.Process(os.getpid()).children(recursive=True)}
+    run_dir = tmp_path / "slow"
+    done = _run([*TORCHRUN, str(WORKER), "slow-rank-0", micro_model, str(run_dir), "6"])
+    slept = re.findall(r"rank 0 sleeps 8 s before (\w+)", done.stdout)
+    assert sorted(slept) == ["evaluate", "evaluate", "remove_stale_writes", "save", "save_final"]  # start, iteration 1
+    assert [row["iteration"] for row in read_metrics(run_dir)] == [0, 1] and (run_dir / "final_policy").is_dir()
+    assert checkpoint.latest(run_dir) == checkpoint.checkpoint_dir(run_dir, 1)
+    _no_trainer_left(before)
