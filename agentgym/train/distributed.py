@@ -13,9 +13,10 @@ Two timeouts, because two kinds of wait. Lockstep collectives (gathering the bat
 rank is frozen, and the run stops with ``RankTimeout`` rather than hanging. Waits for work one rank
 does alone (rank 0's held-out checks, checkpoint and final-policy writes, clearing the run folder,
 building the default model) use ``solo_work_barrier``, on a gloo group of their own with the long
-``dist_timeout_s``. On GPUs the default group is NCCL, whose timeout is enforced by its watchdog
-(which ends the process itself); the lockstep object collectives then run on a gloo group, so the
-usual place a frozen rank is noticed (the batch gather after rollouts) still ends in ``RankTimeout``.
+``dist_timeout_s``. The pickled objects of ``gather`` and ``barrier`` go over a gloo group too, with
+the short timeout, on every backend: on GPUs the default group is NCCL, whose timeout its watchdog
+enforces by ending the process itself, and the usual place a frozen rank is noticed (the batch
+gather after rollouts) should still end in ``RankTimeout``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class DistContext:
     backend: str | None = None
     collective_timeout_s: float = 600.0  # lockstep collectives (the default group and ``lockstep_group``)
     dist_timeout_s: float = 1800.0  # waits for work one rank does alone (``solo_group``)
-    lockstep_group: Any = field(default=None, compare=False, repr=False)  # object collectives; None: the default
+    lockstep_group: Any = field(default=None, compare=False, repr=False)  # gloo, for objects: collective_timeout_s
     solo_group: Any = field(default=None, compare=False, repr=False)  # gloo, with dist_timeout_s
 
     @property
@@ -70,9 +71,9 @@ def init_from_env(backend: str | None = None, collective_timeout_s: float = 600.
                   dist_timeout_s: float = 1800.0) -> DistContext:
     """Join the process group the launcher described in the environment; a single process without one.
 
-    The default group (DDP's and FSDP's tensors) times out after ``collective_timeout_s``; a gloo group
-    with ``dist_timeout_s`` carries the waits for one rank's solo work, and under NCCL another gloo
-    group (``collective_timeout_s``) the pickled objects ``gather`` exchanges.
+    The default group (DDP's and FSDP's tensors) and a gloo group for the pickled objects ``gather``
+    exchanges time out after ``collective_timeout_s``; another gloo group, with ``dist_timeout_s``,
+    carries the waits for one rank's solo work.
     """
     if not launched():
         return SINGLE
@@ -84,8 +85,8 @@ def init_from_env(backend: str | None = None, collective_timeout_s: float = 600.
     if not dist.is_initialized():
         dist.init_process_group(backend, timeout=short)
     # every rank creates the groups, in the same order (new_group is itself a collective)
+    lockstep = dist.new_group(backend="gloo", timeout=short)
     solo = dist.new_group(backend="gloo", timeout=long)
-    lockstep = None if backend == "gloo" else dist.new_group(backend="gloo", timeout=short)
     return DistContext(rank=rank, world_size=world, local_rank=local, backend=backend,
                        collective_timeout_s=collective_timeout_s, dist_timeout_s=dist_timeout_s,
                        lockstep_group=lockstep, solo_group=solo)
