@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -113,6 +114,8 @@ def main() -> None:
     parser.add_argument("--split", default="valid_unseen", help="held-out split of the final evaluation")
     parser.add_argument("--tasks", type=int, default=100, help="first N tasks of the split")
     parser.add_argument("--jobs", type=int, default=2, help="training runs at once")
+    parser.add_argument("--train-args", default="", help="extra flags for every training run, over the preset's "
+                        "(quoted, e.g. \"--group-size 8 --kl-coef 0\"); use a new --root for a new recipe")
     args = parser.parse_args()
     methods, seeds = args.methods.split(","), [int(s) for s in args.seeds.split(",")]
     args.root.mkdir(parents=True, exist_ok=True)
@@ -129,7 +132,7 @@ def main() -> None:
             run_dir = args.root / f"{method}_s{seed}"
             cmd = [sys.executable, "-m", "agentgym.train", "--config", CONFIG, *METHOD_FLAGS[method], "--model",
                    str(args.sft), "--seed", str(seed), "--run-dir", str(run_dir), "--progress-bar", "false"]
-            cmd += ["--iterations", str(args.iterations)]
+            cmd += [*shlex.split(args.train_args), "--iterations", str(args.iterations)]
             if (run_dir / "checkpoints").exists():  # cut off, or extended to more iterations: go on from there
                 cmd += ["--resume", "true", "--micro-batch-size", "8"]  # runs saved with 32 peak near 10 GB
             procs.append((run_dir.name, run_logged(cmd, args.root / f"{run_dir.name}.log", threads)))
@@ -142,9 +145,11 @@ def main() -> None:
                   for s in seeds} for m in methods}
     lines = [f"# SmolLM2-135M-Instruct: SFT start vs SFT + RL on {ENV} ({args.split}, first {args.tasks} tasks, "
              "greedy)",
-             "", f"SFT start: success {np.mean([sft[t] for t in tasks]):.3f}", "",
+             "", f"Preset {CONFIG} with: {args.train_args or '(nothing changed)'}", "",
+             f"SFT start: success {np.mean([sft[t] for t in tasks]):.3f}", "",
              "| method | per seed | mean ± 95% t-interval | RL - SFT (paired bootstrap, 95%) |", "|---|---|---|---|"]
     summary = {"sft": float(np.mean([sft[t] for t in tasks])), "methods": {}, "peak_rss_gb": peaks,
+               "train_args": args.train_args,
                "train_wall_s_this_call": train_s, "load_average": os.getloadavg()[0]}
     for m in methods:
         per_seed = [float(np.mean([finals[m][s][t] for t in tasks])) for s in seeds]

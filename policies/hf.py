@@ -26,6 +26,7 @@ import torch
 from agentgym.core.policy import Generation, SamplingParams
 from agentgym.core.types import Messages
 from agentgym.util.padding import left_pad, positions
+from policies.adapter_precision import adapter_autocast
 from policies.chat_template import check_prefix_stability, encode_prompt, encode_text
 from policies.cpu_bf16 import warn_if_bf16_is_emulated
 from policies.decoding import StopStrings, decode, token_entropy
@@ -131,7 +132,8 @@ class HFPolicy:
         if not prompt_ids:
             return []
         stops = StopStrings(self.tokenizer, sampling.stop)
-        decoded = decode(self.model, prompt_ids, sampling, self.eos_ids, self.tokenizer.pad_token_id, stops)
+        with adapter_autocast(self.model):
+            decoded = decode(self.model, prompt_ids, sampling, self.eos_ids, self.tokenizer.pad_token_id, stops)
         out = []
         for ids, p_ids, lps, ents, reason in zip(decoded.token_ids, prompt_ids, decoded.logprobs,
                                                  decoded.entropies, decoded.finish_reasons):
@@ -161,8 +163,9 @@ class HFPolicy:
             r_mask[i, :len(row)] = 1
         r_ids, r_mask = r_ids.to(device), r_mask.to(device)
         ids, mask = torch.cat([p_ids, r_ids], 1), torch.cat([p_mask, r_mask], 1)  # (B, P + T)
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions(mask), use_cache=False,
-                         logits_to_keep=width + 1)
+        with adapter_autocast(self.model):
+            out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions(mask), use_cache=False,
+                             logits_to_keep=width + 1)
         logp = torch.log_softmax(out.logits[:, :-1].float(), dim=-1)  # (B, T, V): column j predicts token j
         token_logp = logp.gather(-1, r_ids[..., None]).squeeze(-1)  # (B, T)
         r_maskf = r_mask.float()
