@@ -54,7 +54,7 @@ def test_scoring_runs_adapters_in_bfloat16_and_trains_float32_masters(model_dir)
     pol = lora_policy(model_dir, "bf16")
     ids, resp = pol.encode_prompts(PROMPTS), [pol.encode_response("<action>south</action>")] * 3
     box = {}
-    # peft alone would cast each bf16 activation to float32 for the float32 adapter: (bf16 in, fp32 out)
+    # peft alone would cast each bf16 activation to float32 for the float32 adapter: (fp32 in, fp32 out)
     assert adapter_output_dtypes(pol, lambda: box.setdefault("s", pol.score(ids, resp))) == \
         {(torch.bfloat16, torch.bfloat16)}
     logp, _, mask = box["s"]
