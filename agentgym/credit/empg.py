@@ -78,3 +78,6 @@ def empg(batch: StepBatch, adv: np.ndarray, k: float = 1.0, k_prime: float = 1.0
     h_norm = normalised_entropy(batch.entropy, eps)  # (n,) in [0, 1], NaN where unknown
     modulated = entropy_scale(h_norm, k) * adv + zeta * future_bonus(batch, h_norm, k_prime)
     return modulated - modulated.mean()
+
+
+empg.reads_entropy = True  # the trainer rescores another engine's samples for it (exact, full-vocabulary entropies)

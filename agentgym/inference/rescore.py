@@ -7,9 +7,15 @@ log-probs become the PPO "old" log-probs and its full-distribution entropies rep
 (EMPG and the entropy diagnostics always see the trainer's). The engine's log-probs are kept as
 ``Step.rollout_logprobs`` for the truncated importance-sampling correction (``tis_cap``), and their
 gap to the trainer's is reported as ``rollout/logprob_abs_diff``.
+
+When the update is one optimizer step over the whole batch, the pass is redundant: the update's own
+first forward runs on the same weights, so its detached log-probs are the old ones (``defer_to_update``;
+TRL's GRPO skips it the same way). The gap is then reported by the update.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import numpy as np
 import torch
@@ -23,7 +29,7 @@ def rescore_steps(policy, steps: list[Step], micro_batch_size: int) -> dict[str,
     Steps are scored in micro-batches of similar lengths (less padding); each keeps its own results.
     """
     rows = sorted((s for s in steps if s.response_ids), key=lambda s: len(s.prompt_ids) + len(s.response_ids))
-    gaps: list[np.ndarray] = []
+    pairs: list[tuple[list[float], list[float]]] = []
     with torch.no_grad():
         for start in range(0, len(rows), micro_batch_size):
             chunk = rows[start:start + micro_batch_size]
@@ -33,10 +39,29 @@ def rescore_steps(policy, steps: list[Step], micro_batch_size: int) -> dict[str,
             for step, lp_row, ent_row, n in zip(chunk, logprobs.cpu(), entropies.cpu(), lengths):
                 trainer = lp_row[:n].tolist()
                 if len(step.logprobs) == n:  # an engine that reported log-probs for every token
-                    gaps.append(np.abs(np.asarray(trainer) - np.asarray(step.logprobs)))
                     step.rollout_logprobs = list(step.logprobs)
+                    pairs.append((trainer, step.rollout_logprobs))
                 step.logprobs, step.entropies = trainer, ent_row[:n].tolist()
+    return {"rollout/rescored_steps": float(len(rows)), **logprob_gap_metrics(pairs)}
+
+
+def defer_to_update(steps: list[Step]) -> dict[str, float]:
+    """Leave the trainer's log-probs to the update's first forward: each step's engine log-probs move to
+    ``rollout_logprobs`` (for ``tis_cap`` and the gap) and ``logprobs`` empties, which tells the update
+    to take them from its own forward. Entropies stay the engine's (vLLM: a top-k lower bound)."""
+    for step in steps:
+        if step.response_ids:
+            full = len(step.logprobs) == len(step.response_ids)  # an engine that reported every token's
+            step.rollout_logprobs = list(step.logprobs) if full else None
+            step.logprobs = []
+    return {"rollout/rescored_steps": 0.0}
+
+
+def logprob_gap_metrics(pairs: Iterable[tuple[list[float], list[float] | None]]) -> dict[str, float]:
+    """Mean and largest |trainer - engine| log-prob over the tokens of (trainer, engine) pairs; NaN when
+    no engine reported log-probs."""
+    gaps = [np.abs(np.asarray(trainer) - np.asarray(engine)) for trainer, engine in pairs
+            if engine is not None and len(engine) == len(trainer)]
     gap = np.concatenate(gaps) if gaps else np.zeros(0)
-    return {"rollout/rescored_steps": float(len(rows)),
-            "rollout/logprob_abs_diff": float(gap.mean()) if len(gap) else float("nan"),
+    return {"rollout/logprob_abs_diff": float(gap.mean()) if len(gap) else float("nan"),
             "rollout/logprob_abs_diff_max": float(gap.max()) if len(gap) else float("nan")}

@@ -17,13 +17,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from agentgym import credit
 from agentgym.core.types import Trajectory
 from agentgym.inference.producer import RolloutProducer
-from agentgym.inference.rescore import rescore_steps
+from agentgym.inference.rescore import defer_to_update, rescore_steps
 from agentgym.inference.staleness import drop_stale
 from agentgym.inference.sync_check import greedy_match
 from agentgym.rollout.collect import RolloutStats, collect
 from agentgym.train.batch_source import BatchSource
+from agentgym.train.config import TrainConfig
 from agentgym.train.distributed import barrier, gather, group_block, reduce_metrics, sharded_map
 from agentgym.train.trainer import Trainer, save_checkpoint
 
@@ -77,19 +79,33 @@ def rollout(trainer: Trainer) -> tuple[list[Trajectory], RolloutStats]:
 def rescore(trainer: Trainer, trajectories: list[Trajectory]) -> dict[str, float]:
     """The trained model's log-probs and entropies for steps another engine sampled (or, with
     ``recompute_old_logprobs``, for every batch), each rank scoring its block of the steps
-    (``agentgym.inference.rescore``); nothing to do when the engine is the trained model itself."""
+    (``agentgym.inference.rescore``); nothing to do when the engine is the trained model itself, and
+    left to the update's first forward when that update is one optimizer step (``update_scores_itself``)."""
     tick = time.perf_counter()
     metrics: dict[str, float] = {}
-    if trainer.engine.rescores or trainer.config.recompute_old_logprobs:
-        steps = [s for t in trajectories for s in t.steps if s.response_ids]
+    config = trainer.config
+    steps = [s for t in trajectories for s in t.steps if s.response_ids]
+    if trainer.engine.rescores and not config.recompute_old_logprobs and update_scores_itself(config, len(steps)):
+        metrics.update(defer_to_update(steps))  # the same on every rank: each holds the whole batch
+    elif trainer.engine.rescores or config.recompute_old_logprobs:
         scored = iter(sharded_map(trainer.dist, lambda block: metrics.update(
-            rescore_steps(trainer.policy, block, trainer.config.micro_batch_size)), steps,
+            rescore_steps(trainer.policy, block, config.micro_batch_size)), steps,
             lockstep=trainer.parallel.sharded))
         for traj in trajectories:  # the gathered steps are copies: put them back in their trajectories
             traj.steps = [next(scored) if s.response_ids else s for s in traj.steps]
         metrics = reduce_metrics(trainer.dist, metrics, sum_keys=("rollout/rescored_steps",))
     metrics["time/rescore_s"] = time.perf_counter() - tick
     return metrics
+
+
+def update_scores_itself(config: TrainConfig, steps: int) -> bool:
+    """Whether the update's first forward can stand in for rescoring ``steps`` step samples: one optimizer
+    step takes them all (one epoch, one mini-batch), and no credit function reads step entropies."""
+    if config.rescore_on_policy or config.ppo_epochs != 1 or steps > config.mini_batch_size:
+        return False
+    functions = [credit.get(config.credit), *(credit.get_modifier(name) for name in config.modifiers),
+                 *(credit.get_shaper(name) for name in config.shapers)]
+    return not any(getattr(fn, "reads_entropy", False) for fn in functions)
 
 
 def _fresh(trainer: Trainer, trajectories: list[Trajectory], stats: RolloutStats,

@@ -125,6 +125,11 @@ class UpdateSettings:
     recompute_old_logprobs: bool = False
     """Rescore every batch with the trained weights before credit (log-probs and entropies, as when another engine
     sampled it) instead of using the sampling numbers."""
+    rescore_on_policy: bool = False
+    """Rescore another engine's samples even when the update is one optimizer step over the whole batch (ppo_epochs
+    1, the batch's steps <= mini_batch_size); by default that update's first forward, detached, gives the old
+    log-probs (same weights: ratio 1) and the pass is skipped. Steps then keep the engine's entropies (vLLM: top-k
+    lower bound); credit that reads entropies (EMPG) always gets the trainer's."""
     tis_cap: float | None = None
     """Truncated importance sampling: weigh each token's loss by min(p_trainer / p_engine, tis_cap); None = off."""
 

@@ -124,7 +124,8 @@ def _step_batch(trainer: Trainer, trajectories: list[Trajectory]) -> tuple[StepB
 
 
 def _update_samples(trainer: Trainer, steps, advantages: np.ndarray) -> list[UpdateSample]:
-    samples = [UpdateSample(s.prompt_ids, s.response_ids, s.logprobs, float(a), traj_id=s.traj_id,
+    # no log-probs yet: rescoring was left to the update's first forward (agentgym.inference.rescore.defer_to_update)
+    samples = [UpdateSample(s.prompt_ids, s.response_ids, s.logprobs or None, float(a), traj_id=s.traj_id,
                             rollout_logprobs=s.rollout_logprobs)
                for s, a in zip(steps, advantages) if s.response_ids]
 

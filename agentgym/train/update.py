@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import torch
 
+from agentgym.inference.rescore import logprob_gap_metrics
 from agentgym.train import losses
 from agentgym.train.data_parallel import DataParallel
-from agentgym.train.distributed import sum_metrics
+from agentgym.train.distributed import reduce_metrics, sum_metrics
 
 if TYPE_CHECKING:  # annotation only: the update reads UpdateSettings fields and max_grad_norm
     from agentgym.train.config import TrainConfig
@@ -32,7 +33,7 @@ class UpdateSample:
 
     prompt_ids: list[int]
     response_ids: list[int]
-    old_logprobs: list[float]
+    old_logprobs: list[float] | None  # None: the update's own first forward, detached (one optimizer step only)
     advantage: float
     ref_logprobs: list[float] | None = None
     traj_id: int = 0  # EPO averages entropy per trajectory
@@ -86,6 +87,11 @@ def ppo_update(policy, optimizer: torch.optim.Optimizer, samples: list[UpdateSam
         raise ValueError("loss terms of trainer features (e.g. EPO) weigh rows over the whole mini-batch and are "
                          "not data-parallel yet: train them at world size 1")
     samples = [s for s in samples if s.response_ids]
+    unscored = [s for s in samples if s.old_logprobs is None]
+    if unscored and (settings.ppo_epochs != 1 or len(samples) > settings.mini_batch_size):
+        raise ValueError(f"{len(unscored)} samples have no old log-probs: the update can take them from its own "
+                         "first forward only when it is one optimizer step (ppo_epochs 1, the batch's "
+                         f"{len(samples)} samples <= mini_batch_size {settings.mini_batch_size}); rescore them first")
     totals: dict[str, list[float]] = defaultdict(list)
     # the model stays in eval mode: no dropout, so update log-probs match the rollout's exactly
     for _ in range(settings.ppo_epochs):
@@ -96,7 +102,11 @@ def ppo_update(policy, optimizer: torch.optim.Optimizer, samples: list[UpdateSam
             metrics = _mini_batch_step(parallel, optimizer, mini, settings, loss_terms, iteration)
             for key, value in metrics.items():
                 totals[key].append(value)
-    return {key: float(np.mean(values)) for key, values in totals.items()}
+    metrics = {key: float(np.mean(values)) for key, values in totals.items()}
+    if unscored:  # the engine-versus-trainer gap the skipped rescoring pass would have reported (this rank's rows)
+        gaps = logprob_gap_metrics((s.old_logprobs, s.rollout_logprobs) for s in unscored if s.old_logprobs is not None)
+        metrics.update(reduce_metrics(parallel.ctx, gaps))
+    return metrics
 
 
 def _mini_batch_step(parallel: DataParallel, optimizer, mini: list[UpdateSample], settings: TrainConfig,
@@ -152,6 +162,10 @@ def _micro_batch_loss(policy, micro: list[UpdateSample], settings: TrainConfig, 
                                              with_entropy=want_entropy)  # each (B, T)
     width = logprobs.shape[1]
     device = logprobs.device
+    lengths = mask.sum(dim=1).long().tolist()
+    for sample, row, n in zip(micro, logprobs.detach().float().cpu(), lengths):
+        if sample.old_logprobs is None:  # on-policy: the same weights' log-probs, so the ratio is exactly 1
+            sample.old_logprobs = row[:n].tolist()
     old = _padded([s.old_logprobs for s in micro], width).to(device)
     adv = torch.tensor([s.advantage for s in micro], dtype=torch.float32, device=device)[:, None] * mask  # (B, T)
     weights = _tis_weights(micro, old, mask, settings.tis_cap) if settings.tis_cap is not None else None

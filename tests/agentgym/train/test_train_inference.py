@@ -48,8 +48,12 @@ class VersionSpy:
         return out
 
 
-def test_server_backend_trains_with_exact_weight_sync(micro_model, tmp_path):
-    config = _config(micro_model, tmp_path, engine="server", verify_sync_prompts=32)
+@pytest.mark.parametrize("rescored", [True, False])
+def test_server_backend_trains_with_exact_weight_sync(micro_model, tmp_path, rescored):
+    """Several optimizer steps an iteration need the trainer's rescoring pass first; one step over the whole
+    batch (the default mini-batch holds it) takes the old log-probs from its own forward instead."""
+    config = _config(micro_model, tmp_path, engine="server", verify_sync_prompts=32,
+                     mini_batch_size=16 if rescored else 512)
     trainer = train.setup(config)
     try:
         assert _servers(), "the run starts its own server process"
@@ -62,7 +66,8 @@ def test_server_backend_trains_with_exact_weight_sync(micro_model, tmp_path):
         for row in rows:
             assert row["rollout/sync_greedy_match"] == 1.0  # the server decodes what the trainer would
             assert row["rollout/logprob_abs_diff"] <= 1e-4  # equal fp32 weights: equal log-probs
-            assert row["rollout/staleness_max"] == 0 and row["rollout/rescored_steps"] > 0
+            assert row["rollout/staleness_max"] == 0 and (row["rollout/rescored_steps"] > 0) == rescored
+            assert row["rollout/steps"] > config.mini_batch_size if rescored else row["rollout/steps"] <= 512
         for iteration, versions in spy.seen:  # every sample carries the version that produced it
             assert versions and set(versions) == {iteration}
         # the updates changed the policy, so the matches above needed the syncs
@@ -88,7 +93,7 @@ def test_asynchronous_server_rollouts_stay_within_one_update_and_resume(micro_mo
 
 
 def test_in_process_copy_samples_asynchronously(micro_model, tmp_path):
-    train.run(_config(micro_model, tmp_path, iterations=2, max_staleness=1))
+    train.run(_config(micro_model, tmp_path, iterations=2, max_staleness=1, mini_batch_size=8))
     rows = read_metrics(tmp_path)
     assert [r["iteration"] for r in rows] == [1, 2]
     assert all(r["rollout/rescored_steps"] > 0 and r["rollout/staleness_max"] <= 1 for r in rows)
@@ -106,6 +111,21 @@ def test_recompute_old_logprobs_rescores_the_trained_models_own_samples(micro_mo
         assert metrics["rollout/logprob_abs_diff"] <= 1e-4
     finally:
         trainer.close()
+
+
+@pytest.mark.parametrize(("settings", "itself"), [
+    ({}, True),
+    ({"ppo_epochs": 2}, False),  # the second epoch's ratio needs the old policy's log-probs
+    ({"mini_batch_size": 99}, False),  # two optimizer steps: the second sees moved weights
+    ({"rescore_on_policy": True}, False),
+    ({"modifiers": ["empg"]}, False),  # EMPG reads exact step entropies before the update
+    ({"credit": "rloo"}, True),
+])
+def test_the_update_scores_the_batch_itself_only_when_it_is_one_optimizer_step(settings, itself):
+    from agentgym.train.batches import update_scores_itself
+
+    config = TrainConfig(**{"mini_batch_size": 100, **settings})
+    assert update_scores_itself(config, steps=100) is itself
 
 
 def test_synchronous_hf_rollouts_are_the_trained_models_own(micro_model, tmp_path):

@@ -47,3 +47,54 @@ def test_sorting_micro_batches_by_length_leaves_the_gradient_unchanged(micro_mod
         ppo_update(policy, optimizer, samples, settings, torch.Generator().manual_seed(0))
         grads.append(torch.cat([p.grad.flatten() for p in policy.model.parameters() if p.grad is not None]))
     torch.testing.assert_close(grads[0], grads[1], atol=1e-6, rtol=1e-4)
+
+
+def _scored_samples(policy):
+    """Four step samples with advantages of both signs and no old log-probs yet."""
+    return [UpdateSample(policy.encode_prompts([[{"role": "user", "content": "x " * n}]])[0],
+                         policy.encode_response("<action>north</action>"), None, float(n % 3 - 1))
+            for n in (9, 1, 5, 3)]
+
+
+def test_an_update_of_one_optimizer_step_takes_the_old_log_probs_from_its_own_forward(micro_model):
+    """The same gradient as with old log-probs rescored beforehand (ratio 1 either way); the gaps to the
+    engine's log-probs are reported from that forward."""
+    from agentgym.train.config import TrainConfig
+    from agentgym.train.update import ppo_update, score_no_grad
+    from policies.hf import HFPolicy
+
+    settings = TrainConfig(micro_batch_size=2, mini_batch_size=4, kl_coef=0.0, max_grad_norm=1e9)
+    grads, filled = [], []
+    for rescored in (True, False):
+        policy = HFPolicy.from_pretrained(micro_model, device="cpu")
+        samples = _scored_samples(policy)
+        trainer = score_no_grad(policy, samples, micro_batch_size=1)
+        for sample, row in zip(samples, trainer):
+            sample.rollout_logprobs = [lp - 0.5 for lp in row]  # an engine 0.5 nats below the trainer on every token
+            sample.old_logprobs = row if rescored else None
+        optimizer = torch.optim.SGD(policy.model.parameters(), lr=0.0)
+        metrics = ppo_update(policy, optimizer, samples, settings, torch.Generator().manual_seed(0))
+        grads.append(torch.cat([p.grad.flatten() for p in policy.model.parameters() if p.grad is not None]))
+        filled.append([s.old_logprobs for s in samples])
+        if rescored:
+            assert "rollout/logprob_abs_diff" not in metrics  # the rescoring pass reports the gap, not the update
+        else:
+            assert metrics["rollout/logprob_abs_diff"] == pytest.approx(0.5, abs=1e-5)
+            assert metrics["rollout/logprob_abs_diff_max"] == pytest.approx(0.5, abs=1e-5)
+            assert metrics["loss/clip_frac"] == 0.0  # the ratio is exactly 1
+    torch.testing.assert_close(grads[0], grads[1], atol=1e-6, rtol=1e-4)
+    for rescored_row, own_row in zip(*filled):  # the update filled in what rescoring would have given
+        torch.testing.assert_close(torch.tensor(own_row), torch.tensor(rescored_row), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("settings", [{"mini_batch_size": 2}, {"ppo_epochs": 2}])
+def test_an_update_of_several_optimizer_steps_refuses_samples_without_old_log_probs(micro_model, settings):
+    from agentgym.train.config import TrainConfig
+    from agentgym.train.update import ppo_update
+    from policies.hf import HFPolicy
+
+    policy = HFPolicy.from_pretrained(micro_model, device="cpu")
+    config = TrainConfig(**{"micro_batch_size": 2, "mini_batch_size": 4, "kl_coef": 0.0, **settings})
+    optimizer = torch.optim.SGD(policy.model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="4 samples have no old log-probs.*rescore them first"):
+        ppo_update(policy, optimizer, _scored_samples(policy), config, torch.Generator().manual_seed(0))
