@@ -174,10 +174,11 @@ def _micro_batch_loss(policy, micro: list[UpdateSample], settings: TrainConfig, 
                                              with_entropy=want_entropy)  # each (B, T)
     width = logprobs.shape[1]
     device = logprobs.device
-    lengths = mask.sum(dim=1).long().tolist()
-    for sample, row, n in zip(micro, logprobs.detach().float().cpu(), lengths):
-        if sample.old_logprobs is None:  # on-policy: the same weights' log-probs, so the ratio is exactly 1
-            sample.old_logprobs = row[:n].tolist()
+    if any(s.old_logprobs is None for s in micro):  # on-policy: the same weights' log-probs, so the ratio is 1
+        lengths = mask.sum(dim=1).long().tolist()
+        for sample, row, n in zip(micro, logprobs.detach().float().cpu(), lengths):
+            if sample.old_logprobs is None:
+                sample.old_logprobs = row[:n].tolist()
     old = _padded([s.old_logprobs for s in micro], width).to(device)
     adv = torch.tensor([s.advantage for s in micro], dtype=torch.float32, device=device)[:, None] * mask  # (B, T)
     weights = _tis_weights(micro, old, mask, settings.tis_cap) if settings.tis_cap is not None else None
