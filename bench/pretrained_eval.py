@@ -72,8 +72,9 @@ def main() -> None:
     parser.add_argument("--dtype", default="bfloat16", help="dtype of the model policies")
     parser.add_argument("--instruct-new-tokens", type=int, default=96, help="response budget of the instruct style "
                         "(room to think)")
-    parser.add_argument("--instruct-max-steps", type=int, default=0, help="step cap of the instruct-style rows "
-                        "(0 = the environment's own; its long responses make zero-shot episodes slow)")
+    parser.add_argument("--zero-shot-max-steps", type=int, default=0, help="step cap of the zero-shot rows (0 = "
+                        "the environment's own; a model that never answers with an action plays every episode to "
+                        "its limit, which on long prompts costs the most)")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows to this JSON file")
     args = parser.parse_args()
     rows, skipped = [], []
@@ -112,7 +113,7 @@ def env_rows(env_id: str, args: argparse.Namespace) -> list[dict]:
         print(rows[-1])
     model = load(args.model, args.dtype)
     for style, new_tokens in (("compact", compact.max_new_tokens), ("instruct", args.instruct_new_tokens)):
-        cap = args.instruct_max_steps if style == "instruct" and args.instruct_max_steps > 0 else None
+        cap = args.zero_shot_max_steps or None
         episode = EpisodeSettings(env=env_id, prompt_style=style, max_new_tokens=new_tokens,
                                   **({"max_steps": cap} if cap else {}))
         name = f"{args.model} zero-shot" + (f", {cap} steps" if cap else "")

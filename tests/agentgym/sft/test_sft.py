@@ -64,6 +64,23 @@ def test_loss_only_on_response_tokens_and_decreases(model_dir):
     assert sum(losses[-3:]) / 3 < 0.5 * losses[0]
 
 
+def test_micro_batches_accumulate_the_whole_batchs_gradient(model_dir):
+    """One pass of four examples and four passes of one (different lengths, so padding differs): the same
+    token-mean loss and gradient."""
+    from agentgym.sft.trainer import _accumulate
+
+    examples = collect_examples(EpisodeSettings(env=ENV, history_len=2), 3, seed=2)[:4]
+    results = []
+    for micro in (4, 1):
+        policy = HFPolicy.from_pretrained(model_dir, device="cpu")
+        prompts = policy.encode_prompts([e.messages for e in examples])
+        assert len({len(p) for p in prompts}) > 1  # the prompts differ in length
+        loss = _accumulate(policy, prompts, [policy.encode_response(e.response) for e in examples], micro)
+        results.append((loss, torch.cat([p.grad.flatten() for p in policy.model.parameters() if p.grad is not None])))
+    assert results[1][0] == pytest.approx(results[0][0], rel=1e-5)
+    torch.testing.assert_close(results[1][1], results[0][1], atol=1e-6, rtol=1e-4)
+
+
 def test_cli_trains_and_saves(model_dir, tmp_path, capsys):
     stats = main(["--env", ENV, "--model", str(model_dir), "--out", str(tmp_path / "sft"), "--episodes", "3",
                   "--steps", "2", "--batch-size", "4"])
