@@ -49,7 +49,7 @@ class SFTSettings:
     """Passes over the examples when steps is None."""
     examples_per_step: int = 32
     """Examples per optimizer step."""
-    micro_batch_size: int = 8
+    examples_per_pass: int = 8
     """Examples per forward/backward pass (gradients accumulate up to examples_per_step; the same step, less memory:
     16 SQL-v0 examples in one pass held 10.6 GB on SmolLM2)."""
     warmup: int = 10
@@ -73,7 +73,7 @@ class SFTConfig(EpisodeSettings, SFTSettings, ModelTrainingSettings):
             self.temperature = TEACHER_TEMPERATURE
         self.resolve_model_training(SFT_LR)
         self.check_episode_settings()
-        check_at_least(self, (("teacher_episodes", 1), ("epochs", 1), ("examples_per_step", 1), ("micro_batch_size", 1),
+        check_at_least(self, (("teacher_episodes", 1), ("epochs", 1), ("examples_per_step", 1), ("examples_per_pass", 1),
                                ("warmup", 0)))
         if self.steps is not None and self.steps < 1:
             raise ValueError(f"steps must be >= 1 (or None: epochs passes), got {self.steps}")
@@ -123,7 +123,7 @@ def train(policy, examples: list[Example], cfg: SFTConfig, verbose: bool = True)
             group["lr"] = _lr_at(step, total, cfg)
         optimizer.zero_grad(set_to_none=True)
         losses.append(_accumulate(policy, [prompt_ids[i] for i in mb], [response_ids[i] for i in mb],
-                                  cfg.micro_batch_size))
+                                  cfg.examples_per_pass))
         torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
         optimizer.step()
         bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
@@ -135,14 +135,14 @@ def train(policy, examples: list[Example], cfg: SFTConfig, verbose: bool = True)
     return losses
 
 
-def _accumulate(policy, prompts: list[list[int]], responses: list[list[int]], micro_batch_size: int) -> float:
+def _accumulate(policy, prompts: list[list[int]], responses: list[list[int]], examples_per_pass: int) -> float:
     """Backward of the mean response-token NLL over all the examples, one micro-batch of similar lengths at a
     time (each weighted by its share of the tokens, so the gradient is the whole batch's); returns that mean."""
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]) + len(responses[i]))  # less padding
     tokens = sum(len(r) for r in responses)
     total = 0.0
-    for start in range(0, len(order), micro_batch_size):
-        rows = order[start:start + micro_batch_size]
+    for start in range(0, len(order), examples_per_pass):
+        rows = order[start:start + examples_per_pass]
         logp, _, mask = policy.score([prompts[i] for i in rows], [responses[i] for i in rows])
         loss = -(logp * mask).sum() / tokens
         loss.backward()

@@ -263,7 +263,7 @@ def test_a_frozen_rank_stops_the_run_within_the_collective_timeout_in_one_paragr
         assert survivor and frozen and launcher.poll() is None, "the run ended before rank 1 could be frozen"
         frozen.send_signal(signal.SIGSTOP)  # alive, holding its connections, answering nothing
         stopped = time.time()
-        survivor.wait(timeout=timeout + 40)
+        survivor.wait(timeout=timeout + 100)
         took = time.time() - stopped
         frozen.send_signal(signal.SIGCONT)  # so torchrun's SIGTERM ends it at once
         assert launcher.wait(timeout=120) != 0
@@ -273,7 +273,9 @@ def test_a_frozen_rank_stops_the_run_within_the_collective_timeout_in_one_paragr
                 os.killpg(launcher.pid, sig)
         launcher.wait(timeout=60)
     text = log.read_text()
-    assert took < timeout + 30, text[-3000:]  # at most one short iteration before rank 0 waits, then the timeout
+    # at most one short iteration before rank 0 waits, then the timeout (before the fix: dist_timeout_s, 1800 s);
+    # the margin is for loaded machines, where that iteration took over 40 s (load 4-5, 2 cores)
+    assert took < timeout + 90, text[-3000:]
     assert re.search(r"rank\s*: 0 \(local_rank: 0\)\n\s*exitcode\s*: 1 ", text), text[-3000:]  # torchrun's report
     paragraph = next(line for line in text.splitlines() if "waited collective_timeout_s" in line)
     assert paragraph.startswith("python -m agentgym.train: rank 0 of 2 waited collective_timeout_s=20 s")
