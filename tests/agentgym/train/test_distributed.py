@@ -156,6 +156,13 @@ def _comparable(row):
     return {k: v for k, v in row.items() if not k.startswith("time/")}
 
 
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
 def _rank_process(launcher: psutil.Process, rank: int) -> psutil.Process | None:
     for child in launcher.children(recursive=True):
         try:
@@ -267,10 +274,14 @@ def test_a_frozen_rank_stops_the_run_within_the_collective_timeout_in_one_paragr
         took = time.time() - stopped
         frozen.send_signal(signal.SIGCONT)  # so torchrun's SIGTERM ends it at once
         assert launcher.wait(timeout=120) != 0
-    finally:
+    finally:  # torchrun's ranks may sit in process groups of their own: each is signalled too
+        workers = _descendants(launcher.pid)
         for sig in (signal.SIGCONT, signal.SIGKILL):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(launcher.pid, sig)
+            for worker in workers:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    worker.send_signal(sig)
         launcher.wait(timeout=60)
     text = log.read_text()
     # at most one short iteration before rank 0 waits, then the timeout (before the fix: dist_timeout_s, 1800 s);
