@@ -57,11 +57,15 @@ def defer_to_update(steps: list[Step]) -> dict[str, float]:
     return {"rollout/rescored_steps": 0.0}
 
 
-def logprob_gap_metrics(pairs: Iterable[tuple[list[float], list[float] | None]]) -> dict[str, float]:
-    """Mean and largest |trainer - engine| log-prob over the tokens of (trainer, engine) pairs; NaN when
-    no engine reported log-probs."""
+def logprob_gaps(pairs: Iterable[tuple[list[float], list[float] | None]]) -> np.ndarray:
+    """|trainer - engine| log-prob of every token of the (trainer, engine) pairs whose engine reported them all."""
     gaps = [np.abs(np.asarray(trainer) - np.asarray(engine)) for trainer, engine in pairs
             if engine is not None and len(engine) == len(trainer)]
-    gap = np.concatenate(gaps) if gaps else np.zeros(0)
+    return np.concatenate(gaps) if gaps else np.zeros(0)
+
+
+def logprob_gap_metrics(pairs: Iterable[tuple[list[float], list[float] | None]]) -> dict[str, float]:
+    """Mean and largest of ``logprob_gaps``; NaN when no engine reported log-probs."""
+    gap = logprob_gaps(pairs)
     return {"rollout/logprob_abs_diff": float(gap.mean()) if len(gap) else float("nan"),
             "rollout/logprob_abs_diff_max": float(gap.max()) if len(gap) else float("nan")}

@@ -28,6 +28,7 @@ from agentgym.train.batch_source import BatchSource
 from agentgym.train.config import TrainConfig
 from agentgym.train.distributed import barrier, gather, group_block, reduce_metrics, sharded_map
 from agentgym.train.trainer import Trainer, save_checkpoint
+from agentgym.train.update import one_optimizer_step
 
 
 class InfrastructureFailure(RuntimeError):
@@ -101,7 +102,7 @@ def rescore(trainer: Trainer, trajectories: list[Trajectory]) -> dict[str, float
 def update_scores_itself(config: TrainConfig, steps: int) -> bool:
     """Whether the update's first forward can stand in for rescoring ``steps`` step samples: one optimizer
     step takes them all (one epoch, one mini-batch), and no credit function reads step entropies."""
-    if config.rescore_on_policy or config.ppo_epochs != 1 or steps > config.mini_batch_size:
+    if config.rescore_on_policy or not one_optimizer_step(config, steps):
         return False
     functions = [credit.get(config.credit), *(credit.get_modifier(name) for name in config.modifiers),
                  *(credit.get_shaper(name) for name in config.shapers)]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import torch
 
-from agentgym.inference.rescore import logprob_gap_metrics
+from agentgym.inference.rescore import logprob_gaps
 from agentgym.train import losses
 from agentgym.train.data_parallel import DataParallel
 from agentgym.train.distributed import reduce_metrics, sum_metrics
@@ -58,6 +58,12 @@ class LossTerm(Protocol):
     def metrics(self) -> dict[str, float]: ...
 
 
+def one_optimizer_step(settings: TrainConfig, samples: int) -> bool:
+    """Whether the update over ``samples`` step samples is one optimizer step (one epoch, one mini-batch): its
+    first forward then runs on the weights the batch would be rescored with."""
+    return settings.ppo_epochs == 1 and samples <= settings.mini_batch_size
+
+
 def score_no_grad(policy, samples: list[UpdateSample], micro_batch_size: int) -> list[list[float]]:
     """Teacher-forced log-probs of each sample's response, without gradients."""
     out: list[list[float]] = []
@@ -88,7 +94,7 @@ def ppo_update(policy, optimizer: torch.optim.Optimizer, samples: list[UpdateSam
                          "not data-parallel yet: train them at world size 1")
     samples = [s for s in samples if s.response_ids]
     unscored = [s for s in samples if s.old_logprobs is None]
-    if unscored and (settings.ppo_epochs != 1 or len(samples) > settings.mini_batch_size):
+    if unscored and not one_optimizer_step(settings, len(samples)):
         raise ValueError(f"{len(unscored)} samples have no old log-probs: the update can take them from its own "
                          "first forward only when it is one optimizer step (ppo_epochs 1, the batch's "
                          f"{len(samples)} samples <= mini_batch_size {settings.mini_batch_size}); rescore them first")
@@ -111,11 +117,9 @@ def ppo_update(policy, optimizer: torch.optim.Optimizer, samples: list[UpdateSam
 def _engine_gap(parallel: DataParallel, unscored: list[UpdateSample]) -> dict[str, float]:
     """The engine-versus-trainer gap the skipped rescoring pass would have reported, over every rank's tokens
     (each rank filled in the old log-probs of its own rows)."""
-    pairs = [(s.old_logprobs, s.rollout_logprobs) for s in unscored if s.old_logprobs is not None]
-    gap = logprob_gap_metrics(pairs)
-    tokens = sum(len(old) for old, engine in pairs if engine is not None and len(engine) == len(old))
-    parts = {"gap_sum": gap["rollout/logprob_abs_diff"] * tokens if tokens else 0.0, "gap_tokens": float(tokens),
-             "rollout/logprob_abs_diff_max": gap["rollout/logprob_abs_diff_max"]}
+    gap = logprob_gaps((s.old_logprobs, s.rollout_logprobs) for s in unscored if s.old_logprobs is not None)
+    parts = {"gap_sum": float(gap.sum()), "gap_tokens": float(len(gap)),
+             "rollout/logprob_abs_diff_max": float(gap.max()) if len(gap) else float("nan")}
     total = reduce_metrics(parallel.ctx, parts, sum_keys=("gap_sum", "gap_tokens"))
     mean = total["gap_sum"] / total["gap_tokens"] if total["gap_tokens"] else float("nan")
     return {"rollout/logprob_abs_diff": mean, "rollout/logprob_abs_diff_max": total["rollout/logprob_abs_diff_max"]}
