@@ -3,8 +3,9 @@
 The whole experiment, skipping what is already done (so a cut-off session reruns the same command):
 
 1. the SFT warm start (``python -m agentgym.sft`` with LoRA on a bfloat16 base, saved merged) into ``--sft``;
-2. one RL run per method and seed from it (``configs/smollm2_frozenlake_gigpo.yaml``; a started run resumes),
-   ``--jobs`` at a time, each on cores/jobs threads; the peak RSS of every run is read from the kernel;
+2. one RL run per method and seed from it (``--config``, by default ``configs/smollm2_frozenlake_gigpo.yaml``; a
+   started run resumes), seed by seed, ``--jobs`` at a time, each on cores/jobs threads; the peak RSS of every
+   run is read from the kernel;
 3. a greedy evaluation of the SFT start and every final policy on the first ``--tasks`` tasks of ``--split``;
 4. the table: final success per seed, its mean with a 95% t-interval over seeds, the paired difference to the
    SFT start and GiGPO - GRPO (two-level bootstrap over seeds and tasks, agentgym.eval.stats), and the credit
@@ -13,6 +14,8 @@ The whole experiment, skipping what is already done (so a cut-off session reruns
     python bench/smollm2_learning.py                          # 2 methods x 3 seeds, about 2 h on 2 cores
     python bench/smollm2_learning.py --iterations 16          # the same runs, extended by 8 iterations
     python bench/smollm2_learning.py --seeds 0 --tasks 20 --root runs/smollm2_check     # a short check
+    .venv-vllm/bin/python bench/smollm2_learning.py --root runs/smollm2_onestep --jobs 1 --iterations 6 \
+        --split valid_seen --config configs/smollm2_frozenlake_gigpo_vllm.yaml   # vLLM rollouts, 128 a batch
 
 Writes ``--root``/summary_<split>_iter<N>.md and .json; evaluations go to ``--root``/eval/<split>/iter<N>/.
 """
@@ -111,6 +114,9 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated RL seeds (the SFT start is shared)")
     parser.add_argument("--iterations", type=int, default=8, help="RL iterations (the preset's 8); more extends "
                         "finished runs from their last checkpoint")
+    parser.add_argument("--config", default=CONFIG, help="training preset of every run (its model is replaced by "
+                        "--sft); configs/smollm2_frozenlake_gigpo_vllm.yaml: vLLM rollouts, one optimizer step an "
+                        "iteration (run the script with .venv-vllm/bin/python)")
     parser.add_argument("--split", default="valid_unseen", help="held-out split of the final evaluation")
     parser.add_argument("--tasks", type=int, default=100, help="first N tasks of the split")
     parser.add_argument("--jobs", type=int, default=2, help="training runs at once")
@@ -124,13 +130,14 @@ def main() -> None:
     if not (args.sft / "config.json").exists():
         cmd = [sys.executable, "-m", "agentgym.sft", "--model", MODEL, *SFT_FLAGS, "--out", str(args.sft)]
         peaks.update(wait_all([("sft", run_logged(cmd, args.root / "sft.log", os.cpu_count() or 2))]))
-    todo = [(m, s) for m in methods for s in seeds if iterations_done(args.root / f"{m}_s{s}") < args.iterations]
+    # seed by seed, so a session cut off between runs leaves pairs of methods on the same seeds
+    todo = [(m, s) for s in seeds for m in methods if iterations_done(args.root / f"{m}_s{s}") < args.iterations]
     start = time.perf_counter()
     for i in range(0, len(todo), args.jobs):
         procs = []
         for method, seed in todo[i:i + args.jobs]:
             run_dir = args.root / f"{method}_s{seed}"
-            cmd = [sys.executable, "-m", "agentgym.train", "--config", CONFIG, *METHOD_FLAGS[method], "--model",
+            cmd = [sys.executable, "-m", "agentgym.train", "--config", args.config, *METHOD_FLAGS[method], "--model",
                    str(args.sft), "--seed", str(seed), "--run-dir", str(run_dir), "--progress-bar", "false"]
             cmd += [*shlex.split(args.train_args), "--iterations", str(args.iterations)]
             if (run_dir / "checkpoints").exists():  # cut off, or extended to more iterations: go on from there
@@ -145,7 +152,7 @@ def main() -> None:
                   for s in seeds} for m in methods}
     lines = [f"# SmolLM2-135M-Instruct: SFT start vs SFT + RL on {ENV} ({args.split}, first {args.tasks} tasks, "
              "greedy)",
-             "", f"Preset {CONFIG} with: {args.train_args or '(nothing changed)'}", "",
+             "", f"Preset {args.config} with: {args.train_args or '(nothing changed)'}", "",
              f"SFT start: success {np.mean([sft[t] for t in tasks]):.3f}", "",
              "| method | per seed | mean ± 95% t-interval | RL - SFT (paired bootstrap, 95%) |", "|---|---|---|---|"]
     summary = {"sft": float(np.mean([sft[t] for t in tasks])), "methods": {}, "peak_rss_gb": peaks,
