@@ -17,7 +17,8 @@ The whole experiment, skipping what is already done (so a cut-off session reruns
     .venv-vllm/bin/python bench/smollm2_learning.py --root runs/smollm2_onestep --jobs 1 --iterations 6 \
         --split valid_seen --config configs/smollm2_frozenlake_gigpo_vllm.yaml   # vLLM rollouts, 128 a batch
 
-Writes ``--root``/summary_<split>_iter<N>.md and .json; evaluations go to ``--root``/eval/<split>/iter<N>/.
+Writes ``--root``/summary_<split>_iter<N>.md, .json and .png (train curves, held-out success per seed);
+evaluations go to ``--root``/eval/<split>/iter<N>/.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from agentgym.eval.stats import paired_bootstrap_interval
+from agentgym.eval.stats import paired_bootstrap_interval, wilson_interval
+from agentgym.util.metrics import read_metrics
 
 MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 CONFIG = "configs/smollm2_frozenlake_gigpo.yaml"
@@ -103,6 +105,48 @@ def diagnostics(run_dir: Path) -> dict[str, float]:
     out["iterations"] = len(rows)
     out["update_s"] = float(np.mean([r["time/update_s"] for r in rows]))
     out["rollout_s"] = float(np.mean([r["time/rollout_s"] for r in rows]))
+    return out
+
+
+def plot(root: Path, methods: list[str], seeds: list[int], sft: dict, finals: dict, split: str, out: Path) -> Path:
+    """Left: sampled train success per iteration, one thin line a run and the method's mean over seeds; right:
+    held-out success of every final policy beside the SFT start's (its Wilson band)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (curves, held_out) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [3, 2]})
+    tasks = sorted(sft)
+    low, high = wilson_interval(int(sum(sft[t] for t in tasks)), len(tasks))
+    for column, method in enumerate(methods):
+        color = f"C{column}"
+        runs = [[row["rollout/success_rate"] for row in read_metrics(root / f"{method}_s{s}")
+                 if "rollout/success_rate" in row] for s in seeds]
+        for run in runs:
+            curves.plot(range(1, len(run) + 1), run, color=color, alpha=0.3, linewidth=1)
+        common = min(len(run) for run in runs)
+        if common:
+            mean = np.mean([run[:common] for run in runs], axis=0)
+            curves.plot(range(1, common + 1), mean, color=color, linewidth=2.5, marker="o", label=f"{method} (mean)")
+        per_seed = [float(np.mean([finals[method][s][t] for t in tasks])) for s in seeds]
+        held_out.scatter([column] * len(per_seed), per_seed, color=color, zorder=3)
+        held_out.hlines(np.mean(per_seed), column - 0.2, column + 0.2, color=color, linewidth=2.5)
+    held_out.axhspan(low, high, color="grey", alpha=0.2)
+    held_out.axhline(float(np.mean([sft[t] for t in tasks])), color="grey", linestyle="--", label="SFT start")
+    held_out.set_xticks(range(len(methods)), methods)
+    held_out.set_xlim(-0.6, len(methods) - 0.4)
+    held_out.set_title(f"{split}, first {len(tasks)} tasks, greedy (dots: seeds)", fontsize=9)
+    held_out.legend(fontsize=8)
+    curves.set_xlabel("iteration")
+    curves.set_title("sampled train success (temperature 1)", fontsize=9)
+    curves.legend(fontsize=8)
+    for ax in (curves, held_out):
+        ax.set_ylabel("success rate")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
     return out
 
 
@@ -182,6 +226,9 @@ def main() -> None:
     if peaks:
         lines += ["", "peak RSS (GB) of the processes run by this call: "
                   + ", ".join(f"{k} {v:.2f}" for k, v in peaks.items())]
+    figure = plot(args.root, methods, seeds, sft, finals, args.split,
+                  args.root / f"summary_{args.split}_iter{args.iterations}.png")
+    lines += ["", f"plot: {figure}"]
     text = "\n".join(lines)
     print(text)
     (args.root / f"summary_{args.split}_iter{args.iterations}.md").write_text(text + "\n")
