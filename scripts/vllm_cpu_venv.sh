@@ -20,4 +20,5 @@ fi
 # The project itself, without letting pip touch vLLM's own pins (only the core's light dependencies).
 "$PY" -m pip install -q --no-deps -e .
 "$PY" -m pip install -q "gymnasium>=1.0" "pyyaml>=6" "tqdm>=4.66" safetensors matplotlib peft  # the trainer runs there too
+"$PY" -m pip install -q scipy  # bench/smollm2_learning.py runs there with the vLLM preset (t-intervals)
 echo "$PY"
