@@ -108,9 +108,10 @@ def diagnostics(run_dir: Path) -> dict[str, float]:
     return out
 
 
-def plot(root: Path, methods: list[str], seeds: list[int], sft: dict, finals: dict, split: str, out: Path) -> Path:
+def plot(root: Path, seeds: list[int], sft: dict, per_seed: dict[str, list[float]], split: str, out: Path) -> Path:
     """Left: sampled train success per iteration, one thin line a run and the method's mean over seeds; right:
-    held-out success of every final policy beside the SFT start's (its Wilson band)."""
+    held-out success of every final policy (``per_seed``: method -> success per seed) beside the SFT start's (its
+    Wilson band)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -119,7 +120,7 @@ def plot(root: Path, methods: list[str], seeds: list[int], sft: dict, finals: di
     fig, (curves, held_out) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [3, 2]})
     tasks = sorted(sft)
     low, high = wilson_interval(int(sum(sft[t] for t in tasks)), len(tasks))
-    for column, method in enumerate(methods):
+    for column, (method, successes) in enumerate(per_seed.items()):
         color = f"C{column}"
         runs = [[row["rollout/success_rate"] for row in read_metrics(root / f"{method}_s{s}")
                  if "rollout/success_rate" in row] for s in seeds]
@@ -129,13 +130,12 @@ def plot(root: Path, methods: list[str], seeds: list[int], sft: dict, finals: di
         if common:
             mean = np.mean([run[:common] for run in runs], axis=0)
             curves.plot(range(1, common + 1), mean, color=color, linewidth=2.5, marker="o", label=f"{method} (mean)")
-        per_seed = [float(np.mean([finals[method][s][t] for t in tasks])) for s in seeds]
-        held_out.scatter([column] * len(per_seed), per_seed, color=color, zorder=3)
-        held_out.hlines(np.mean(per_seed), column - 0.2, column + 0.2, color=color, linewidth=2.5)
+        held_out.scatter([column] * len(successes), successes, color=color, zorder=3)
+        held_out.hlines(np.mean(successes), column - 0.2, column + 0.2, color=color, linewidth=2.5)
     held_out.axhspan(low, high, color="grey", alpha=0.2)
     held_out.axhline(float(np.mean([sft[t] for t in tasks])), color="grey", linestyle="--", label="SFT start")
-    held_out.set_xticks(range(len(methods)), methods)
-    held_out.set_xlim(-0.6, len(methods) - 0.4)
+    held_out.set_xticks(range(len(per_seed)), list(per_seed))
+    held_out.set_xlim(-0.6, len(per_seed) - 0.4)
     held_out.set_title(f"{split}, first {len(tasks)} tasks, greedy (dots: seeds)", fontsize=9)
     held_out.legend(fontsize=8)
     curves.set_xlabel("iteration")
@@ -156,7 +156,8 @@ def main() -> None:
     parser.add_argument("--sft", type=Path, default=Path("runs/smollm2_sft"), help="the SFT warm start's folder")
     parser.add_argument("--methods", default="gigpo,grpo", help=f"comma-separated, of {sorted(METHOD_FLAGS)}")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated RL seeds (the SFT start is shared)")
-    parser.add_argument("--iterations", type=int, default=8, help="RL iterations (the preset's 8); more extends "
+    parser.add_argument("--iterations", type=int, default=8, help="RL iterations of every run (over the preset's; "
+                        "the default preset has 8); more extends "
                         "finished runs from their last checkpoint")
     parser.add_argument("--config", default=CONFIG, help="training preset of every run (its model is replaced by "
                         "--sft); configs/smollm2_frozenlake_gigpo_vllm.yaml: vLLM rollouts, one optimizer step an "
@@ -226,7 +227,7 @@ def main() -> None:
     if peaks:
         lines += ["", "peak RSS (GB) of the processes run by this call: "
                   + ", ".join(f"{k} {v:.2f}" for k, v in peaks.items())]
-    figure = plot(args.root, methods, seeds, sft, finals, args.split,
+    figure = plot(args.root, seeds, sft, {m: summary["methods"][m]["per_seed"] for m in methods}, args.split,
                   args.root / f"summary_{args.split}_iter{args.iterations}.png")
     lines += ["", f"plot: {figure}"]
     text = "\n".join(lines)
