@@ -66,19 +66,26 @@ def wait_all(procs: list[tuple[str, subprocess.Popen]]) -> dict[str, float]:
     return peaks
 
 
+def decoding(args: argparse.Namespace) -> str:
+    """How the held-out episodes are played, for titles and folder names: greedy, or T samples a task."""
+    return "greedy" if args.temperature <= 0 else f"temperature {args.temperature:g}, {args.samples} samples a task"
+
+
 def eval_report(policy: str, out: Path, args: argparse.Namespace) -> dict:
+    """Success per task of ``policy``; with several samples a task, their mean (the unit the bootstrap resamples)."""
     report = out / "report.json"
     if not (report.exists() and json.loads(report.read_text()).get("complete")):
         cmd = [sys.executable, "-m", "agentgym.eval", "--env", ENV, "--split", args.split, "--policy", policy,
-               "--episodes", str(args.tasks), "--out", str(out), "--quiet", "--overwrite"]
+               "--episodes", str(args.tasks), "--out", str(out), "--quiet", "--overwrite",
+               "--temperature", str(args.temperature), "--seeds", str(args.samples)]
         print("$", " ".join(cmd), flush=True)
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    successes = {}
+    outcomes: dict[str, list[float]] = {}
     for line in (out / "episodes.jsonl").read_text().splitlines():
         if line.strip():
             record = json.loads(line)
-            successes[record["task_id"]] = float(record["success"])
-    return successes
+            outcomes.setdefault(record["task_id"], []).append(float(record["success"]))
+    return {task: float(np.mean(values)) for task, values in outcomes.items()}
 
 
 def t_interval(values: list[float]) -> tuple[float, float]:
@@ -108,7 +115,8 @@ def diagnostics(run_dir: Path) -> dict[str, float]:
     return out
 
 
-def plot(root: Path, seeds: list[int], sft: dict, per_seed: dict[str, list[float]], split: str, out: Path) -> Path:
+def plot(root: Path, seeds: list[int], sft: dict, per_seed: dict[str, list[float]], split: str, how: str,
+         out: Path) -> Path:
     """Left: sampled train success per iteration, one thin line a run and the method's mean over seeds; right:
     held-out success of every final policy (``per_seed``: method -> success per seed) beside the SFT start's (its
     Wilson band)."""
@@ -119,7 +127,7 @@ def plot(root: Path, seeds: list[int], sft: dict, per_seed: dict[str, list[float
 
     fig, (curves, held_out) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [3, 2]})
     tasks = sorted(sft)
-    low, high = wilson_interval(int(sum(sft[t] for t in tasks)), len(tasks))
+    low, high = wilson_interval(int(round(sum(sft[t] for t in tasks))), len(tasks))  # per task (samples averaged)
     for column, (method, successes) in enumerate(per_seed.items()):
         color = f"C{column}"
         runs = [[row["rollout/success_rate"] for row in read_metrics(root / f"{method}_s{s}")
@@ -136,7 +144,7 @@ def plot(root: Path, seeds: list[int], sft: dict, per_seed: dict[str, list[float
     held_out.axhline(float(np.mean([sft[t] for t in tasks])), color="grey", linestyle="--", label="SFT start")
     held_out.set_xticks(range(len(per_seed)), list(per_seed))
     held_out.set_xlim(-0.6, len(per_seed) - 0.4)
-    held_out.set_title(f"{split}, first {len(tasks)} tasks, greedy (dots: seeds)", fontsize=9)
+    held_out.set_title(f"{split}, first {len(tasks)} tasks, {how} (dots: seeds)", fontsize=9)
     held_out.legend(fontsize=8)
     curves.set_xlabel("iteration")
     curves.set_title("sampled train success (temperature 1)", fontsize=9)
@@ -154,6 +162,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=Path("runs/smollm2"), help="folder of the runs and evaluations")
     parser.add_argument("--sft", type=Path, default=Path("runs/smollm2_sft"), help="the SFT warm start's folder")
+    parser.add_argument("--sft-args", default="", help="extra flags for the SFT warm start when --sft does not "
+                        "exist yet, over the script's (quoted, e.g. \"--steps 20 --warmup 3\": a lighter start, "
+                        "less confident)")
     parser.add_argument("--methods", default="gigpo,grpo", help=f"comma-separated, of {sorted(METHOD_FLAGS)}")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated RL seeds (the SFT start is shared)")
     parser.add_argument("--iterations", type=int, default=8, help="RL iterations of every run (over the preset's; "
@@ -164,6 +175,10 @@ def main() -> None:
                         "iteration (run the script with .venv-vllm/bin/python)")
     parser.add_argument("--split", default="valid_unseen", help="held-out split of the final evaluation")
     parser.add_argument("--tasks", type=int, default=100, help="first N tasks of the split")
+    parser.add_argument("--temperature", type=float, default=0.0, help="held-out decoding: 0 = greedy (one "
+                        "episode a task); 1 = the policy as it was trained, sampled (give --samples > 1)")
+    parser.add_argument("--samples", type=int, default=1, help="episodes a task in the held-out evaluation "
+                        "(sampling seeds 0..N-1), averaged per task")
     parser.add_argument("--jobs", type=int, default=2, help="training runs at once")
     parser.add_argument("--train-args", default="", help="extra flags for every training run, over the preset's "
                         "(quoted, e.g. \"--group-size 8 --kl-coef 0\"); use a new --root for a new recipe")
@@ -173,7 +188,7 @@ def main() -> None:
     threads = max(1, (os.cpu_count() or 2) // args.jobs)
     peaks: dict[str, float] = {}
     if not (args.sft / "config.json").exists():
-        cmd = [sys.executable, "-m", "agentgym.sft", "--model", MODEL, *SFT_FLAGS, "--out", str(args.sft)]
+        cmd = [sys.executable, "-m", "agentgym.sft", "--model", MODEL, *SFT_FLAGS, *shlex.split(args.sft_args), "--out", str(args.sft)]
         peaks.update(wait_all([("sft", run_logged(cmd, args.root / "sft.log", os.cpu_count() or 2))]))
     # seed by seed, so a session cut off between runs leaves pairs of methods on the same seeds
     todo = [(m, s) for s in seeds for m in methods if iterations_done(args.root / f"{m}_s{s}") < args.iterations]
@@ -190,17 +205,21 @@ def main() -> None:
             procs.append((run_dir.name, run_logged(cmd, args.root / f"{run_dir.name}.log", threads)))
         peaks.update(wait_all(procs))
     train_s = time.perf_counter() - start
-    evals = args.root / "eval" / args.split / f"iter{args.iterations}"
+    if args.temperature <= 0 and args.samples != 1:
+        parser.error("greedy evaluation plays each task once: --samples 1, or give a --temperature")
+    tag = f"iter{args.iterations}" + ("" if args.temperature <= 0 else f"_t{args.temperature:g}x{args.samples}")
+    evals = args.root / "eval" / args.split / tag
     sft = eval_report(str(args.sft), evals / "sft", args)
     tasks = sorted(sft)
     finals = {m: {s: eval_report(str(args.root / f"{m}_s{s}" / "final_policy"), evals / f"{m}_s{s}", args)
                   for s in seeds} for m in methods}
     lines = [f"# SmolLM2-135M-Instruct: SFT start vs SFT + RL on {ENV} ({args.split}, first {args.tasks} tasks, "
-             "greedy)",
+             f"{decoding(args)})",
              "", f"Preset {args.config} with: {args.train_args or '(nothing changed)'}", "",
              f"SFT start: success {np.mean([sft[t] for t in tasks]):.3f}", "",
              "| method | per seed | mean ± 95% t-interval | RL - SFT (paired bootstrap, 95%) |", "|---|---|---|---|"]
     summary = {"sft": float(np.mean([sft[t] for t in tasks])), "methods": {}, "peak_rss_gb": peaks,
+               "decoding": decoding(args),
                "train_args": args.train_args,
                "train_wall_s_this_call": train_s, "load_average": os.getloadavg()[0]}
     for m in methods:
@@ -228,12 +247,12 @@ def main() -> None:
         lines += ["", "peak RSS (GB) of the processes run by this call: "
                   + ", ".join(f"{k} {v:.2f}" for k, v in peaks.items())]
     figure = plot(args.root, seeds, sft, {m: summary["methods"][m]["per_seed"] for m in methods}, args.split,
-                  args.root / f"summary_{args.split}_iter{args.iterations}.png")
+                  decoding(args), args.root / f"summary_{args.split}_{tag}.png")
     lines += ["", f"plot: {figure}"]
     text = "\n".join(lines)
     print(text)
-    (args.root / f"summary_{args.split}_iter{args.iterations}.md").write_text(text + "\n")
-    (args.root / f"summary_{args.split}_iter{args.iterations}.json").write_text(json.dumps(summary, indent=2,
+    (args.root / f"summary_{args.split}_{tag}.md").write_text(text + "\n")
+    (args.root / f"summary_{args.split}_{tag}.json").write_text(json.dumps(summary, indent=2,
                                                                                          default=str))
 
 
