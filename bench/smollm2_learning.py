@@ -6,19 +6,23 @@ The whole experiment, skipping what is already done (so a cut-off session reruns
 2. one RL run per method and seed from it (``--config``, by default ``configs/smollm2_frozenlake_gigpo.yaml``; a
    started run resumes), seed by seed, ``--jobs`` at a time, each on cores/jobs threads; the peak RSS of every
    run is read from the kernel;
-3. a greedy evaluation of the SFT start and every final policy on the first ``--tasks`` tasks of ``--split``;
+3. an evaluation of the SFT start and every final policy on the first ``--tasks`` tasks of ``--split``: greedy,
+   or with ``--temperature 1 --samples K`` the policy as it was trained, K sampled episodes a task;
 4. the table: final success per seed, its mean with a 95% t-interval over seeds, the paired difference to the
-   SFT start and GiGPO - GRPO (two-level bootstrap over seeds and tasks, agentgym.eval.stats), and the credit
-   diagnostics of the runs (metrics.jsonl, averaged over iterations).
+   SFT start and GiGPO - GRPO (two-level bootstrap over seeds and tasks, agentgym.eval.stats), the tasks each
+   run fixed and broke against the SFT start (a flat mean can hide both), and the credit diagnostics of the
+   runs (metrics.jsonl, averaged over iterations).
 
     python bench/smollm2_learning.py                          # 2 methods x 3 seeds, about 2 h on 2 cores
     python bench/smollm2_learning.py --iterations 16          # the same runs, extended by 8 iterations
     python bench/smollm2_learning.py --seeds 0 --tasks 20 --root runs/smollm2_check     # a short check
     .venv-vllm/bin/python bench/smollm2_learning.py --root runs/smollm2_onestep --jobs 1 --iterations 6 \
         --split valid_seen --config configs/smollm2_frozenlake_gigpo_vllm.yaml   # vLLM rollouts, 128 a batch
+    ... the same --temperature 1 --samples 3                  # held-out success of the sampled policy
 
-Writes ``--root``/summary_<split>_iter<N>.md, .json and .png (train curves, held-out success per seed);
-evaluations go to ``--root``/eval/<split>/iter<N>/.
+Writes ``--root``/summary_<split>_iter<N>[_t<T>x<K>].md, .json and .png (train curves, held-out success per
+seed); evaluations go to ``--root``/eval/<split>/iter<N>[_t<T>x<K>]/. ``bench/fatal_steps.py`` then shows what RL
+changed at the states where the SFT start failed.
 """
 
 from __future__ import annotations
@@ -217,7 +221,8 @@ def main() -> None:
              f"{decoding(args)})",
              "", f"Preset {args.config} with: {args.train_args or '(nothing changed)'}", "",
              f"SFT start: success {np.mean([sft[t] for t in tasks]):.3f}", "",
-             "| method | per seed | mean ± 95% t-interval | RL - SFT (paired bootstrap, 95%) |", "|---|---|---|---|"]
+             "| method | per seed | mean ± 95% t-interval | RL - SFT (paired bootstrap, 95%) | tasks fixed / broken "
+             "per seed |", "|---|---|---|---|---|"]
     summary = {"sft": float(np.mean([sft[t] for t in tasks])), "methods": {}, "peak_rss_gb": peaks,
                "decoding": decoding(args),
                "train_args": args.train_args,
@@ -226,10 +231,15 @@ def main() -> None:
         per_seed = [float(np.mean([finals[m][s][t] for t in tasks])) for s in seeds]
         mean, half = t_interval(per_seed)
         diff = paired_bootstrap_interval([[finals[m][s][t] - sft[t] for t in tasks] for s in seeds])
+        # a flat mean can hide churn: tasks the SFT start failed that RL solves, and the reverse
+        churn = [(sum(max(finals[m][s][t] - sft[t], 0.0) for t in tasks),
+                  sum(max(sft[t] - finals[m][s][t], 0.0) for t in tasks)) for s in seeds]
         summary["methods"][m] = {"per_seed": per_seed, "mean": mean, "t_half": half, "minus_sft": diff,
+                                 "fixed_broken": churn,
                                  "diagnostics": {s: diagnostics(args.root / f"{m}_s{s}") for s in seeds}}
         lines.append(f"| {m} | {', '.join(f'{v:.2f}' for v in per_seed)} | {mean:.3f} ± {half:.3f} | "
-                     f"{diff[0]:+.3f} [{diff[1]:+.3f}, {diff[2]:+.3f}] |")
+                     f"{diff[0]:+.3f} [{diff[1]:+.3f}, {diff[2]:+.3f}] | "
+                     + ", ".join(f"{fixed:.3g} / {broken:.3g}" for fixed, broken in churn) + " |")
     if len(methods) == 2:
         a, b = methods
         diff = paired_bootstrap_interval([[finals[a][s][t] - finals[b][s][t] for t in tasks] for s in seeds])
