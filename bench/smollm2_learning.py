@@ -131,7 +131,8 @@ def plot(root: Path, seeds: list[int], sft: dict, per_seed: dict[str, list[float
 
     fig, (curves, held_out) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [3, 2]})
     tasks = sorted(sft)
-    low, high = wilson_interval(int(round(sum(sft[t] for t in tasks))), len(tasks))  # per task (samples averaged)
+    low, high = wilson_interval(int(round(sum(sft[t] for t in tasks))), len(tasks))  # n = tasks: wider than
+    # the band of tasks x samples episodes when samples are averaged
     for column, (method, successes) in enumerate(per_seed.items()):
         color = f"C{column}"
         runs = [[row["rollout/success_rate"] for row in read_metrics(root / f"{method}_s{s}")
@@ -187,12 +188,15 @@ def main() -> None:
     parser.add_argument("--train-args", default="", help="extra flags for every training run, over the preset's "
                         "(quoted, e.g. \"--group-size 8 --kl-coef 0\"); use a new --root for a new recipe")
     args = parser.parse_args()
+    if args.temperature <= 0 and args.samples != 1:
+        parser.error("greedy evaluation plays each task once: --samples 1, or give a --temperature")
     methods, seeds = args.methods.split(","), [int(s) for s in args.seeds.split(",")]
     args.root.mkdir(parents=True, exist_ok=True)
     threads = max(1, (os.cpu_count() or 2) // args.jobs)
     peaks: dict[str, float] = {}
     if not (args.sft / "config.json").exists():
-        cmd = [sys.executable, "-m", "agentgym.sft", "--model", MODEL, *SFT_FLAGS, *shlex.split(args.sft_args), "--out", str(args.sft)]
+        cmd = [sys.executable, "-m", "agentgym.sft", "--model", MODEL, *SFT_FLAGS, *shlex.split(args.sft_args),
+               "--out", str(args.sft)]
         peaks.update(wait_all([("sft", run_logged(cmd, args.root / "sft.log", os.cpu_count() or 2))]))
     # seed by seed, so a session cut off between runs leaves pairs of methods on the same seeds
     todo = [(m, s) for s in seeds for m in methods if iterations_done(args.root / f"{m}_s{s}") < args.iterations]
@@ -209,8 +213,6 @@ def main() -> None:
             procs.append((run_dir.name, run_logged(cmd, args.root / f"{run_dir.name}.log", threads)))
         peaks.update(wait_all(procs))
     train_s = time.perf_counter() - start
-    if args.temperature <= 0 and args.samples != 1:
-        parser.error("greedy evaluation plays each task once: --samples 1, or give a --temperature")
     tag = f"iter{args.iterations}" + ("" if args.temperature <= 0 else f"_t{args.temperature:g}x{args.samples}")
     evals = args.root / "eval" / args.split / tag
     sft = eval_report(str(args.sft), evals / "sft", args)
