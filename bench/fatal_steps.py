@@ -14,6 +14,11 @@ at temperature 1 and reports:
     python bench/fatal_steps.py --episodes runs/smollm2_onestep/eval/valid_seen/iter6/sft/episodes.jsonl \\
         --policies sft=runs/smollm2_sft,gigpo_s0=runs/smollm2_onestep/gigpo_s0/final_policy
 
+With ``--teacher-episodes N`` instead of ``--episodes`` the states are the SFT warm start's own training states
+(``agentgym.sft.data.collect_examples`` with the SFT command's defaults: seed 0, explore 0.25, so the same N
+episodes ``agentgym.sft --teacher-episodes N`` imitated) where exactly one direction the goal line names is a hole:
+does the start read the hole on the examples it was fitted to?
+
 Prints a table and writes it with the per-state values to ``--out`` (.md and .json).
 """
 
@@ -31,6 +36,7 @@ from agentgym.rollout.prompts import HistoryItem, prompt_format
 from policies.spec import from_spec
 
 HOLE = re.compile(r"went (\w+) and fell through a hole")
+MOVES = ("north", "south", "east", "west")
 
 
 def fatal_states(records: list[dict], env_id: str, split: str, history_len: int | None) -> list[dict]:
@@ -63,6 +69,28 @@ def fatal_states(records: list[dict], env_id: str, split: str, history_len: int 
     return states
 
 
+def teacher_states(env_id: str, episodes: int, seed: int, explore: float) -> list[dict]:
+    """SFT examples whose observation has a hole in exactly one of the directions its goal line names."""
+    from agentgym.rollout.episode import EpisodeSettings
+    from agentgym.rollout.prompts import parse_action
+    from agentgym.sft.data import collect_examples
+
+    states = []
+    for example in collect_examples(EpisodeSettings(env=env_id), episodes, seed=seed, explore=explore):
+        user = example.messages[-1]["content"]
+        now = re.search(r"^Now: (.*)$", user, re.M)
+        admissible = re.search(r"^Admissible actions: (.*)$", user, re.M)
+        goal = re.search(r"The goal is ([^.]*)\.", now.group(1)) if now else None
+        if not (goal and admissible):
+            continue
+        holes = [d for d in MOVES if d in goal.group(1) and f"{d.capitalize()}: a hole." in now.group(1)]
+        moves = admissible.group(1).split(", ")
+        if len(holes) == 1 and holes[0] in moves:
+            states.append({"task_id": None, "messages": example.messages, "admissible": moves, "fatal": holes[0],
+                           "label": parse_action(example.response)})
+    return states
+
+
 def action_probabilities(policy, states: list[dict]) -> list[dict[str, float]]:
     """Each admissible action's probability, normalised over the admissible actions (teacher-forced, temperature 1)."""
     prompts = [s["messages"] for s in states for _ in s["admissible"]]
@@ -81,7 +109,10 @@ def action_probabilities(policy, states: list[dict]) -> list[dict[str, float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--episodes", type=Path, required=True, help="episodes.jsonl of a greedy evaluation")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--episodes", type=Path, help="episodes.jsonl of a greedy evaluation")
+    source.add_argument("--teacher-episodes", type=int, help="instead: the SFT teacher's first N episodes on the "
+                        "train split (the SFT command's seed 0 and explore 0.25)")
     parser.add_argument("--policies", required=True, help="comma-separated name=policy spec (a model folder, a "
                         "final_policy folder)")
     parser.add_argument("--env", default="agentgym/FrozenLake-v1", help="the environment the episodes were played on")
@@ -89,11 +120,17 @@ def main() -> None:
     parser.add_argument("--history-len", type=int, default=None, help="history in each prompt; None = the "
                         "environment's own (what training and evaluation used unless told otherwise)")
     parser.add_argument("--out", type=Path, default=None, help="table and values (.md, .json); default beside "
-                        "--episodes")
+                        "--episodes, or runs/fatal_steps_teacher")
     args = parser.parse_args()
-    records = [json.loads(line) for line in args.episodes.read_text().splitlines() if line.strip()]
-    states = fatal_states(records, args.env, args.split, args.history_len)
-    print(f"{len(states)} fatal states from {len(records)} episodes ({args.episodes})", flush=True)
+    if args.episodes:
+        records = [json.loads(line) for line in args.episodes.read_text().splitlines() if line.strip()]
+        states = fatal_states(records, args.env, args.split, args.history_len)
+        source = f"{args.episodes}, {args.split}"
+        print(f"{len(states)} fatal states from {len(records)} episodes ({args.episodes})", flush=True)
+    else:
+        states = teacher_states(args.env, args.teacher_episodes, seed=0, explore=0.25)
+        source = f"the SFT teacher's {args.teacher_episodes} train episodes"
+        print(f"{len(states)} states with a hole toward the goal in {source}", flush=True)
     rows, values = [], {}
     for item in args.policies.split(","):
         name, _, spec = item.partition("=")
@@ -103,8 +140,8 @@ def main() -> None:
         values[name] = {"spec": spec, "p_fatal": fatal.tolist(), "greedy_fatal": still.tolist()}
         rows.append(f"| {name} | {fatal.mean():.3f} | {np.median(fatal):.3f} | {still.mean():.2f} |")
         print(rows[-1], flush=True)
-    out = args.out or args.episodes.with_name("fatal_steps")
-    text = "\n".join([f"# Fatal steps of {args.episodes} ({len(states)} states, {args.env} {args.split})", "",
+    out = args.out or (args.episodes.with_name("fatal_steps") if args.episodes else Path("runs/fatal_steps_teacher"))
+    text = "\n".join([f"# Fatal steps of {source} ({len(states)} states, {args.env})", "",
                       "| policy | mean P(fatal) | median P(fatal) | greedy fatal |", "|---|---|---|---|", *rows])
     out.with_suffix(".md").write_text(text + "\n")
     out.with_suffix(".json").write_text(json.dumps({"states": [{k: s[k] for k in ("task_id", "fatal", "admissible")}

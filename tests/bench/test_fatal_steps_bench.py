@@ -98,3 +98,13 @@ def test_action_probabilities_normalise_over_the_admissible_actions():
     # 0.6 / 0.9, 0.2 / 0.9, 0.1 / 0.9; then 0.2 / 0.3 and 0.1 / 0.3
     assert first == pytest.approx({"north": 2 / 3, "east": 2 / 9, "west": 1 / 9})
     assert second == pytest.approx({"east": 2 / 3, "west": 1 / 3})
+
+
+def test_teacher_states_have_one_hole_toward_the_goal_that_the_expert_label_avoids():
+    states = fatal_steps.teacher_states(ENV, 30, seed=0, explore=0.25)
+    assert states, "30 teacher episodes should pass at least one hole beside the way to the goal"
+    for state in states:
+        now = state["messages"][-1]["content"].split("Now: ", 1)[1]
+        goal = now.split("The goal is ", 1)[1].split(".", 1)[0]
+        assert state["fatal"] in goal and f"{state['fatal'].capitalize()}: a hole." in now
+        assert state["label"] in state["admissible"] and state["label"] != state["fatal"]
