@@ -3,8 +3,9 @@
 A learning curve says whether success moved; this says whether RL moved the policy at the steps that decided the
 failures. It reads one greedy evaluation (``--episodes``: the reference policy, e.g. the SFT start), keeps the
 failed episodes whose last step walked into a hole the observation names, replays each one in the environment up
-to that step, rebuilds the exact prompt the policy saw (the rollout's own ``build_messages``, the environment's
-history length, the admissible actions from the replayed ``info``), and checks it against the record. Then, for
+to that step, rebuilds the exact prompt the policy saw (the compact style the SmolLM2 runs use, the rollout's
+own ``build_messages``, the environment's history length, the admissible actions from the replayed ``info``), and
+checks it against the record. Then, for
 every policy in ``--policies``, it scores each admissible action's response ``<action>X</action>`` teacher-forced
 at temperature 1 and reports:
 
@@ -35,7 +36,7 @@ import agentgym
 from agentgym.rollout.prompts import HistoryItem, prompt_format
 from policies.spec import from_spec
 
-HOLE = re.compile(r"went (\w+) and fell through a hole")
+HOLE = re.compile(r"went \w+ and fell through a hole")
 MOVES = ("north", "south", "east", "west")
 
 
@@ -47,8 +48,7 @@ def fatal_states(records: list[dict], env_id: str, split: str, history_len: int 
     states = []
     try:
         for record in records:
-            match = HOLE.search(record["final_observation"])
-            if record["success"] or not match:
+            if record["success"] or not HOLE.search(record["final_observation"]):
                 continue
             observation, info = env.reset(seed=int(record["seed"]), options={"task_id": record["task_id"]})
             history: list[HistoryItem] = []
