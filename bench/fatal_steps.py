@@ -5,9 +5,8 @@ failures. It reads one greedy evaluation (``--episodes``: the reference policy, 
 failed episodes whose last step walked into a hole the observation names, replays each one in the environment up
 to that step, rebuilds the exact prompt the policy saw (the compact style the SmolLM2 runs use, the rollout's
 own ``build_messages``, the environment's history length, the admissible actions from the replayed ``info``), and
-checks it against the record. Then, for
-every policy in ``--policies``, it scores each admissible action's response ``<action>X</action>`` teacher-forced
-at temperature 1 and reports:
+checks it against the record. Then, for every policy in ``--policies``, it scores each admissible action's
+response ``<action>X</action>`` teacher-forced at temperature 1 and reports:
 
 - ``P(fatal)``: the probability of the fatal action, normalised over the admissible actions;
 - ``greedy fatal``: the share of those states where the fatal action is still the most likely one.
@@ -16,7 +15,7 @@ at temperature 1 and reports:
         --policies sft=runs/smollm2_sft,gigpo_s0=runs/smollm2_onestep/gigpo_s0/final_policy
 
 With ``--teacher-episodes N`` instead of ``--episodes`` the states are the SFT warm start's own training states
-(``agentgym.sft.data.collect_examples`` with the SFT command's defaults: seed 0, explore 0.25, so the same N
+(``agentgym.sft.data.collect_examples`` with the SFT command's defaults, seed 0 and explore 0.25, so the same N
 episodes ``agentgym.sft --teacher-episodes N`` imitated) where exactly one direction the goal line names is a hole:
 does the start read the hole on the examples it was fitted to?
 
@@ -69,14 +68,19 @@ def fatal_states(records: list[dict], env_id: str, split: str, history_len: int 
     return states
 
 
-def teacher_states(env_id: str, episodes: int, seed: int, explore: float) -> list[dict]:
-    """SFT examples whose observation has a hole in exactly one of the directions its goal line names."""
-    from agentgym.rollout.episode import EpisodeSettings
+def teacher_states(env_id: str, episodes: int) -> list[dict]:
+    """SFT examples whose observation has a hole in exactly one of the directions its goal line names.
+
+    The examples are collected as ``agentgym.sft`` collects them with its defaults (an ``SFTConfig``'s seed,
+    explore rate, teacher and prompt settings), so they are the ones that command fitted.
+    """
     from agentgym.rollout.prompts import parse_action
     from agentgym.sft.data import collect_examples
+    from agentgym.sft.trainer import SFTConfig
 
+    cfg = SFTConfig(env=env_id)
     states = []
-    for example in collect_examples(EpisodeSettings(env=env_id), episodes, seed=seed, explore=explore):
+    for example in collect_examples(cfg, episodes, seed=cfg.seed, explore=cfg.explore, teacher=cfg.teacher):
         user = example.messages[-1]["content"]
         now = re.search(r"^Now: (.*)$", user, re.M)
         admissible = re.search(r"^Admissible actions: (.*)$", user, re.M)
@@ -109,10 +113,10 @@ def action_probabilities(policy, states: list[dict]) -> list[dict[str, float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--episodes", type=Path, help="episodes.jsonl of a greedy evaluation")
-    source.add_argument("--teacher-episodes", type=int, help="instead: the SFT teacher's first N episodes on the "
-                        "train split (the SFT command's seed 0 and explore 0.25)")
+    states_from = parser.add_mutually_exclusive_group(required=True)
+    states_from.add_argument("--episodes", type=Path, help="episodes.jsonl of a greedy evaluation")
+    states_from.add_argument("--teacher-episodes", type=int, help="instead: the SFT teacher's first N episodes on "
+                             "the train split (the SFT command's defaults: seed 0, explore 0.25)")
     parser.add_argument("--policies", required=True, help="comma-separated name=policy spec (a model folder, a "
                         "final_policy folder)")
     parser.add_argument("--env", default="agentgym/FrozenLake-v1", help="the environment the episodes were played on")
@@ -128,7 +132,7 @@ def main() -> None:
         source = f"{args.episodes}, {args.split}"
         print(f"{len(states)} fatal states from {len(records)} episodes ({args.episodes})", flush=True)
     else:
-        states = teacher_states(args.env, args.teacher_episodes, seed=0, explore=0.25)
+        states = teacher_states(args.env, args.teacher_episodes)
         source = f"the SFT teacher's {args.teacher_episodes} train episodes"
         print(f"{len(states)} states with a hole toward the goal in {source}", flush=True)
     rows, values = [], {}

@@ -131,8 +131,8 @@ def plot(root: Path, seeds: list[int], sft: dict, per_seed: dict[str, list[float
 
     fig, (curves, held_out) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [3, 2]})
     tasks = sorted(sft)
-    low, high = wilson_interval(int(round(sum(sft[t] for t in tasks))), len(tasks))  # n = tasks: wider than
-    # the band of tasks x samples episodes when samples are averaged
+    # n = tasks: wider than the band over tasks x samples episodes when samples are averaged per task
+    low, high = wilson_interval(int(round(sum(sft[t] for t in tasks))), len(tasks))
     for column, (method, successes) in enumerate(per_seed.items()):
         color = f"C{column}"
         runs = [[row["rollout/success_rate"] for row in read_metrics(root / f"{method}_s{s}")

@@ -101,7 +101,7 @@ def test_action_probabilities_normalise_over_the_admissible_actions():
 
 
 def test_teacher_states_have_one_hole_toward_the_goal_that_the_expert_label_avoids():
-    states = fatal_steps.teacher_states(ENV, 30, seed=0, explore=0.25)
+    states = fatal_steps.teacher_states(ENV, 30)
     assert states, "30 teacher episodes should pass at least one hole beside the way to the goal"
     for state in states:
         now = state["messages"][-1]["content"].split("Now: ", 1)[1]
