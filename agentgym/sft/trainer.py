@@ -97,11 +97,25 @@ def _lr_at(step: int, total: int, cfg: SFTConfig) -> float:
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def train(policy, examples: list[Example], cfg: SFTConfig, verbose: bool = True) -> list[float]:
-    """Minimise the mean response-token NLL with AdamW; returns the loss of every step.
+@dataclass
+class SFTCurve:
+    """Per optimizer step, before its update: the mean response-token NLL, and the share of the step's examples
+    whose whole target response has probability below 0.5 (``unsure``).
+
+    Why both: the token mean is dominated by format tokens the model learns at once, and can be near zero while
+    the one token that decides (the action) is a coin flip on a quarter of the examples. An example with
+    P(response) > 0.5 is one greedy decoding reproduces exactly (every token then has p > 0.5, so it is the argmax);
+    ``unsure`` counts the rest."""
+
+    losses: list[float]
+    unsure: list[float]
+
+
+def train(policy, examples: list[Example], cfg: SFTConfig, verbose: bool = True) -> SFTCurve:
+    """Minimise the mean response-token NLL with AdamW; returns the loss and unsure share of every step.
 
     ``verbose``: an ``sft`` progress bar with the running loss, then one ``[sft]`` line with the
-    first and last loss."""
+    first and last loss and unsure share."""
     import torch
 
     prompt_ids = policy.encode_prompts([e.messages for e in examples])
@@ -111,7 +125,7 @@ def train(policy, examples: list[Example], cfg: SFTConfig, verbose: bool = True)
     params = [p for p in policy.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
     order: list[int] = []
-    losses = []
+    curve = SFTCurve([], [])
     policy.model.train()
     start = time.perf_counter()
     bar = tqdm(range(total), desc="sft", disable=not verbose, dynamic_ncols=True)
@@ -122,32 +136,41 @@ def train(policy, examples: list[Example], cfg: SFTConfig, verbose: bool = True)
         for group in optimizer.param_groups:
             group["lr"] = _lr_at(step, total, cfg)
         optimizer.zero_grad(set_to_none=True)
-        losses.append(_accumulate(policy, [prompt_ids[i] for i in mb], [response_ids[i] for i in mb],
-                                  cfg.examples_per_pass))
+        loss, response_logps = _accumulate(policy, [prompt_ids[i] for i in mb], [response_ids[i] for i in mb],
+                                           cfg.examples_per_pass)
+        curve.losses.append(loss)
+        curve.unsure.append(float(np.mean(np.asarray(response_logps) < math.log(0.5))))
         torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
         optimizer.step()
-        bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
+        bar.set_postfix(loss=f"{loss:.4f}", unsure=f"{curve.unsure[-1]:.2f}", refresh=False)
     bar.close()
     policy.model.eval()
     if verbose:
-        console.phase("sft", f"{total} steps on {len(examples)} examples, loss {losses[0]:.4f} -> {losses[-1]:.4f} "
+        console.phase("sft", f"{total} steps on {len(examples)} examples, loss {curve.losses[0]:.4f} -> "
+                             f"{curve.losses[-1]:.4f}, unsure {curve.unsure[0]:.2f} -> {curve.unsure[-1]:.2f} "
+                             f"(share of a step's examples with P(response) < 0.5) "
                              f"({time.perf_counter() - start:.0f} s)")
-    return losses
+    return curve
 
 
-def _accumulate(policy, prompts: list[list[int]], responses: list[list[int]], examples_per_pass: int) -> float:
+def _accumulate(policy, prompts: list[list[int]], responses: list[list[int]],
+                examples_per_pass: int) -> tuple[float, list[float]]:
     """Backward of the mean response-token NLL over all the examples, one micro-batch of similar lengths at a
-    time (each weighted by its share of the tokens, so the gradient is the whole batch's); returns that mean."""
+    time (each weighted by its share of the tokens, so the gradient is the whole batch's); returns that mean and
+    each example's summed response log-prob (in the order given)."""
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]) + len(responses[i]))  # less padding
     tokens = sum(len(r) for r in responses)
     total = 0.0
+    response_logps = [0.0] * len(prompts)
     for start in range(0, len(order), examples_per_pass):
         rows = order[start:start + examples_per_pass]
         logp, _, mask = policy.score([prompts[i] for i in rows], [responses[i] for i in rows])
         loss = -(logp * mask).sum() / tokens
         loss.backward()
         total += float(loss.detach())
-    return total
+        for row, value in zip(rows, (logp * mask).sum(-1).tolist()):
+            response_logps[row] = value
+    return total, response_logps
 
 
 def greedy_success(policy, split: str, episodes: int, episode: EpisodeSettings) -> float:
@@ -181,9 +204,10 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
     if cfg.verbose:
         console.phase("sft", f"warm start of {model_path} on {len(examples)} {cfg.teacher} steps of {cfg.env} "
                              "(train split)")
-    losses = train(policy, examples, cfg, verbose=cfg.verbose)
+    curve = train(policy, examples, cfg, verbose=cfg.verbose)
     policy.save_merged(cfg.out)  # under LoRA: a plain folder, the base of RL's own adapters and KL reference
-    return {"examples": len(examples), "steps": len(losses), "first_loss": losses[0], "final_loss": losses[-1]}
+    return {"examples": len(examples), "steps": len(curve.losses), "first_loss": curve.losses[0],
+            "final_loss": curve.losses[-1], "first_unsure": curve.unsure[0], "final_unsure": curve.unsure[-1]}
 
 
 def parse_args(argv: list[str] | None = None) -> SFTConfig:

@@ -1,5 +1,7 @@
 """SFT: the rollout's prompts, expert targets, response-only loss, CLI; the slow test checks skill."""
 
+import math
+
 import pytest
 import torch
 
@@ -58,10 +60,46 @@ def test_loss_only_on_response_tokens_and_decreases(model_dir):
         logp, _, mask = policy.score(prompt_ids, response_ids)
     assert mask.sum() == sum(len(r) for r in response_ids)
     full_batch = SFTConfig(steps=12, examples_per_step=len(examples), lr=1e-2, warmup=2, verbose=False)
-    losses = train(policy, examples, full_batch)
+    curve = train(policy, examples, full_batch)
+    losses = curve.losses
     assert len(losses) == 12
     assert losses[0] == pytest.approx(float(-(logp * mask).sum() / mask.sum()), abs=1e-4)
     assert sum(losses[-3:]) / 3 < 0.5 * losses[0]
+    # unsure at step 0: the share of examples whose whole response has P < 0.5, from the same scores
+    assert curve.unsure[0] == pytest.approx(float(((logp * mask).sum(-1) < math.log(0.5)).float().mean()))
+    assert len(curve.unsure) == 12 and all(0.0 <= u <= 1.0 for u in curve.unsure)
+
+
+class FixedScores:
+    """A stand-in for a policy's ``score``: fixed per-token log-probs per example, and a parameter so that
+    ``backward`` has a leaf to reach. Only the bookkeeping of ``_accumulate`` is under test here."""
+
+    def __init__(self, token_logps: dict[int, list[float]]):
+        self.token_logps = token_logps  # keyed by the example's prompt id
+        self.weight = torch.ones((), requires_grad=True)
+
+    def score(self, prompts, responses, with_entropy=False):
+        width = max(len(r) for r in responses)
+        logp = torch.zeros(len(prompts), width)
+        mask = torch.zeros(len(prompts), width)
+        for i, (prompt, response) in enumerate(zip(prompts, responses)):
+            logp[i, :len(response)] = torch.tensor(self.token_logps[prompt[0]])
+            mask[i, :len(response)] = 1
+        return logp * self.weight, None, mask
+
+
+def test_accumulate_returns_each_examples_response_logprob_in_the_given_order():
+    """Worked by hand: three examples, passes of two after sorting by length (the order differs from the given
+    one). Summed log-probs: ln 0.9 + ln 0.9, ln 0.4, ln 0.5 + ln 0.8 + ln 1; the token mean is their sum over
+    6 tokens."""
+    from agentgym.sft.trainer import _accumulate
+
+    token_logps = {7: [math.log(0.9), math.log(0.9)], 8: [math.log(0.4)], 9: [math.log(0.5), math.log(0.8), 0.0]}
+    prompts = [[7, 1, 1, 1], [8], [9, 1]]  # lengths with responses: 6, 2, 5 -> passes [8, 9], [7]
+    responses = [[1, 1], [1], [1, 1, 1]]
+    loss, response_logps = _accumulate(FixedScores(token_logps), prompts, responses, examples_per_pass=2)
+    assert response_logps == pytest.approx([math.log(0.81), math.log(0.4), math.log(0.4)])
+    assert loss == pytest.approx(-math.log(0.81 * 0.4 * 0.4) / 6)
 
 
 def test_micro_batches_accumulate_the_whole_batchs_gradient(model_dir):
@@ -75,7 +113,7 @@ def test_micro_batches_accumulate_the_whole_batchs_gradient(model_dir):
         policy = HFPolicy.from_pretrained(model_dir, device="cpu")
         prompts = policy.encode_prompts([e.messages for e in examples])
         assert len({len(p) for p in prompts}) > 1  # the prompts differ in length
-        loss = _accumulate(policy, prompts, [policy.encode_response(e.response) for e in examples], micro)
+        loss, _ = _accumulate(policy, prompts, [policy.encode_response(e.response) for e in examples], micro)
         results.append((loss, torch.cat([p.grad.flatten() for p in policy.model.parameters() if p.grad is not None])))
     assert results[1][0] == pytest.approx(results[0][0], rel=1e-5)
     torch.testing.assert_close(results[1][1], results[0][1], atol=1e-6, rtol=1e-4)
@@ -90,7 +128,8 @@ def test_cli_trains_and_saves(model_dir, tmp_path, capsys):
     phases = [line for line in out.out.splitlines() if line.startswith("[sft] ")]  # labelled, with the loss
     assert phases[0] == f"[sft] warm start of {model_dir} on {stats['examples']} expert steps of {ENV} (train split)"
     assert phases[1].startswith(f"[sft] 2 steps on {stats['examples']} examples, loss {stats['first_loss']:.4f} -> "
-                                f"{stats['final_loss']:.4f} (")
+                                f"{stats['final_loss']:.4f}, unsure {stats['first_unsure']:.2f} -> "
+                                f"{stats['final_unsure']:.2f} (share of a step's examples with P(response) < 0.5)")
     assert "sft: 100%" in out.err  # its own progress bar
     reloaded = HFPolicy.from_pretrained(tmp_path / "sft", device="cpu")
     assert 0.0 <= greedy_success(reloaded, "valid_seen", 2, EpisodeSettings(env=ENV, max_new_tokens=4)) <= 1.0
