@@ -64,20 +64,57 @@ def one_optimizer_step(settings: TrainConfig, samples: int) -> bool:
     return settings.ppo_epochs == 1 and samples <= settings.mini_batch_size
 
 
-def score_no_grad(policy, samples: list[UpdateSample], micro_batch_size: int) -> list[list[float]]:
-    """Teacher-forced log-probs of each sample's response, without gradients."""
+def distinct_rows(samples: Sequence) -> tuple[list[int], list[int]]:
+    """The first index of every distinct (prompt_ids, response_ids) pair, and for each sample the position of its
+    pair among them.
+
+    Why: rollouts of one group often pass through the same state and answer it alike (with a history-free prompt
+    the prompt is the state; GiGPO's anchor states are exactly these repeats), and a pair scored once gives every
+    copy the same log-probs. Scoring each distinct pair once and indexing the result back is exact (autograd sums
+    the copies' gradients) and costs a forward and backward pass per distinct pair instead of per sample."""
+    first: dict[tuple[tuple[int, ...], tuple[int, ...]], int] = {}
+    keep: list[int] = []
+    inverse: list[int] = []
+    for index, sample in enumerate(samples):
+        key = (tuple(sample.prompt_ids), tuple(sample.response_ids))
+        if key not in first:
+            first[key] = len(keep)
+            keep.append(index)
+        inverse.append(first[key])
+    return keep, inverse
+
+
+def score_distinct(policy, samples: Sequence, with_entropy: bool = False):
+    """``policy.score`` of the samples, each distinct (prompt, response) pair run once (``distinct_rows``): the same
+    (logprobs, entropies | None, mask), each (B, T) in the samples' order."""
+    keep, inverse = distinct_rows(samples)
+    logprobs, entropies, mask = policy.score([samples[i].prompt_ids for i in keep],
+                                             [samples[i].response_ids for i in keep], with_entropy=with_entropy)
+    if len(keep) == len(samples):
+        return logprobs, entropies, mask
+    index = torch.tensor(inverse, device=logprobs.device)
+    return logprobs[index], None if entropies is None else entropies[index], mask[index]
+
+
+def score_no_grad(policy, samples: Sequence, micro_batch_size: int) -> list[list[float]]:
+    """Teacher-forced log-probs of each sample's response, without gradients; each distinct (prompt, response)
+    pair is scored once."""
+    keep, inverse = distinct_rows(samples)
+    distinct = [samples[i] for i in keep]
     out: list[list[float]] = []
     with torch.no_grad():
-        for start in range(0, len(samples), micro_batch_size):
-            chunk = samples[start:start + micro_batch_size]
+        for start in range(0, len(distinct), micro_batch_size):
+            chunk = distinct[start:start + micro_batch_size]
             logprobs, _, mask = policy.score([s.prompt_ids for s in chunk], [s.response_ids for s in chunk])
             lengths = mask.sum(dim=1).long().tolist()
             out.extend(row[:n].tolist() for row, n in zip(logprobs, lengths))
-    return out
+    return [list(out[j]) for j in inverse]
 
 
-def _length(sample: UpdateSample) -> int:
-    return len(sample.prompt_ids) + len(sample.response_ids)
+def _order_key(sample: UpdateSample) -> tuple[int, list[int], list[int]]:
+    """Length first (micro-batches of similar lengths pad less), then the ids, so that copies of one (prompt,
+    response) pair sit side by side and share a micro-batch, where ``score_distinct`` runs them once."""
+    return len(sample.prompt_ids) + len(sample.response_ids), sample.prompt_ids, sample.response_ids
 
 
 def ppo_update(policy, optimizer: torch.optim.Optimizer, samples: list[UpdateSample], settings: TrainConfig,
@@ -104,11 +141,13 @@ def ppo_update(policy, optimizer: torch.optim.Optimizer, samples: list[UpdateSam
         order = torch.randperm(len(samples), generator=generator).tolist()
         for start in range(0, len(order), settings.mini_batch_size):
             mini = [samples[i] for i in order[start:start + settings.mini_batch_size]]
-            mini.sort(key=_length)  # micro-batches of similar lengths pad less; the mini-batch's sum is the same
+            mini.sort(key=_order_key)  # the mini-batch's sum is the same in any order
             metrics = _mini_batch_step(parallel, optimizer, mini, settings, loss_terms, iteration)
             for key, value in metrics.items():
                 totals[key].append(value)
     metrics = {key: float(np.mean(values)) for key, values in totals.items()}
+    # how much scoring each distinct pair once can save (copies split by a micro-batch boundary run twice)
+    metrics["update/distinct_pair_frac"] = len(distinct_rows(samples)[0]) / max(1, len(samples))
     if unscored:
         metrics.update(_engine_gap(parallel, unscored))
     return metrics
@@ -174,8 +213,7 @@ def _tis_weights(micro: list[UpdateSample], old: torch.Tensor, mask: torch.Tenso
 
 def _micro_batch_loss(policy, micro: list[UpdateSample], settings: TrainConfig, need_entropy: bool = False):
     want_entropy = settings.entropy_coef != 0.0 or need_entropy
-    logprobs, entropies, mask = policy.score([s.prompt_ids for s in micro], [s.response_ids for s in micro],
-                                             with_entropy=want_entropy)  # each (B, T)
+    logprobs, entropies, mask = score_distinct(policy, micro, with_entropy=want_entropy)  # each (B, T)
     width = logprobs.shape[1]
     device = logprobs.device
     if any(s.old_logprobs is None for s in micro):  # on-policy: the same weights' log-probs, so the ratio is 1

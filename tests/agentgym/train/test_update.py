@@ -1,4 +1,4 @@
-"""The update's truncated importance weights and its length-sorted micro-batches, by hand."""
+"""The update: truncated importance weights, length-sorted micro-batches, and copies of a (prompt, response) pair scored once, by hand."""
 
 import math
 
@@ -98,3 +98,79 @@ def test_an_update_of_several_optimizer_steps_refuses_samples_without_old_log_pr
     optimizer = torch.optim.SGD(policy.model.parameters(), lr=0.1)
     with pytest.raises(ValueError, match="4 samples have no old log-probs.*rescore them first"):
         ppo_update(policy, optimizer, _scored_samples(policy), config, torch.Generator().manual_seed(0))
+
+
+def test_distinct_rows_by_hand():
+    from agentgym.train.update import distinct_rows
+
+    a, b, c = ([1, 2], [3]), ([1, 2], [4]), ([1], [3])  # b differs from a in the response only, c in the prompt
+    samples = [UpdateSample(p, r, None, 0.0) for p, r in (a, b, a, c, b)]
+    assert distinct_rows(samples) == ([0, 1, 3], [0, 1, 0, 2, 1])
+
+
+class RowCounter:
+    """The policy, counting the rows its ``score`` runs."""
+
+    def __init__(self, policy):
+        self.policy, self.model, self.rows = policy, policy.model, 0
+
+    def score(self, prompt_ids, response_ids, with_entropy=False):
+        self.rows += len(prompt_ids)
+        return self.policy.score(prompt_ids, response_ids, with_entropy=with_entropy)
+
+
+def _repeated_samples(policy):
+    """Six step samples, three distinct (prompt, response) pairs, the copies with advantages of both signs, out of
+    order."""
+    def sample(n, action, advantage):
+        return UpdateSample(policy.encode_prompts([[{"role": "user", "content": "x " * n}]])[0],
+                            policy.encode_response(f"<action>{action}</action>"), None, advantage)
+    return [sample(4, "north", 1.0), sample(2, "west", -0.5), sample(4, "north", -0.25), sample(4, "south", 0.75),
+            sample(2, "west", 2.0), sample(4, "north", 0.5)]
+
+
+@pytest.mark.parametrize("agg", ["token-mean", "seq-mean-token-mean"])
+def test_copies_of_a_pair_are_scored_once_and_the_gradient_is_every_samples(micro_model, agg):
+    """One optimizer step (ratio 1, no clipping): the gradient is -sum_i A_i grad log pi(response_i) over all six
+    samples, aggregated as ``agg`` says; the update runs 3 rows instead of 6."""
+    from agentgym.train.config import TrainConfig
+    from agentgym.train.update import ppo_update
+    from policies.hf import HFPolicy
+
+    policy = HFPolicy.from_pretrained(micro_model, device="cpu")
+    samples = _repeated_samples(policy)
+    logp, _, mask = policy.score([s.prompt_ids for s in samples], [s.response_ids for s in samples])  # all six
+    adv = torch.tensor([s.advantage for s in samples])[:, None]
+    if agg == "token-mean":
+        expected_loss = -(adv * logp * mask).sum() / mask.sum()
+    else:
+        expected_loss = -((adv * logp * mask).sum(1) / mask.sum(1)).mean()
+    expected_loss.backward()
+    expected = torch.cat([p.grad.flatten() for p in policy.model.parameters() if p.grad is not None])
+    policy.model.zero_grad(set_to_none=True)
+
+    counter = RowCounter(policy)
+    settings = TrainConfig(micro_batch_size=6, mini_batch_size=6, loss_agg=agg, kl_coef=0.0, max_grad_norm=1e9)
+    metrics = ppo_update(counter, torch.optim.SGD(policy.model.parameters(), lr=0.0), samples, settings,
+                         torch.Generator().manual_seed(0))
+    got = torch.cat([p.grad.flatten() for p in policy.model.parameters() if p.grad is not None])
+    assert counter.rows == 3
+    assert metrics["update/distinct_pair_frac"] == 0.5
+    torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-4)
+    for sample, row, m in zip(samples, logp.detach(), mask):  # each copy got its pair's own log-probs
+        torch.testing.assert_close(torch.tensor(sample.old_logprobs), row[:int(m.sum())], atol=1e-5, rtol=0)
+
+
+def test_scoring_without_gradients_runs_each_distinct_pair_once(micro_model):
+    from agentgym.train.update import score_no_grad
+    from policies.hf import HFPolicy
+
+    policy = HFPolicy.from_pretrained(micro_model, device="cpu")
+    samples = _repeated_samples(policy)
+    counter = RowCounter(policy)
+    scored = score_no_grad(counter, samples, micro_batch_size=2)
+    assert counter.rows == 3
+    one_by_one = [score_no_grad(policy, [s], micro_batch_size=1)[0] for s in samples]
+    for row, alone in zip(scored, one_by_one):
+        torch.testing.assert_close(torch.tensor(row), torch.tensor(alone), atol=1e-5, rtol=0)
+    assert scored[0] is not scored[2]  # copies are separate lists: a caller may change one
