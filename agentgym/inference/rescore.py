@@ -21,27 +21,34 @@ import numpy as np
 import torch
 
 from agentgym.core.types import Step
+from agentgym.inference.distinct_pairs import distinct_rows
 
 
 def rescore_steps(policy, steps: list[Step], micro_batch_size: int) -> dict[str, float]:
     """Rescore ``steps`` in place (no gradients); returns the engine-versus-trainer metrics.
 
-    Steps are scored in micro-batches of similar lengths (less padding); each keeps its own results.
+    Each distinct (prompt, response) pair is scored once (``distinct_pairs``), in micro-batches of similar lengths
+    (less padding); every step gets its own copy of its pair's results.
     """
-    rows = sorted((s for s in steps if s.response_ids), key=lambda s: len(s.prompt_ids) + len(s.response_ids))
-    pairs: list[tuple[list[float], list[float]]] = []
+    rows = [s for s in steps if s.response_ids]
+    keep, inverse = distinct_rows(rows)
+    order = sorted(range(len(keep)), key=lambda j: len(rows[keep[j]].prompt_ids) + len(rows[keep[j]].response_ids))
+    scored: dict[int, tuple[list[float], list[float]]] = {}
     with torch.no_grad():
-        for start in range(0, len(rows), micro_batch_size):
-            chunk = rows[start:start + micro_batch_size]
-            logprobs, entropies, mask = policy.score([s.prompt_ids for s in chunk], [s.response_ids for s in chunk],
-                                                     with_entropy=True)
+        for start in range(0, len(order), micro_batch_size):
+            chunk = order[start:start + micro_batch_size]
+            logprobs, entropies, mask = policy.score([rows[keep[j]].prompt_ids for j in chunk],
+                                                     [rows[keep[j]].response_ids for j in chunk], with_entropy=True)
             lengths = mask.sum(dim=1).long().tolist()
-            for step, lp_row, ent_row, n in zip(chunk, logprobs.cpu(), entropies.cpu(), lengths):
-                trainer = lp_row[:n].tolist()
-                if len(step.logprobs) == n:  # an engine that reported log-probs for every token
-                    step.rollout_logprobs = list(step.logprobs)
-                    pairs.append((trainer, step.rollout_logprobs))
-                step.logprobs, step.entropies = trainer, ent_row[:n].tolist()
+            for j, lp_row, ent_row, n in zip(chunk, logprobs.cpu(), entropies.cpu(), lengths):
+                scored[j] = (lp_row[:n].tolist(), ent_row[:n].tolist())
+    pairs: list[tuple[list[float], list[float]]] = []
+    for step, j in zip(rows, inverse):
+        trainer, entropies_row = scored[j]
+        if len(step.logprobs) == len(trainer):  # an engine that reported log-probs for every token
+            step.rollout_logprobs = list(step.logprobs)
+            pairs.append((list(trainer), step.rollout_logprobs))
+        step.logprobs, step.entropies = list(trainer), list(entropies_row)
     return {"rollout/rescored_steps": float(len(rows)), **logprob_gap_metrics(pairs)}
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import torch
 
+from agentgym.inference.distinct_pairs import distinct_rows, score_distinct
 from agentgym.inference.rescore import logprob_gaps
 from agentgym.train import losses
 from agentgym.train.data_parallel import DataParallel
@@ -62,38 +63,6 @@ def one_optimizer_step(settings: TrainConfig, samples: int) -> bool:
     """Whether the update over ``samples`` step samples is one optimizer step (one epoch, one mini-batch): its
     first forward then runs on the weights the batch would be rescored with."""
     return settings.ppo_epochs == 1 and samples <= settings.mini_batch_size
-
-
-def distinct_rows(samples: Sequence) -> tuple[list[int], list[int]]:
-    """The first index of every distinct (prompt_ids, response_ids) pair, and for each sample the position of its
-    pair among them.
-
-    Why: rollouts of one group often pass through the same state and answer it alike (with a history-free prompt
-    the prompt is the state; GiGPO's anchor states are exactly these repeats), and a pair scored once gives every
-    copy the same log-probs. Scoring each distinct pair once and indexing the result back is exact (autograd sums
-    the copies' gradients) and costs a forward and backward pass per distinct pair instead of per sample."""
-    first: dict[tuple[tuple[int, ...], tuple[int, ...]], int] = {}
-    keep: list[int] = []
-    inverse: list[int] = []
-    for index, sample in enumerate(samples):
-        key = (tuple(sample.prompt_ids), tuple(sample.response_ids))
-        if key not in first:
-            first[key] = len(keep)
-            keep.append(index)
-        inverse.append(first[key])
-    return keep, inverse
-
-
-def score_distinct(policy, samples: Sequence, with_entropy: bool = False):
-    """``policy.score`` of the samples, each distinct (prompt, response) pair run once (``distinct_rows``): the same
-    (logprobs, entropies | None, mask), each (B, T) in the samples' order."""
-    keep, inverse = distinct_rows(samples)
-    logprobs, entropies, mask = policy.score([samples[i].prompt_ids for i in keep],
-                                             [samples[i].response_ids for i in keep], with_entropy=with_entropy)
-    if len(keep) == len(samples):
-        return logprobs, entropies, mask
-    index = torch.tensor(inverse, device=logprobs.device)
-    return logprobs[index], None if entropies is None else entropies[index], mask[index]
 
 
 def score_no_grad(policy, samples: Sequence, micro_batch_size: int) -> list[list[float]]:

@@ -53,3 +53,36 @@ def test_an_engine_without_logprobs_is_rescored_without_a_gap(policy):
     metrics = rescore_steps(policy, steps, micro_batch_size=8)
     assert all(s.rollout_logprobs is None and len(s.logprobs) == len(s.response_ids) for s in steps)
     assert metrics["rollout/logprob_abs_diff"] != metrics["rollout/logprob_abs_diff"]  # NaN: nothing to compare
+
+
+def test_copies_of_a_step_are_scored_once_and_each_keeps_its_engine_numbers(policy):
+    """Two copies of the first step (same prompt and response, other rollouts, engine log-probs 0.2 and 0.3 above
+    the first step's): 4 distinct pairs go through the model, and all 6 steps get the trainer's numbers and keep
+    their own engine's."""
+    import copy
+
+    steps = _steps(policy, offset=0.1)[:4]
+    for k, shift in enumerate((0.2, 0.3)):
+        twin = copy.deepcopy(steps[0])
+        twin.traj_id, twin.logprobs = 10 + k, [x + shift for x in steps[0].logprobs]
+        steps.append(twin)
+    engine_logprobs = [list(s.logprobs) for s in steps]
+    rows = []
+
+    class Counting:
+        def score(self, prompt_ids, response_ids, with_entropy=False):
+            rows.append(len(prompt_ids))
+            return policy.score(prompt_ids, response_ids, with_entropy=with_entropy)
+
+    metrics = rescore_steps(Counting(), steps, micro_batch_size=3)
+    assert sum(rows) == 4
+    assert metrics["rollout/rescored_steps"] == 6
+    for step, engine in zip(steps, engine_logprobs):
+        assert step.rollout_logprobs == engine
+    for twin in steps[4:]:
+        assert twin.logprobs == steps[0].logprobs and twin.logprobs is not steps[0].logprobs
+        assert twin.entropies == steps[0].entropies
+    # gaps: 0.1 on the four steps' tokens, 0.1 + 0.2 and 0.1 + 0.3 on the twins' (each as long as step 0)
+    n0, n = len(steps[0].response_ids), sum(len(s.response_ids) for s in steps[:4])
+    expected = (0.1 * n + 0.3 * n0 + 0.4 * n0) / (n + 2 * n0)
+    assert metrics["rollout/logprob_abs_diff"] == pytest.approx(expected, abs=1e-4)

@@ -100,14 +100,6 @@ def test_an_update_of_several_optimizer_steps_refuses_samples_without_old_log_pr
         ppo_update(policy, optimizer, _scored_samples(policy), config, torch.Generator().manual_seed(0))
 
 
-def test_distinct_rows_by_hand():
-    from agentgym.train.update import distinct_rows
-
-    a, b, c = ([1, 2], [3]), ([1, 2], [4]), ([1], [3])  # b differs from a in the response only, c in the prompt
-    samples = [UpdateSample(p, r, None, 0.0) for p, r in (a, b, a, c, b)]
-    assert distinct_rows(samples) == ([0, 1, 3], [0, 1, 0, 2, 1])
-
-
 class RowCounter:
     """The policy, counting the rows its ``score`` runs."""
 
