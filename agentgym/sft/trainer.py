@@ -110,6 +110,14 @@ class SFTCurve:
     losses: list[float]
     unsure: list[float]
 
+    def tail(self) -> int:
+        """Steps the final unsure share averages over: the last tenth (a step's share, over a few examples, is
+        noisy)."""
+        return max(1, len(self.unsure) // 10)
+
+    def final_unsure(self) -> float:
+        return float(np.mean(self.unsure[-self.tail():]))
+
 
 def train(policy, examples: list[Example], cfg: SFTConfig, verbose: bool = True) -> SFTCurve:
     """Minimise the mean response-token NLL with AdamW; returns the loss and unsure share of every step.
@@ -147,8 +155,8 @@ def train(policy, examples: list[Example], cfg: SFTConfig, verbose: bool = True)
     policy.model.eval()
     if verbose:
         console.phase("sft", f"{total} steps on {len(examples)} examples, loss {curve.losses[0]:.4f} -> "
-                             f"{curve.losses[-1]:.4f}, unsure {curve.unsure[0]:.2f} -> {curve.unsure[-1]:.2f} "
-                             f"(share of a step's examples with P(response) < 0.5) "
+                             f"{curve.losses[-1]:.4f}, unsure {curve.unsure[0]:.2f} -> {curve.final_unsure():.2f} "
+                             f"(share of a step's examples with P(response) < 0.5; the last {curve.tail()} steps) "
                              f"({time.perf_counter() - start:.0f} s)")
     return curve
 
@@ -207,7 +215,7 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
     curve = train(policy, examples, cfg, verbose=cfg.verbose)
     policy.save_merged(cfg.out)  # under LoRA: a plain folder, the base of RL's own adapters and KL reference
     return {"examples": len(examples), "steps": len(curve.losses), "first_loss": curve.losses[0],
-            "final_loss": curve.losses[-1], "first_unsure": curve.unsure[0], "final_unsure": curve.unsure[-1]}
+            "final_loss": curve.losses[-1], "first_unsure": curve.unsure[0], "final_unsure": curve.final_unsure()}
 
 
 def parse_args(argv: list[str] | None = None) -> SFTConfig:

@@ -9,7 +9,7 @@ import agentgym
 from agentgym.rollout.episode import EpisodeSettings
 from agentgym.rollout.prompts import HistoryItem, build_messages, format_action
 from agentgym.sft.data import collect_examples
-from agentgym.sft.trainer import SFTConfig, greedy_success, main, train
+from agentgym.sft.trainer import SFTConfig, SFTCurve, greedy_success, main, train
 from policies.hf import HFPolicy
 from policies.tiny import TinyConfig, build_tiny_model
 
@@ -68,6 +68,8 @@ def test_loss_only_on_response_tokens_and_decreases(model_dir):
     # unsure at step 0: the share of examples whose whole response has P < 0.5, from the same scores
     assert curve.unsure[0] == pytest.approx(float(((logp * mask).sum(-1) < math.log(0.5)).float().mean()))
     assert len(curve.unsure) == 12 and all(0.0 <= u <= 1.0 for u in curve.unsure)
+    assert curve.tail() == 1 and curve.final_unsure() == curve.unsure[-1]
+    assert SFTCurve([0.0] * 25, [1.0] * 23 + [0.0, 0.5]).final_unsure() == 0.25  # the last 2 of 25 steps
 
 
 class FixedScores:
@@ -129,7 +131,8 @@ def test_cli_trains_and_saves(model_dir, tmp_path, capsys):
     assert phases[0] == f"[sft] warm start of {model_dir} on {stats['examples']} expert steps of {ENV} (train split)"
     assert phases[1].startswith(f"[sft] 2 steps on {stats['examples']} examples, loss {stats['first_loss']:.4f} -> "
                                 f"{stats['final_loss']:.4f}, unsure {stats['first_unsure']:.2f} -> "
-                                f"{stats['final_unsure']:.2f} (share of a step's examples with P(response) < 0.5)")
+                                f"{stats['final_unsure']:.2f} (share of a step's examples with P(response) < 0.5; "
+                                "the last 1 steps)")
     assert "sft: 100%" in out.err  # its own progress bar
     reloaded = HFPolicy.from_pretrained(tmp_path / "sft", device="cpu")
     assert 0.0 <= greedy_success(reloaded, "valid_seen", 2, EpisodeSettings(env=ENV, max_new_tokens=4)) <= 1.0
