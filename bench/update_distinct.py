@@ -1,7 +1,7 @@
 """The update's time with every (prompt, response) pair scored once against every row scored, on one real batch.
 
 Rollouts of a group often pass through the same state and answer it alike, so a batch holds copies of the same
-(prompt, response) pair (``agentgym.train.update.distinct_rows``). The update scores each distinct pair once and
+(prompt, response) pair (``agentgym.inference.distinct_pairs``). The update scores each distinct pair once and
 indexes the result back; this script times that against scoring every row (the update before it did so), on the
 same batch, the same samples and the same weights (SGD at lr 0 reads the gradient and moves nothing), and checks
 that both give the same gradient.
@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from agentgym.credit import filters
+from agentgym.inference.distinct_pairs import distinct_rows
 from agentgym.train import loop, update
 from agentgym.train.config import parse_args
 
@@ -85,7 +86,7 @@ def main() -> None:
             tick = time.perf_counter()
             samples = one_batch(trainer)
             rollout_s = time.perf_counter() - tick
-            distinct = len(update.distinct_rows(samples)[0])
+            distinct = len(distinct_rows(samples)[0])
             times: dict[str, list[float]] = {"every row": [], "distinct pairs": []}
             grads = {}
             for _ in range(args.repeats):
