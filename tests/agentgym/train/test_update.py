@@ -1,4 +1,5 @@
-"""The update: truncated importance weights, length-sorted micro-batches, and copies of a (prompt, response) pair scored once, by hand."""
+"""The update, by hand: truncated importance weights, length-sorted micro-batches, and copies of a (prompt,
+response) pair scored once."""
 
 import math
 
