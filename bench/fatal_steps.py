@@ -33,10 +33,10 @@ import numpy as np
 
 import agentgym
 from agentgym.rollout.prompts import HistoryItem, prompt_format
+from environments.toytext.grid import MOVES
 from policies.spec import from_spec
 
 HOLE = re.compile(r"went \w+ and fell through a hole")
-MOVES = ("north", "south", "east", "west")
 
 
 def fatal_states(records: list[dict], env_id: str, split: str, history_len: int | None) -> list[dict]:

@@ -39,3 +39,25 @@ def score_distinct(policy, samples: Sequence, with_entropy: bool = False):
         return logprobs, entropies, mask
     index = torch.tensor(inverse, device=logprobs.device)
     return logprobs[index], None if entropies is None else entropies[index], mask[index]
+
+
+def score_distinct_no_grad(policy, samples: Sequence, micro_batch_size: int,
+                           with_entropy: bool = False) -> tuple[list[list[float]], list[list[float]] | None]:
+    """Teacher-forced log-probs (and entropies) of each sample's response, without gradients: each distinct pair
+    once, in micro-batches of similar lengths (less padding). Every sample gets its own copy of the lists."""
+    keep, inverse = distinct_rows(samples)
+    distinct = [samples[i] for i in keep]
+    order = sorted(range(len(distinct)), key=lambda j: len(distinct[j].prompt_ids) + len(distinct[j].response_ids))
+    logprobs: list[list[float]] = [[] for _ in distinct]
+    entropies: list[list[float]] = [[] for _ in distinct]
+    with torch.no_grad():
+        for start in range(0, len(order), micro_batch_size):
+            chunk = order[start:start + micro_batch_size]
+            lp, ent, mask = policy.score([distinct[j].prompt_ids for j in chunk],
+                                         [distinct[j].response_ids for j in chunk], with_entropy=with_entropy)
+            for row, (j, n) in enumerate(zip(chunk, mask.sum(dim=1).long().tolist())):
+                logprobs[j] = lp[row, :n].tolist()
+                if with_entropy:
+                    entropies[j] = ent[row, :n].tolist()
+    return ([list(logprobs[j]) for j in inverse],
+            [list(entropies[j]) for j in inverse] if with_entropy else None)

@@ -18,10 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
-import torch
 
 from agentgym.core.types import Step
-from agentgym.inference.distinct_pairs import distinct_rows
+from agentgym.inference.distinct_pairs import score_distinct_no_grad
 
 
 def rescore_steps(policy, steps: list[Step], micro_batch_size: int) -> dict[str, float]:
@@ -31,24 +30,13 @@ def rescore_steps(policy, steps: list[Step], micro_batch_size: int) -> dict[str,
     (less padding); every step gets its own copy of its pair's results.
     """
     rows = [s for s in steps if s.response_ids]
-    keep, inverse = distinct_rows(rows)
-    order = sorted(range(len(keep)), key=lambda j: len(rows[keep[j]].prompt_ids) + len(rows[keep[j]].response_ids))
-    scored: dict[int, tuple[list[float], list[float]]] = {}
-    with torch.no_grad():
-        for start in range(0, len(order), micro_batch_size):
-            chunk = order[start:start + micro_batch_size]
-            logprobs, entropies, mask = policy.score([rows[keep[j]].prompt_ids for j in chunk],
-                                                     [rows[keep[j]].response_ids for j in chunk], with_entropy=True)
-            lengths = mask.sum(dim=1).long().tolist()
-            for j, lp_row, ent_row, n in zip(chunk, logprobs.cpu(), entropies.cpu(), lengths):
-                scored[j] = (lp_row[:n].tolist(), ent_row[:n].tolist())
+    logprobs, entropies = score_distinct_no_grad(policy, rows, micro_batch_size, with_entropy=True)
     pairs: list[tuple[list[float], list[float]]] = []
-    for step, j in zip(rows, inverse):
-        trainer, entropies_row = scored[j]
+    for step, trainer, entropies_row in zip(rows, logprobs, entropies):
         if len(step.logprobs) == len(trainer):  # an engine that reported log-probs for every token
             step.rollout_logprobs = list(step.logprobs)
-            pairs.append((list(trainer), step.rollout_logprobs))
-        step.logprobs, step.entropies = list(trainer), list(entropies_row)
+            pairs.append((trainer, step.rollout_logprobs))
+        step.logprobs, step.entropies = trainer, entropies_row
     return {"rollout/rescored_steps": float(len(rows)), **logprob_gap_metrics(pairs)}
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import torch
 
-from agentgym.inference.distinct_pairs import distinct_rows, score_distinct
+from agentgym.inference.distinct_pairs import distinct_rows, score_distinct, score_distinct_no_grad
 from agentgym.inference.rescore import logprob_gaps
 from agentgym.train import losses
 from agentgym.train.data_parallel import DataParallel
@@ -67,17 +67,8 @@ def one_optimizer_step(settings: TrainConfig, samples: int) -> bool:
 
 def score_no_grad(policy, samples: Sequence, micro_batch_size: int) -> list[list[float]]:
     """Teacher-forced log-probs of each sample's response, without gradients; each distinct (prompt, response)
-    pair is scored once."""
-    keep, inverse = distinct_rows(samples)
-    distinct = [samples[i] for i in keep]
-    out: list[list[float]] = []
-    with torch.no_grad():
-        for start in range(0, len(distinct), micro_batch_size):
-            chunk = distinct[start:start + micro_batch_size]
-            logprobs, _, mask = policy.score([s.prompt_ids for s in chunk], [s.response_ids for s in chunk])
-            lengths = mask.sum(dim=1).long().tolist()
-            out.extend(row[:n].tolist() for row, n in zip(logprobs, lengths))
-    return [list(out[j]) for j in inverse]
+    pair is scored once (``distinct_pairs.score_distinct_no_grad``)."""
+    return score_distinct_no_grad(policy, samples, micro_batch_size)[0]
 
 
 def _order_key(sample: UpdateSample) -> tuple[int, list[int], list[int]]:
